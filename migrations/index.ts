@@ -1,0 +1,20 @@
+import type { Knex } from 'knex';
+import * as coreSchema from './20261121000000_core_schema.js';
+
+interface MigrationModule {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Every migration in order. Listed explicitly so that the same source works under the
+ * TypeScript loader and from the compiled `dist/`, with no file-system globbing.
+ */
+const migrations: ReadonlyArray<readonly [string, MigrationModule]> = [['20261121000000_core_schema', coreSchema]];
+
+/** The Knex migration source for drumbeat's schema. */
+export const migrationSource: Knex.MigrationSource<readonly [string, MigrationModule]> = {
+  getMigrations: () => Promise.resolve([...migrations]),
+  getMigrationName: ([name]) => name,
+  getMigration: ([, migration]) => Promise.resolve(migration),
+};

@@ -1,0 +1,10 @@
+import type { ProcessorDefinition } from '../src/jobs/processor.js';
+import campaignTick from './campaign-tick.js';
+import reconcile from './reconcile.js';
+import sendEmail from './send-email.js';
+import sendInstagram from './send-instagram.js';
+import sendLinkedin from './send-linkedin.js';
+import sendX from './send-x.js';
+
+/** Every processor; the catalogue check pairs them with `queues/index.ts` at start-up. */
+export const allProcessors: readonly ProcessorDefinition[] = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram];

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { defineQueue } from '../src/jobs/queue-definition.js';
+
+/**
+ * The reconciler: re-enqueues QUEUED messages whose send job is gone (Redis flushed or
+ * restarted), marks stale SENDING messages UNKNOWN, and completes finished campaigns.
+ */
+export const reconcileQueue = defineQueue({
+  name: 'reconcile',
+  jobName: 'reconcile',
+  schema: z.object({}).strict(),
+  defaultJobOptions: {
+    attempts: 1,
+    removeOnComplete: { count: 100 },
+    removeOnFail: { count: 100 },
+  },
+  concurrency: () => 1,
+  maxJobMs: 120_000,
+});
+
+export const reconcileSchedulerId = 'reconciler';

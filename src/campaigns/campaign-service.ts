@@ -1,0 +1,167 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from '../runtime/clock.js';
+import type { QueueRegistry } from '../jobs/queue-registry.js';
+import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
+import type { CampaignSpec } from './campaign-spec.js';
+import {
+  decideStrategy,
+  findCampaign,
+  insertCampaign,
+  listActiveCampaigns,
+  transitionCampaign,
+  type Campaign,
+  type CampaignStatus,
+} from './campaign-store.js';
+
+/** Raised for an operator request that the campaign's state does not allow. */
+export class CampaignStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CampaignStateError';
+  }
+}
+
+export interface CampaignServiceDeps {
+  db: Knex;
+  queues: QueueRegistry;
+  clock: Clock;
+  log: Logger;
+}
+
+/**
+ * The campaign lifecycle: DRAFT → ACTIVE ⇄ PAUSED → COMPLETED | ARCHIVED, with strategy approval
+ * required to start. Ticks run from one BullMQ job scheduler per ACTIVE campaign, upserted on
+ * start/resume and removed on pause, archive and completion.
+ */
+export function campaignService({ db, queues, clock, log }: CampaignServiceDeps) {
+  async function require(id: number): Promise<Campaign> {
+    const campaign = await findCampaign(db, id);
+    if (campaign === undefined) throw new CampaignStateError(`campaign ${id} does not exist`);
+    return campaign;
+  }
+
+  async function transition(id: number, from: CampaignStatus[], to: CampaignStatus, extra?: Record<string, unknown>) {
+    const current = await require(id);
+    const updated = await transitionCampaign(db, id, from, to, extra);
+    if (updated === undefined) {
+      throw new CampaignStateError(`campaign ${id} is ${current.status}; it must be ${from.join(' or ')} to become ${to}`);
+    }
+    return updated;
+  }
+
+  async function upsertScheduler(campaign: Campaign): Promise<void> {
+    await queues
+      .get(campaignTickQueue)
+      .upsertJobScheduler(
+        tickSchedulerId(campaign.id),
+        { every: campaign.tickEveryMs },
+        { name: campaignTickQueue.jobName, data: { campaignId: campaign.id } },
+      );
+  }
+
+  async function removeScheduler(id: number): Promise<void> {
+    await queues.get(campaignTickQueue).removeJobScheduler(tickSchedulerId(id));
+  }
+
+  return {
+    require,
+
+    async create(spec: CampaignSpec): Promise<number> {
+      return db.transaction((trx) => insertCampaign(trx, spec));
+    },
+
+    async approve(id: number, note: string | null, by: string): Promise<Campaign> {
+      const current = await require(id);
+      const updated = await decideStrategy(db, id, 'APPROVED', note, by, clock.now());
+      if (updated === undefined) throw new CampaignStateError(`campaign ${id} is ${current.status}; only a DRAFT or PAUSED campaign can be approved`);
+      return updated;
+    },
+
+    async reject(id: number, reason: string, by: string): Promise<Campaign> {
+      const current = await require(id);
+      const updated = await decideStrategy(db, id, 'REJECTED', reason, by, clock.now());
+      if (updated === undefined) throw new CampaignStateError(`campaign ${id} is ${current.status}; only a DRAFT or PAUSED campaign can be rejected`);
+      return updated;
+    },
+
+    async start(id: number): Promise<Campaign> {
+      const current = await require(id);
+      if (current.strategyStatus !== 'APPROVED') {
+        throw new CampaignStateError(`campaign ${id} has strategy ${current.strategyStatus}; approve it before starting`);
+      }
+      const started = await transition(id, ['DRAFT'], 'ACTIVE', { started_at: clock.now() });
+      await upsertScheduler(started);
+      log.info({ campaignId: id }, 'campaign started');
+      return started;
+    },
+
+    async pause(id: number): Promise<Campaign> {
+      const paused = await transition(id, ['ACTIVE'], 'PAUSED');
+      await removeScheduler(id);
+      log.info({ campaignId: id }, 'campaign paused');
+      return paused;
+    },
+
+    async resume(id: number): Promise<Campaign> {
+      const current = await require(id);
+      if (current.strategyStatus !== 'APPROVED') {
+        throw new CampaignStateError(`campaign ${id} has strategy ${current.strategyStatus}; approve it before resuming`);
+      }
+      const resumed = await transition(id, ['PAUSED'], 'ACTIVE');
+      await upsertScheduler(resumed);
+      log.info({ campaignId: id }, 'campaign resumed');
+      return resumed;
+    },
+
+    async archive(id: number): Promise<Campaign> {
+      const archived = await transition(id, ['DRAFT', 'ACTIVE', 'PAUSED', 'COMPLETED'], 'ARCHIVED');
+      await removeScheduler(id);
+      log.info({ campaignId: id }, 'campaign archived');
+      return archived;
+    },
+
+    /** Marks an ACTIVE campaign COMPLETED and stops its ticks. */
+    async complete(id: number): Promise<Campaign | undefined> {
+      const completed = await transitionCampaign(db, id, ['ACTIVE'], 'COMPLETED', { completed_at: clock.now() });
+      if (completed !== undefined) {
+        await removeScheduler(id);
+        log.info({ campaignId: id }, 'campaign completed');
+      }
+      return completed;
+    },
+
+    /**
+     * Completes an ACTIVE campaign once every enrollment is over: terminal, or stopped on a DEAD
+     * or UNKNOWN message that waits for an operator. A campaign with no leads is never complete.
+     */
+    async completeIfFinished(id: number): Promise<boolean> {
+      const { rows } = await db.raw<{ rows: Array<{ has_leads: boolean; open: boolean }> }>(
+        `SELECT EXISTS (SELECT 1 FROM campaign_leads WHERE campaign_id = ?) AS has_leads,
+                EXISTS (SELECT 1 FROM campaign_leads cl
+                         WHERE cl.campaign_id = ? AND cl.state IN ('NEW', 'ACTIVE')
+                           AND NOT EXISTS (SELECT 1 FROM messages m
+                                            WHERE m.enrollment_id = cl.id AND m.step_index = cl.current_step
+                                              AND m.status IN ('DEAD', 'UNKNOWN'))) AS open`,
+        [id, id],
+      );
+      const state = rows[0];
+      if (state === undefined || !state.has_leads || state.open) return false;
+      return (await this.complete(id)) !== undefined;
+    },
+
+    /** Makes the job schedulers match the ACTIVE campaigns (run at worker start-up). */
+    async syncSchedulers(): Promise<number> {
+      const active = await listActiveCampaigns(db);
+      for (const campaign of active) await upsertScheduler(campaign);
+      const activeIds = new Set(active.map((campaign) => tickSchedulerId(campaign.id)));
+      const schedulers = await queues.get(campaignTickQueue).getJobSchedulers();
+      for (const scheduler of schedulers) {
+        if (!activeIds.has(scheduler.key)) await queues.get(campaignTickQueue).removeJobScheduler(scheduler.key);
+      }
+      return active.length;
+    },
+  };
+}
+
+export type CampaignService = ReturnType<typeof campaignService>;

@@ -1,0 +1,115 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from '../config/duration.js';
+
+export const channels = ['email', 'linkedin', 'x', 'instagram'] as const;
+export const channelSchema = z.enum(channels);
+export type Channel = z.infer<typeof channelSchema>;
+
+export const weekdays = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+export type Weekday = (typeof weekdays)[number];
+
+const duration = z.union([z.string(), z.number().int().nonnegative()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? value : parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${String(value)}" is not a duration (e.g. 0s, 30s, 5m, 2h, 3d)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time as HH:MM (24-hour)');
+
+const timezone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'an IANA time zone such as Europe/London');
+
+/** Header-safe text: a CR or LF here would let a value inject mail headers. */
+const singleLine = (what: string) => z.string().refine((value) => !/[\r\n]/.test(value), `${what} may not contain line breaks`);
+
+export const sendWindowSchema = z
+  .object({
+    days: z.array(z.enum(weekdays)).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+    start: clockTime,
+    end: clockTime,
+  })
+  .refine((window) => window.start < window.end, { message: 'start must be before end', path: ['end'] });
+export type SendWindow = z.infer<typeof sendWindowSchema>;
+
+export const stepSpecSchema = z
+  .object({
+    channel: channelSchema,
+    delay: duration.default(0),
+    subject: singleLine('subject').optional(),
+    body: z.string().min(1),
+    stopOnReply: z.boolean().default(true),
+    requireReview: z.boolean().default(false),
+  })
+  .strict();
+export type StepSpec = z.infer<typeof stepSpecSchema>;
+
+export const campaignSpecSchema = z
+  .object({
+    name: singleLine('name').pipe(z.string().trim().min(1).max(200)),
+    slug: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'lower-case letters, digits and single dashes'),
+    mode: z.enum(['PROOF', 'LIVE']).default('PROOF'),
+    timezone: timezone.default('UTC'),
+    sendWindow: sendWindowSchema.optional(),
+    dailyCap: z.number().int().positive().optional(),
+    tickEvery: duration.default(30_000).pipe(z.number().min(1000, 'at least 1s')),
+    requireReview: z.boolean().default(false),
+    onReject: z.enum(['SKIP_STEP', 'END_LEAD']).default('SKIP_STEP'),
+    from: z.object({ name: singleLine('from.name'), email: z.email() }).strict().optional(),
+    replyTo: z.email().optional(),
+    steps: z.array(stepSpecSchema).min(1).max(50),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    spec.steps.forEach((step, index) => {
+      if (step.channel === 'email' && spec.from === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['from'], message: `step ${index + 1} sends email, so "from" is required` });
+      }
+      if (step.channel === 'email' && step.subject === undefined && index === 0) {
+        ctx.addIssue({ code: 'custom', path: ['steps', index, 'subject'], message: 'the first email step needs a subject' });
+      }
+    });
+  });
+export type CampaignSpec = z.infer<typeof campaignSpecSchema>;
+export type CampaignSpecInput = z.input<typeof campaignSpecSchema>;
+
+/** Raised for a spec that does not validate; names each field at fault. */
+export class CampaignSpecError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid campaign spec: ${problems.join('; ')}`);
+    this.name = 'CampaignSpecError';
+  }
+}
+
+/** Validates a spec object; errors name the field (`steps.1.delay: …`). */
+export function parseCampaignSpec(input: unknown): CampaignSpec {
+  const parsed = campaignSpecSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new CampaignSpecError(
+      parsed.error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(spec)'}: ${issue.message}`),
+    );
+  }
+  return parsed.data;
+}
+
+/** Reads a campaign spec from a `.json`, `.yaml` or `.yml` file. */
+export async function readCampaignSpecFile(path: string): Promise<CampaignSpec> {
+  const text = await readFile(path, 'utf8');
+  let raw: unknown;
+  try {
+    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new CampaignSpecError([`${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`]);
+  }
+  return parseCampaignSpec(raw);
+}

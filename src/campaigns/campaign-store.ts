@@ -1,0 +1,209 @@
+import type { Knex } from 'knex';
+import type { CampaignSpec, Channel, SendWindow } from './campaign-spec.js';
+
+export const CAMPAIGNS = 'campaigns';
+export const CAMPAIGN_STEPS = 'campaign_steps';
+
+export type CampaignStatus = 'DRAFT' | 'ACTIVE' | 'PAUSED' | 'COMPLETED' | 'ARCHIVED';
+export type StrategyStatus = 'DRAFT' | 'APPROVED' | 'REJECTED';
+export type CampaignMode = 'LIVE' | 'PROOF';
+
+export interface Campaign {
+  id: number;
+  name: string;
+  slug: string;
+  status: CampaignStatus;
+  strategyStatus: StrategyStatus;
+  strategyNote: string | null;
+  mode: CampaignMode;
+  timezone: string;
+  sendWindow: SendWindow | null;
+  dailyCap: number | null;
+  tickEveryMs: number;
+  requireReview: boolean;
+  fromName: string | null;
+  fromEmail: string | null;
+  replyTo: string | null;
+  onReject: 'SKIP_STEP' | 'END_LEAD';
+  createdAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+}
+
+export interface CampaignStep {
+  campaignId: number;
+  stepIndex: number;
+  channel: Channel;
+  delayMs: number;
+  subject: string | null;
+  body: string;
+  stopOnReply: boolean;
+  requireReview: boolean;
+}
+
+interface CampaignRow {
+  id: number;
+  name: string;
+  slug: string;
+  status: CampaignStatus;
+  strategy_status: StrategyStatus;
+  strategy_note: string | null;
+  mode: CampaignMode;
+  timezone: string;
+  send_window: SendWindow | null;
+  daily_cap: number | null;
+  tick_every_ms: number;
+  require_review: boolean;
+  from_name: string | null;
+  from_email: string | null;
+  reply_to: string | null;
+  on_reject: 'SKIP_STEP' | 'END_LEAD';
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+interface StepRow {
+  campaign_id: number;
+  step_index: number;
+  channel: Channel;
+  delay_ms: number;
+  subject: string | null;
+  body: string;
+  stop_on_reply: boolean;
+  require_review: boolean;
+}
+
+export function rowToCampaign(row: CampaignRow): Campaign {
+  return {
+    id: row.id,
+    name: row.name,
+    slug: row.slug,
+    status: row.status,
+    strategyStatus: row.strategy_status,
+    strategyNote: row.strategy_note,
+    mode: row.mode,
+    timezone: row.timezone,
+    sendWindow: row.send_window,
+    dailyCap: row.daily_cap,
+    tickEveryMs: row.tick_every_ms,
+    requireReview: row.require_review,
+    fromName: row.from_name,
+    fromEmail: row.from_email,
+    replyTo: row.reply_to,
+    onReject: row.on_reject,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+  };
+}
+
+function rowToStep(row: StepRow): CampaignStep {
+  return {
+    campaignId: row.campaign_id,
+    stepIndex: row.step_index,
+    channel: row.channel,
+    delayMs: row.delay_ms,
+    subject: row.subject,
+    body: row.body,
+    stopOnReply: row.stop_on_reply,
+    requireReview: row.require_review,
+  };
+}
+
+/** Inserts a campaign and its steps from a validated spec; returns the new id. */
+export async function insertCampaign(db: Knex, spec: CampaignSpec): Promise<number> {
+  const [row] = (await db(CAMPAIGNS)
+    .insert({
+      name: spec.name,
+      slug: spec.slug,
+      mode: spec.mode,
+      timezone: spec.timezone,
+      send_window: spec.sendWindow === undefined ? null : JSON.stringify(spec.sendWindow),
+      daily_cap: spec.dailyCap ?? null,
+      tick_every_ms: spec.tickEvery,
+      require_review: spec.requireReview,
+      on_reject: spec.onReject,
+      from_name: spec.from?.name ?? null,
+      from_email: spec.from?.email ?? null,
+      reply_to: spec.replyTo ?? null,
+      spec: JSON.stringify(spec),
+    })
+    .returning('id')) as Array<{ id: number }>;
+  if (row === undefined) throw new Error('campaign insert returned no id');
+  await db(CAMPAIGN_STEPS).insert(
+    spec.steps.map((step, index) => ({
+      campaign_id: row.id,
+      step_index: index,
+      channel: step.channel,
+      delay_ms: step.delay,
+      subject: step.subject ?? null,
+      body: step.body,
+      stop_on_reply: step.stopOnReply,
+      require_review: step.requireReview,
+    })),
+  );
+  return row.id;
+}
+
+export async function findCampaign(db: Knex, id: number): Promise<Campaign | undefined> {
+  const row = (await db(CAMPAIGNS).where({ id }).first()) as CampaignRow | undefined;
+  return row === undefined ? undefined : rowToCampaign(row);
+}
+
+export async function listCampaigns(db: Knex): Promise<Campaign[]> {
+  const rows = (await db(CAMPAIGNS).orderBy('id')) as CampaignRow[];
+  return rows.map(rowToCampaign);
+}
+
+export async function listActiveCampaigns(db: Knex): Promise<Campaign[]> {
+  const rows = (await db(CAMPAIGNS).where({ status: 'ACTIVE' }).orderBy('id')) as CampaignRow[];
+  return rows.map(rowToCampaign);
+}
+
+export async function findSteps(db: Knex, campaignId: number): Promise<CampaignStep[]> {
+  const rows = (await db(CAMPAIGN_STEPS).where({ campaign_id: campaignId }).orderBy('step_index')) as StepRow[];
+  return rows.map(rowToStep);
+}
+
+/**
+ * Compare-and-set of a campaign's status: changes it only from one of `from`; returns the
+ * updated campaign, or undefined when it was in another status.
+ */
+export async function transitionCampaign(
+  db: Knex,
+  id: number,
+  from: readonly CampaignStatus[],
+  to: CampaignStatus,
+  extra: Record<string, unknown> = {},
+): Promise<Campaign | undefined> {
+  const [row] = (await db(CAMPAIGNS)
+    .where({ id })
+    .whereIn('status', from)
+    .update({ status: to, updated_at: db.fn.now(), ...extra })
+    .returning('*')) as CampaignRow[];
+  return row === undefined ? undefined : rowToCampaign(row);
+}
+
+/** Records a strategy decision; allowed only while the campaign is not running. */
+export async function decideStrategy(
+  db: Knex,
+  id: number,
+  decision: 'APPROVED' | 'REJECTED',
+  note: string | null,
+  decidedBy: string,
+  decidedAt: Date,
+): Promise<Campaign | undefined> {
+  const [row] = (await db(CAMPAIGNS)
+    .where({ id })
+    .whereIn('status', ['DRAFT', 'PAUSED'])
+    .update({
+      strategy_status: decision,
+      strategy_note: note,
+      strategy_decided_by: decidedBy,
+      strategy_decided_at: decidedAt,
+      updated_at: db.fn.now(),
+    })
+    .returning('*')) as CampaignRow[];
+  return row === undefined ? undefined : rowToCampaign(row);
+}

@@ -1,0 +1,219 @@
+import type { Knex } from 'knex';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from '../runtime/clock.js';
+import type { QueueRegistry } from '../jobs/queue-registry.js';
+import { enqueueSends } from '../messages/enqueue-sends.js';
+import { messageKey } from '../messages/message-key.js';
+import { renderTemplate } from '../templates/render.js';
+import { readKillSwitch } from '../settings/kill-switch.js';
+import { capScopes, remainingCap } from '../messages/caps.js';
+import type { Channel } from './campaign-spec.js';
+import type { CampaignService } from './campaign-service.js';
+import { findCampaign, findSteps, type Campaign, type CampaignStep } from './campaign-store.js';
+import { isInsideWindow } from './send-window.js';
+
+export interface TickResult {
+  outcome: 'done' | 'duplicate-slot' | 'not-active' | 'killed' | 'outside-window' | 'capped' | 'completed';
+  selected: number;
+  created: number;
+  enqueued: number;
+  heldForReview: number;
+}
+
+interface DueEnrollment {
+  id: number;
+  lead_id: number;
+  current_step: number;
+  email: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  company: string | null;
+  custom: Record<string, unknown>;
+  linkedin_id: string | null;
+  x_user_id: string | null;
+  instagram_user_id: string | null;
+}
+
+const recipientColumn: Record<Channel, keyof DueEnrollment> = {
+  email: 'email',
+  linkedin: 'linkedin_id',
+  x: 'x_user_id',
+  instagram: 'instagram_user_id',
+};
+
+interface PlannedMessage {
+  idempotency_key: string;
+  campaign_id: number;
+  lead_id: number;
+  enrollment_id: number;
+  step_index: number;
+  channel: Channel;
+  status: 'QUEUED' | 'PENDING_REVIEW' | 'SKIPPED';
+  recipient: string | null;
+  subject: string | null;
+  body: string | null;
+  skip_reason: string | null;
+  queued_at: Date | null;
+}
+
+export interface TickServiceDeps {
+  db: Knex;
+  queues: QueueRegistry;
+  clock: Clock;
+  log: Logger;
+  config: Config;
+  campaigns: CampaignService;
+}
+
+/**
+ * A campaign tick: checks the campaign-level gates, then takes due enrollments in batches
+ * (`FOR UPDATE SKIP LOCKED`, so overlapping ticks and workers take disjoint rows), writes one
+ * message per (campaign, lead, step) with `ON CONFLICT DO NOTHING`, and after each batch
+ * commits adds the send jobs with `addBulk` (jobId = message key).
+ */
+export function tickService({ db, queues, clock, log, config, campaigns }: TickServiceDeps) {
+  function planMessage(campaign: Campaign, step: CampaignStep, due: DueEnrollment, now: Date): PlannedMessage {
+    const base = {
+      idempotency_key: messageKey(campaign.id, due.lead_id, step.stepIndex),
+      campaign_id: campaign.id,
+      lead_id: due.lead_id,
+      enrollment_id: due.id,
+      step_index: step.stepIndex,
+      channel: step.channel,
+      recipient: (due[recipientColumn[step.channel]] as string | null) ?? null,
+    };
+    const context = {
+      lead: { email: due.email, firstName: due.first_name, lastName: due.last_name, company: due.company, custom: due.custom },
+      campaign: { name: campaign.name, slug: campaign.slug },
+    };
+    try {
+      const subject = step.subject === null ? null : renderTemplate(step.subject, context);
+      const body = renderTemplate(step.body, context);
+      const review = campaign.requireReview || step.requireReview;
+      return {
+        ...base,
+        status: review ? 'PENDING_REVIEW' : 'QUEUED',
+        subject,
+        body,
+        skip_reason: null,
+        queued_at: review ? null : now,
+      };
+    } catch (error) {
+      return { ...base, status: 'SKIPPED', subject: null, body: null, skip_reason: `render failed: ${(error as Error).message}`, queued_at: null };
+    }
+  }
+
+  /** One batch in one transaction; returns the messages inserted (not those already there). */
+  async function runBatch(campaign: Campaign, steps: CampaignStep[], now: Date, limit: number) {
+    return db.transaction(async (trx) => {
+      const due = (await trx
+        .select<DueEnrollment[]>(
+          'cl.id',
+          'cl.lead_id',
+          'cl.current_step',
+          'l.email',
+          'l.first_name',
+          'l.last_name',
+          'l.company',
+          'l.custom',
+          'l.linkedin_id',
+          'l.x_user_id',
+          'l.instagram_user_id',
+        )
+        .from('campaign_leads as cl')
+        .join('leads as l', 'l.id', 'cl.lead_id')
+        .where('cl.campaign_id', campaign.id)
+        .whereIn('cl.state', ['NEW', 'ACTIVE'])
+        .whereNotNull('cl.next_action_at')
+        .where('cl.next_action_at', '<=', now)
+        .orderBy([{ column: 'cl.next_action_at' }, { column: 'cl.id' }])
+        .limit(limit)
+        .forUpdate('cl')
+        .skipLocked()) as DueEnrollment[];
+      if (due.length === 0) return { selected: 0, inserted: [] as Array<PlannedMessage & { id: number }> };
+
+      const planned: PlannedMessage[] = [];
+      const finished: number[] = [];
+      for (const enrollment of due) {
+        const step = steps[enrollment.current_step];
+        if (step === undefined) finished.push(enrollment.id);
+        else planned.push(planMessage(campaign, step, enrollment, now));
+      }
+      const inserted =
+        planned.length === 0
+          ? []
+          : ((await trx('messages').insert(planned).onConflict(['campaign_id', 'lead_id', 'step_index']).ignore().returning('*')) as Array<
+              PlannedMessage & { id: number }
+            >);
+      // Every selected enrollment leaves the due index: it waits for its message's outcome.
+      await trx('campaign_leads')
+        .whereIn(
+          'id',
+          due.map((enrollment) => enrollment.id),
+        )
+        .update({ next_action_at: null, updated_at: now });
+      const renderFailures = inserted.filter((message) => message.status === 'SKIPPED').map((message) => message.enrollment_id);
+      if (renderFailures.length > 0) {
+        await trx('campaign_leads').whereIn('id', renderFailures).update({ state: 'FAILED', end_reason: 'render failed', ended_at: now });
+      }
+      if (finished.length > 0) {
+        await trx('campaign_leads').whereIn('id', finished).update({ state: 'COMPLETED', ended_at: now });
+      }
+      return { selected: due.length, inserted };
+    });
+  }
+
+  return {
+    /**
+     * Runs one tick of a campaign for a scheduled slot. A slot already recorded in
+     * `tick_runs` is not run again.
+     */
+    async runTick(campaignId: number, slot: Date): Promise<TickResult> {
+      const result: TickResult = { outcome: 'done', selected: 0, created: 0, enqueued: 0, heldForReview: 0 };
+      const campaign = await findCampaign(db, campaignId);
+      if (campaign === undefined || campaign.status !== 'ACTIVE' || campaign.strategyStatus !== 'APPROVED') {
+        return { ...result, outcome: 'not-active' };
+      }
+      const inserted = (await db.raw<{ rows: Array<{ id: number }> }>(
+        `INSERT INTO tick_runs (campaign_id, slot, started_at) VALUES (?, ?, ?) ON CONFLICT (campaign_id, slot) DO NOTHING RETURNING id`,
+        [campaignId, slot, clock.now()],
+      )).rows[0];
+      if (inserted === undefined) return { ...result, outcome: 'duplicate-slot' };
+
+      const now = clock.now();
+      if ((await readKillSwitch(db)).on) result.outcome = 'killed';
+      else if (!isInsideWindow(now, campaign.timezone, campaign.sendWindow)) result.outcome = 'outside-window';
+      else {
+        const steps = await findSteps(db, campaignId);
+        let capLeft = await remainingCap(db, capScopes(config, campaign, null, now));
+        while (capLeft > 0) {
+          const batch = await runBatch(campaign, steps, now, Math.min(config.TICK_BATCH_SIZE, capLeft));
+          result.selected += batch.selected;
+          result.created += batch.inserted.length;
+          const toSend = batch.inserted.filter((message) => message.status === 'QUEUED');
+          result.heldForReview += batch.inserted.filter((message) => message.status === 'PENDING_REVIEW').length;
+          result.enqueued += await enqueueSends(queues, config, toSend);
+          capLeft -= toSend.length;
+          if (batch.selected < config.TICK_BATCH_SIZE) break;
+        }
+        if (capLeft <= 0) result.outcome = 'capped';
+        if (result.selected === 0 && (await campaigns.completeIfFinished(campaignId))) result.outcome = 'completed';
+      }
+      await db('tick_runs')
+        .where({ id: inserted.id })
+        .update({
+          finished_at: clock.now(),
+          selected: result.selected,
+          created: result.created,
+          enqueued: result.enqueued,
+          held_for_review: result.heldForReview,
+          outcome: result.outcome,
+        });
+      if (result.selected > 0) log.debug({ campaignId, ...result }, 'tick');
+      return result;
+    },
+  };
+}
+
+export type TickService = ReturnType<typeof tickService>;

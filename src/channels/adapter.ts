@@ -1,0 +1,69 @@
+import type { Channel } from '../campaigns/campaign-spec.js';
+
+/** What an adapter needs to deliver one message; nothing here is a secret. */
+export interface OutboundMessage {
+  id: number;
+  idempotencyKey: string;
+  campaignId: number;
+  channel: Channel;
+  recipient: string;
+  subject: string | null;
+  body: string;
+  fromName: string | null;
+  fromEmail: string | null;
+  replyTo: string | null;
+}
+
+export interface SendContext {
+  /** Aborted when the send's timeout passes or the process shuts down. */
+  signal: AbortSignal;
+}
+
+export interface SendResult {
+  provider: string;
+  externalId: string;
+  /** A short, secret-free summary of the provider's answer, stored for operators. */
+  summary?: string;
+}
+
+/**
+ * One channel's delivery. `send` resolves with the provider's id, or throws one of the
+ * classified errors below; any other error counts as transient.
+ */
+export interface ChannelAdapter {
+  readonly provider: string;
+  send(message: OutboundMessage, context: SendContext): Promise<SendResult>;
+}
+
+/** The provider did not act on the request (network, 5xx, 4xx SMTP, timeout before sending): retry with backoff. */
+export class TransientSendError extends Error {
+  override name = 'TransientSendError';
+}
+
+/** The provider asked us to slow down; retry after `retryAfterMs` without spending an attempt. */
+export class RateLimitedError extends Error {
+  override name = 'RateLimitedError';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The provider refused for good (validation, credentials, 5xx recipient rejection). */
+export class PermanentSendError extends Error {
+  override name = 'PermanentSendError';
+  constructor(
+    message: string,
+    /** True when the recipient address itself was refused: record a hard bounce and suppress it. */
+    readonly hardBounce = false,
+  ) {
+    super(message);
+  }
+}
+
+/** The request may have been acted on (timeout after it was sent): never retried automatically. */
+export class AmbiguousSendError extends Error {
+  override name = 'AmbiguousSendError';
+}

@@ -1,0 +1,309 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { z } from 'zod';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { createDb, type Knex } from '../db/knex.js';
+import { ensureDatabase, migrateLatest } from '../db/migrate.js';
+import { runPreflight } from '../preflight/preflight.js';
+import { runProcess, runWorkersUntilIdle } from '../runtime/processes.js';
+import { createAppContext, type AppContext } from '../runtime/context.js';
+import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
+import { listCampaigns } from '../campaigns/campaign-store.js';
+import { importLeadsCsv } from '../leads/lead-import.js';
+import { suppress } from '../suppression/suppression-service.js';
+import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
+import { campaignReport, reportToCsv, reportToMarkdown } from '../analytics/campaign-report.js';
+import { addOperator } from '../operators/operator-service.js';
+import { createApiToken } from '../operators/api-token-service.js';
+import { campaignTickQueue } from '../../queues/campaign-tick.js';
+import { runDemo } from './demo.js';
+import { systemClock } from '../runtime/clock.js';
+
+/** An error whose message is the whole story for the operator: printed as one line. */
+class CliError extends Error {}
+
+function parseId(value: string): number {
+  const id = Number(value);
+  if (!Number.isInteger(id) || id <= 0) throw new InvalidArgumentError('must be a positive whole number');
+  return id;
+}
+
+function parsePositive(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError('must be a positive whole number');
+  return number;
+}
+
+function config(): Config {
+  return loadConfig();
+}
+
+function logger(cfg: Config): Logger {
+  return createLogger(cfg);
+}
+
+/** Runs a command body with a database pool, closed afterwards. */
+async function withDb<T>(body: (db: Knex, cfg: Config) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const db = createDb(cfg);
+  try {
+    return await body(db, cfg);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Runs a command body with the full context (database, Redis, queues), closed afterwards. */
+async function withContext<T>(body: (ctx: AppContext) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const ctx = createAppContext(cfg, logger(cfg));
+  try {
+    return await body(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+function print(value: unknown, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${String(value)}\n`);
+}
+
+async function readPassword(option: string | undefined): Promise<string> {
+  if (option !== undefined) return option;
+  if (process.stdin.isTTY) throw new CliError('give the password with --password, or pipe it on standard input');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
+}
+
+/** Builds the `drumbeat` command line. */
+export function buildProgram(): Command {
+  const program = new Command('drumbeat')
+    .description('Campaign orchestration engine: multi-step, multi-channel outbound sequences with hard safety limits.')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('migrate')
+    .description('create the database if missing and apply every pending migration')
+    .action(async () => {
+      const cfg = config();
+      await ensureDatabase(cfg.DATABASE_URL);
+      await withDb(async (db) => {
+        const applied = await migrateLatest(db);
+        print(applied.length === 0 ? 'schema already current' : `applied ${applied.length} migration(s): ${applied.join(', ')}`, false);
+      });
+    });
+
+  program
+    .command('preflight')
+    .description('check Redis, Postgres, the schema and LIVE channel settings; exit 1 on any problem')
+    .option('--json', 'print the checks as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const report = await runPreflight(config());
+      if (options.json === true) print(report, true);
+      else for (const check of report.checks) print(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.message}`, false);
+      if (!report.ok) process.exitCode = 1;
+    });
+
+  program.command('api').description('run the HTTP process (webhooks, admin API, Bull Board)').action(() => runProcess('api', config(), logger(config())));
+  program
+    .command('worker')
+    .description('run the queue workers')
+    .option('--until-idle', 'exit 0 once nothing is due now and no job is waiting, active or delayed-due')
+    .action(async (options: { untilIdle?: boolean }) => {
+      if (options.untilIdle !== true) return runProcess('worker', config(), logger(config()));
+      await withContext((ctx) => runWorkersUntilIdle(ctx));
+    });
+  program.command('start').description('run the API and the workers in one process (local use)').action(() => runProcess('start', config(), logger(config())));
+
+  const operator = program.command('operator').description('admin operator accounts');
+  operator
+    .command('add <email>')
+    .description('add an operator (password from --password or standard input)')
+    .option('--password <password>', 'the password (at least 12 characters)')
+    .action(async (email: string, options: { password?: string }) => {
+      const password = await readPassword(options.password);
+      await withDb(async (db) => {
+        const added = await addOperator(db, email, password);
+        print(`operator ${added.email} added`, false);
+      });
+    });
+
+  const token = program.command('token').description('API bearer tokens');
+  token
+    .command('create <name>')
+    .description('create an API token; it is printed once and stored only as a hash')
+    .option('--operator <email>', 'the operator the token belongs to')
+    .action(async (name: string, options: { operator?: string }) => {
+      await withDb(async (db) => print((await createApiToken(db, name, options.operator)).token, false));
+    });
+
+  const campaign = program.command('campaign').description('campaigns');
+  campaign
+    .command('create <file>')
+    .description('create a campaign from a JSON or YAML spec; prints its id last')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, options: { json?: boolean }) => {
+      const spec = await readCampaignSpecFile(file);
+      await withContext(async (ctx) => {
+        const id = await ctx.campaigns.create(spec);
+        if (options.json === true) print({ id, name: spec.name, slug: spec.slug, status: 'DRAFT' }, true);
+        else print(`created campaign "${spec.name}" (DRAFT; approve then start it)\n${id}`, false);
+      });
+    });
+  campaign
+    .command('approve <id>')
+    .description('approve the campaign strategy')
+    .option('--note <note>', 'why it is approved')
+    .option('--by <name>', 'who approves', 'cli')
+    .action(async (id: string, options: { note?: string; by: string }) => {
+      await withContext(async (ctx) => {
+        const approved = await ctx.campaigns.approve(parseId(id), options.note ?? null, options.by);
+        print(`campaign ${approved.id} strategy APPROVED`, false);
+      });
+    });
+  for (const action of ['start', 'pause', 'resume', 'archive'] as const) {
+    campaign
+      .command(`${action} <id>`)
+      .description(`${action} the campaign`)
+      .action(async (id: string) => {
+        await withContext(async (ctx) => {
+          const changed = await ctx.campaigns[action](parseId(id));
+          print(`campaign ${changed.id} is ${changed.status}`, false);
+        });
+      });
+  }
+  campaign
+    .command('list')
+    .description('list campaigns')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      await withDb(async (db) => {
+        const campaigns = await listCampaigns(db);
+        if (options.json === true) print(campaigns, true);
+        else for (const row of campaigns) print(`${row.id}\t${row.status}\t${row.strategyStatus}\t${row.mode}\t${row.slug}\t${row.name}`, false);
+      });
+    });
+  campaign
+    .command('show <id>')
+    .description('show a campaign and its report')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const found = await ctx.campaigns.require(parseId(id));
+        const report = await campaignReport(ctx.db, found.id);
+        if (options.json === true) print({ campaign: found, report }, true);
+        else print(reportToMarkdown(report), false);
+      });
+    });
+
+  const leads = program.command('leads').description('leads');
+  leads
+    .command('import <campaignId> <file>')
+    .description('import leads from a CSV file (email, first_name, last_name, company)')
+    .option('--json', 'print the report as JSON')
+    .action(async (campaignId: string, file: string, options: { json?: boolean }) => {
+      await withDb(async (db) => {
+        const report = await importLeadsCsv({ db, clock: systemClock }, parseId(campaignId), file);
+        if (options.json === true) print(report, true);
+        else {
+          print(`imported ${report.imported}, duplicate ${report.duplicates}, invalid ${report.invalid} (of ${report.total} rows)`, false);
+          for (const error of report.errors) print(`  line ${error.line}: ${error.reason}`, false);
+        }
+      });
+    });
+
+  const suppressCommand = program.command('suppress').description('suppressions');
+  suppressCommand
+    .command('add <target>')
+    .description('suppress an email address or an @domain everywhere')
+    .option('--reason <reason>', 'why', 'manual')
+    .action(async (target: string, options: { reason: string }) => {
+      await withDb(async (db) => {
+        const stored = await suppress(db, target, { reason: options.reason, createdBy: 'cli' });
+        print(`suppressed ${stored.kind} ${stored.value}`, false);
+      });
+    });
+
+  program
+    .command('kill <state>')
+    .description('the global kill switch: on, off or status')
+    .action(async (state: string) => {
+      const parsed = z.enum(['on', 'off', 'status']).safeParse(state);
+      if (!parsed.success) throw new CliError(`kill takes on, off or status, not "${state}"`);
+      await withContext(async (ctx) => {
+        const result = parsed.data === 'status' ? await readKillSwitch(ctx.db) : await setKillSwitch(ctx, parsed.data === 'on', 'cli');
+        print(`kill switch is ${result.on ? 'ON: no adapter is called' : 'off'}`, false);
+      });
+    });
+
+  program
+    .command('tick <campaignId>')
+    .description('run one tick of a campaign now (the workers send what it queues)')
+    .action(async (campaignId: string) => {
+      await withContext(async (ctx) => {
+        const id = parseId(campaignId);
+        await ctx.campaigns.require(id);
+        const slot = ctx.clock.now().toISOString();
+        await ctx.queues.get(campaignTickQueue).add(campaignTickQueue.jobName, campaignTickQueue.schema.parse({ campaignId: id, slot }), {
+          jobId: `manual-${id}-${Date.parse(slot)}`,
+        });
+        print(`tick queued for campaign ${id}`, false);
+      });
+    });
+
+  program
+    .command('report <campaignId>')
+    .description('print a campaign report')
+    .option('--format <format>', 'json, md or csv', 'md')
+    .action(async (campaignId: string, options: { format: string }) => {
+      const format = z.enum(['json', 'md', 'csv']).safeParse(options.format);
+      if (!format.success) throw new CliError(`--format takes json, md or csv, not "${options.format}"`);
+      await withDb(async (db) => {
+        const report = await campaignReport(db, parseId(campaignId));
+        if (format.data === 'json') print(report, true);
+        else process.stdout.write(format.data === 'md' ? reportToMarkdown(report) : reportToCsv(report));
+      });
+    });
+
+  program
+    .command('demo')
+    .description('create a three-step PROOF campaign with generated leads, run it to completion and print its report')
+    .option('--leads <n>', 'how many leads', parsePositive, 1000)
+    .action(async (options: { leads: number }) => {
+      const cfg = config();
+      await ensureDatabase(cfg.DATABASE_URL);
+      const ctx = createAppContext(cfg, createLogger({ ...cfg, LOG_LEVEL: 'warn' }));
+      try {
+        await migrateLatest(ctx.db);
+        const report = await runDemo(ctx, options.leads);
+        process.stdout.write(reportToMarkdown(report));
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  return program;
+}
+
+/** Runs the CLI; every failure is one clear line on stderr and a non-zero exit. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+    } else {
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`drumbeat: ${message.split('\n')[0] ?? message}\n`);
+    }
+    process.exitCode = 1;
+  }
+}
+

@@ -1,0 +1,157 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/**
+ * Every environment variable drumbeat reads, parsed once. Nothing else in the code base reads
+ * `process.env`; the README's configuration table mirrors this schema.
+ */
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const durationMs = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 500ms, 30s, 5m, 2h, 3d)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const optionalPositiveInt = z.coerce.number().int().positive().optional();
+
+const urlWithProtocols = (protocols: string[]) =>
+  z.url({ protocol: new RegExp(`^(${protocols.join('|')})$`) });
+
+const booleanFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  REDIS_URL: urlWithProtocols(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
+  DATABASE_URL: urlWithProtocols(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/drumbeat'),
+  DATABASE_POOL_MAX: positiveInt(10),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _ - { } only (a {hash-tag} keeps Redis Cluster working)')
+    .default('drumbeat'),
+
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PUBLIC_URL: urlWithProtocols(['http', 'https']).default('http://localhost:3000'),
+  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'a size such as 100kb or 1mb').default('1mb'),
+  SESSION_SECRET: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()),
+  SESSION_TTL: durationMs('12h'),
+  TRUST_PROXY: booleanFlag(false),
+
+  WEBHOOK_SECRET: optionalString,
+  SENDGRID_WEBHOOK_PUBLIC_KEY: optionalString,
+  MAILGUN_SIGNING_KEY: optionalString,
+
+  SMTP_URL: optionalString.pipe(urlWithProtocols(['smtp', 'smtps']).optional()),
+  POSTAL_ADDRESS: optionalString,
+
+  LLM_BASE_URL: optionalString.pipe(urlWithProtocols(['http', 'https']).optional()),
+  LLM_API_KEY: optionalString,
+  LLM_MODEL: z.string().default('gpt-4o-mini'),
+
+  X_API_BASE_URL: urlWithProtocols(['http', 'https']).default('https://api.x.com'),
+  X_BEARER_TOKEN: optionalString,
+  LINKEDIN_API_BASE_URL: urlWithProtocols(['http', 'https']).default('https://api.linkedin.com'),
+  LINKEDIN_ACCESS_TOKEN: optionalString,
+  INSTAGRAM_API_BASE_URL: urlWithProtocols(['http', 'https']).default('https://graph.instagram.com'),
+  INSTAGRAM_ACCESS_TOKEN: optionalString,
+
+  SEND_CONCURRENCY: positiveInt(50),
+  SEND_ATTEMPTS: positiveInt(5),
+  SEND_BACKOFF: durationMs('5s'),
+  SEND_TIMEOUT: durationMs('30s'),
+  GLOBAL_DAILY_CAP: optionalPositiveInt,
+  EMAIL_DAILY_CAP: optionalPositiveInt,
+  LINKEDIN_DAILY_CAP: optionalPositiveInt,
+  X_DAILY_CAP: optionalPositiveInt,
+  INSTAGRAM_DAILY_CAP: optionalPositiveInt,
+  EMAIL_RATE_PER_SECOND: optionalPositiveInt,
+  LINKEDIN_RATE_PER_SECOND: optionalPositiveInt,
+  X_RATE_PER_SECOND: optionalPositiveInt,
+  INSTAGRAM_RATE_PER_SECOND: optionalPositiveInt,
+  TICK_BATCH_SIZE: positiveInt(1000),
+  GATE_CACHE_TTL: durationMs('500ms'),
+  RECONCILE_EVERY: durationMs('30s'),
+  SENDING_STALE_AFTER: durationMs('5m'),
+  SHUTDOWN_TIMEOUT: durationMs('30s'),
+});
+
+/** The parsed configuration; every field has its final type and default. */
+export type Config = z.infer<typeof configSchema>;
+
+/** Raised with every problem in the environment at once, one per line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the environment into a {@link Config}. Empty strings count as unset.
+ * @throws ConfigError listing every invalid variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.');
+        // Never echo the offending value: it may be a secret.
+        return `${name}: ${issue.message}`;
+      }),
+    );
+  }
+  if (parsed.data.NODE_ENV === 'production' && parsed.data.SESSION_SECRET === undefined) {
+    throw new ConfigError(['SESSION_SECRET: required when NODE_ENV=production']);
+  }
+  return parsed.data;
+}
+
+/** The secret values held in a config, for log redaction (passwords inside URLs included). */
+export function configSecrets(config: Config): string[] {
+  const secrets = [
+    config.SESSION_SECRET,
+    config.WEBHOOK_SECRET,
+    config.MAILGUN_SIGNING_KEY,
+    config.LLM_API_KEY,
+    config.X_BEARER_TOKEN,
+    config.LINKEDIN_ACCESS_TOKEN,
+    config.INSTAGRAM_ACCESS_TOKEN,
+    passwordInUrl(config.DATABASE_URL),
+    passwordInUrl(config.REDIS_URL),
+    config.SMTP_URL === undefined ? undefined : passwordInUrl(config.SMTP_URL),
+  ];
+  return secrets.filter((secret): secret is string => secret !== undefined && secret.length >= 4);
+}
+
+function passwordInUrl(url: string): string | undefined {
+  const password = new URL(url).password;
+  return password === '' ? undefined : decodeURIComponent(password);
+}
+
+/** A URL with its password replaced, safe to print. */
+export function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== '') parsed.password = '***';
+  return parsed.toString();
+}

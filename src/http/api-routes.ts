@@ -1,0 +1,71 @@
+import type { Router, Request, Response, NextFunction } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../runtime/context.js';
+import { campaignReport } from '../analytics/campaign-report.js';
+import { CampaignStateError } from '../campaigns/campaign-service.js';
+import { listCampaigns } from '../campaigns/campaign-store.js';
+import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
+
+const idParam = z.object({ id: z.coerce.number().int().positive() });
+const actionParam = z.object({ id: z.coerce.number().int().positive(), action: z.enum(['approve', 'start', 'pause', 'resume', 'archive']) });
+const killBody = z.object({ on: z.boolean() }).strict();
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+
+/** Wraps a handler: zod errors become 400, state errors 409, everything else goes to the error handler. */
+function route(handler: Handler) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    handler(req, res).catch((error: unknown) => {
+      if (error instanceof z.ZodError) res.status(400).json({ error: z.prettifyError(error) });
+      else if (error instanceof CampaignStateError) res.status(409).json({ error: error.message });
+      else next(error);
+    });
+  };
+}
+
+/** The admin JSON API under `/api` (bearer-token authenticated by the app). */
+export function apiRoutes(router: Router, ctx: AppContext): void {
+  router.get(
+    '/campaigns',
+    route(async (_req, res) => {
+      res.json({ campaigns: await listCampaigns(ctx.db) });
+    }),
+  );
+  router.get(
+    '/campaigns/:id',
+    route(async (req, res) => {
+      const { id } = idParam.parse(req.params);
+      res.json({ campaign: await ctx.campaigns.require(id) });
+    }),
+  );
+  router.get(
+    '/campaigns/:id/report',
+    route(async (req, res) => {
+      const { id } = idParam.parse(req.params);
+      await ctx.campaigns.require(id);
+      res.json(await campaignReport(ctx.db, id));
+    }),
+  );
+  router.post(
+    '/campaigns/:id/:action',
+    route(async (req, res) => {
+      const { id, action } = actionParam.parse(req.params);
+      const campaign =
+        action === 'approve' ? await ctx.campaigns.approve(id, null, 'api') : await ctx.campaigns[action](id);
+      res.json({ campaign });
+    }),
+  );
+  router.get(
+    '/kill-switch',
+    route(async (_req, res) => {
+      res.json(await readKillSwitch(ctx.db));
+    }),
+  );
+  router.put(
+    '/kill-switch',
+    route(async (req, res) => {
+      const { on } = killBody.parse(req.body);
+      res.json(await setKillSwitch(ctx, on, 'api'));
+    }),
+  );
+}

@@ -1,0 +1,27 @@
+import type { JobsOptions, RateLimiterOptions } from 'bullmq';
+import type { z } from 'zod';
+import type { Config } from '../config/config.js';
+
+/** Completed jobs kept for the board, bounded; failed jobs are kept as the dead-letter view. */
+export const keepCompleted = { age: 3600, count: 1000 } as const;
+
+/**
+ * Everything that describes one queue: its name, the zod schema of its job data, its default
+ * job options, and how its worker runs (concurrency, limiter), read from config where tunable.
+ */
+export interface QueueDefinition<Schema extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  readonly jobName: string;
+  readonly schema: Schema;
+  readonly defaultJobOptions: JobsOptions;
+  readonly concurrency: (config: Config) => number;
+  readonly limiter?: (config: Config) => RateLimiterOptions | undefined;
+  /** The longest a single job may run; PM2's kill_timeout and shutdown are sized from it. */
+  readonly maxJobMs: number;
+}
+
+/** Declares a queue. Names may not contain `:` (BullMQ keys). */
+export function defineQueue<Schema extends z.ZodType>(definition: QueueDefinition<Schema>): QueueDefinition<Schema> {
+  if (definition.name.includes(':')) throw new Error(`queue name "${definition.name}" may not contain ':'`);
+  return definition;
+}

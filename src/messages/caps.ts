@@ -1,0 +1,89 @@
+import type { Knex } from 'knex';
+import type { Config } from '../config/config.js';
+import type { Channel } from '../campaigns/campaign-spec.js';
+import { localDay, nextLocalMidnight } from '../campaigns/send-window.js';
+
+/** One daily cap that applies to a send: a counter row per scope and day. */
+export interface CapScope {
+  scope: string;
+  day: string;
+  limit: number;
+  resetsAt: Date;
+}
+
+const channelCapSetting: Record<Channel, keyof Config> = {
+  email: 'EMAIL_DAILY_CAP',
+  linkedin: 'LINKEDIN_DAILY_CAP',
+  x: 'X_DAILY_CAP',
+  instagram: 'INSTAGRAM_DAILY_CAP',
+};
+
+/**
+ * The caps that apply to a send now: global and per channel (UTC days, from config) and per
+ * campaign (the campaign's local day). `channel` null leaves out the channel cap (the tick).
+ * Sorted by scope so that every worker locks counter rows in the same order.
+ */
+export function capScopes(
+  config: Config,
+  campaign: { id: number; dailyCap: number | null; timezone: string },
+  channel: Channel | null,
+  now: Date,
+): CapScope[] {
+  const scopes: CapScope[] = [];
+  const utcDay = now.toISOString().slice(0, 10);
+  const utcReset = nextLocalMidnight(now, 'UTC');
+  if (config.GLOBAL_DAILY_CAP !== undefined) {
+    scopes.push({ scope: 'global', day: utcDay, limit: config.GLOBAL_DAILY_CAP, resetsAt: utcReset });
+  }
+  const channelCap = channel === null ? undefined : config[channelCapSetting[channel]];
+  if (channel !== null && typeof channelCap === 'number') {
+    scopes.push({ scope: `channel-${channel}`, day: utcDay, limit: channelCap, resetsAt: utcReset });
+  }
+  if (campaign.dailyCap !== null) {
+    scopes.push({
+      scope: `campaign-${campaign.id}`,
+      day: localDay(now, campaign.timezone),
+      limit: campaign.dailyCap,
+      resetsAt: nextLocalMidnight(now, campaign.timezone),
+    });
+  }
+  return scopes.sort((a, b) => a.scope.localeCompare(b.scope));
+}
+
+/** How many sends the scopes still allow today (Infinity when no cap applies). */
+export async function remainingCap(db: Knex, scopes: readonly CapScope[]): Promise<number> {
+  if (scopes.length === 0) return Infinity;
+  const rows = (await db('send_counters')
+    .whereIn(
+      ['scope', 'day'],
+      scopes.map((scope) => [scope.scope, scope.day]),
+    )
+    .select('scope', 'used')) as Array<{ scope: string; used: number }>;
+  const used = new Map(rows.map((row) => [row.scope, row.used]));
+  return Math.max(0, Math.min(...scopes.map((scope) => scope.limit - (used.get(scope.scope) ?? 0))));
+}
+
+/**
+ * Takes one unit from every scope, atomically: each counter is incremented only while below
+ * its limit, under the row lock, so caps hold across any number of workers. Must run inside
+ * the transaction that marks the message SENDING. Returns the first full scope (and takes
+ * nothing from the others, as the caller rolls back), or undefined when all were reserved.
+ */
+export async function reserveCaps(trx: Knex.Transaction, scopes: readonly CapScope[]): Promise<CapScope | undefined> {
+  for (const scope of scopes) {
+    const result = await trx.raw<{ rowCount: number }>(
+      `INSERT INTO send_counters (scope, day, used) VALUES (?, ?, 1)
+       ON CONFLICT (scope, day) DO UPDATE SET used = send_counters.used + 1 WHERE send_counters.used < ?`,
+      [scope.scope, scope.day, scope.limit],
+    );
+    if (result.rowCount !== 1) return scope;
+  }
+  return undefined;
+}
+
+/** Gives back the units reserved for a send that did not reach the provider. */
+export async function releaseCaps(db: Knex, scopes: ReadonlyArray<{ scope: string; day: string }>): Promise<void> {
+  for (const scope of scopes) {
+    await db('send_counters').where({ scope: scope.scope, day: scope.day }).andWhere('used', '>', 0).decrement('used', 1);
+  }
+}

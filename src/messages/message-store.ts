@@ -1,0 +1,212 @@
+import type { Knex } from 'knex';
+import type { Channel, SendWindow } from '../campaigns/campaign-spec.js';
+import type { CampaignMode, CampaignStatus, StrategyStatus } from '../campaigns/campaign-store.js';
+import { suppressedLeadSql } from '../suppression/suppression-store.js';
+
+export const MESSAGES = 'messages';
+
+export type MessageStatus =
+  | 'PLANNED'
+  | 'COMPOSED'
+  | 'PENDING_REVIEW'
+  | 'APPROVED'
+  | 'REJECTED'
+  | 'QUEUED'
+  | 'SENDING'
+  | 'SENT'
+  | 'SENT_PROOF'
+  | 'FAILED'
+  | 'DEAD'
+  | 'SKIPPED'
+  | 'UNKNOWN';
+
+export type EnrollmentState = 'NEW' | 'ACTIVE' | 'COMPLETED' | 'REPLIED' | 'BOUNCED' | 'UNSUBSCRIBED' | 'SUPPRESSED' | 'FAILED';
+
+/**
+ * Statuses from which a send job may claim a message. DEAD is included because the only way a
+ * DEAD message's job runs again is an operator retrying it from the dead-letter view.
+ */
+export const SENDABLE_STATUSES: readonly MessageStatus[] = ['QUEUED', 'APPROVED', 'FAILED', 'DEAD'];
+
+/** Everything the send gates need about one message, read in one batched query. */
+export interface SendContextRow {
+  id: number;
+  idempotency_key: string;
+  status: MessageStatus;
+  channel: Channel;
+  step_index: number;
+  recipient: string | null;
+  subject: string | null;
+  body: string | null;
+  enrollment_id: number;
+  campaign_id: number;
+  lead_id: number;
+  campaign_status: CampaignStatus;
+  strategy_status: StrategyStatus;
+  mode: CampaignMode;
+  timezone: string;
+  send_window: SendWindow | null;
+  daily_cap: number | null;
+  from_name: string | null;
+  from_email: string | null;
+  reply_to: string | null;
+  enrollment_state: EnrollmentState;
+  lead_email: string | null;
+  lead_timezone: string | null;
+  stop_on_reply: boolean;
+  suppressed_by: string | null;
+  killed: boolean;
+}
+
+const killSwitchSql = `coalesce((SELECT (value->>'on')::boolean FROM settings WHERE key = 'kill_switch'), false)`;
+
+/** Loads the send contexts of many messages in one query (suppressions and kill switch included). */
+export async function loadSendContexts(db: Knex, ids: readonly number[]): Promise<Map<number, SendContextRow>> {
+  const { rows } = await db.raw<{ rows: SendContextRow[] }>(
+    `SELECT m.id, m.idempotency_key, m.status, m.channel, m.step_index, m.recipient, m.subject, m.body,
+            m.enrollment_id, m.campaign_id, m.lead_id,
+            c.status AS campaign_status, c.strategy_status, c.mode, c.timezone, c.send_window, c.daily_cap,
+            c.from_name, c.from_email, c.reply_to,
+            cl.state AS enrollment_state, l.email AS lead_email, l.timezone AS lead_timezone,
+            s.stop_on_reply,
+            (SELECT s2.kind || ' (' || s2.reason || ')' FROM suppressions s2
+              WHERE (s2.campaign_id IS NULL OR s2.campaign_id = m.campaign_id)
+                AND ((s2.kind = 'identity' AND s2.value = l.identity_hash)
+                  OR (s2.kind = 'email' AND s2.value = l.email)
+                  OR (s2.kind = 'domain' AND s2.value = split_part(l.email, '@', 2)))
+              LIMIT 1) AS suppressed_by,
+            ${killSwitchSql} AS killed
+       FROM messages m
+       JOIN campaigns c ON c.id = m.campaign_id
+       JOIN campaign_leads cl ON cl.id = m.enrollment_id
+       JOIN leads l ON l.id = m.lead_id
+       JOIN campaign_steps s ON s.campaign_id = m.campaign_id AND s.step_index = m.step_index
+      WHERE m.id = ANY(?::bigint[])`,
+    [[...ids]],
+  );
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+/**
+ * Compare-and-set of many messages from a sendable status to SENDING, committed before any
+ * adapter call. The same statement re-checks, under the row lock, that the campaign is ACTIVE,
+ * the kill switch is off and the lead is not suppressed. Returns the ids it claimed.
+ */
+export async function claimForSending(db: Knex, ids: readonly number[], now: Date): Promise<Set<number>> {
+  const { rows } = await db.raw<{ rows: Array<{ id: number }> }>(
+    `UPDATE messages m SET status = 'SENDING', sending_at = ?, attempts = m.attempts + 1, updated_at = ?
+       FROM campaigns c, leads l
+      WHERE m.id = ANY(?::bigint[]) AND m.status = ANY(?::text[])
+        AND c.id = m.campaign_id AND c.status = 'ACTIVE'
+        AND l.id = m.lead_id AND NOT ${suppressedLeadSql('m.campaign_id')}
+        AND NOT ${killSwitchSql}
+      RETURNING m.id`,
+    [now, now, [...ids], [...SENDABLE_STATUSES]],
+  );
+  return new Set(rows.map((row) => row.id));
+}
+
+export interface Delivery {
+  id: number;
+  status: 'SENT' | 'SENT_PROOF';
+  provider: string;
+  externalId: string;
+}
+
+/**
+ * Records many deliveries in one statement and advances each enrollment: to the next step
+ * (due at send time + its delay) or COMPLETED after the last. Only SENDING messages change,
+ * and only enrollments still live and on that step. Returns the ids recorded.
+ */
+export async function recordDeliveries(db: Knex, deliveries: readonly Delivery[], now: Date): Promise<Set<number>> {
+  const { rows } = await db.raw<{ rows: Array<{ id: number }> }>(
+    `WITH outcome AS (
+       SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::text[]) AS o(id, status, provider, external_id)
+     ), sent AS (
+       UPDATE messages m SET status = outcome.status, provider = outcome.provider, external_id = outcome.external_id,
+              sent_at = ?, updated_at = ?, last_error = NULL
+         FROM outcome
+        WHERE m.id = outcome.id AND m.status = 'SENDING'
+        RETURNING m.id, m.enrollment_id, m.campaign_id, m.step_index
+     ), advanced AS (
+       ${advanceEnrollmentsSql('sent')}
+     )
+     SELECT id FROM sent`,
+    [
+      deliveries.map((delivery) => delivery.id),
+      deliveries.map((delivery) => delivery.status),
+      deliveries.map((delivery) => delivery.provider),
+      deliveries.map((delivery) => delivery.externalId),
+      now,
+      now,
+      now,
+      now,
+      now,
+      now,
+    ],
+  );
+  return new Set(rows.map((row) => row.id));
+}
+
+/**
+ * SQL of an UPDATE that moves the enrollments of the rows in CTE `source` (id, enrollment_id,
+ * campaign_id, step_index) past that step. Takes four parameters: the time the next delay
+ * counts from, ended_at, last_sent_at and updated_at.
+ */
+function advanceEnrollmentsSql(source: string): string {
+  return `UPDATE campaign_leads cl
+             SET current_step = src.step_index + 1,
+                 state = CASE WHEN ns.step_index IS NULL THEN 'COMPLETED' ELSE 'ACTIVE' END,
+                 next_action_at = CASE WHEN ns.step_index IS NULL THEN NULL
+                                       ELSE ?::timestamptz + ns.delay_ms * interval '1 millisecond' END,
+                 ended_at = CASE WHEN ns.step_index IS NULL THEN ?::timestamptz ELSE NULL END,
+                 last_sent_at = coalesce(?::timestamptz, cl.last_sent_at), updated_at = ?::timestamptz
+            FROM ${source} src
+            LEFT JOIN campaign_steps ns ON ns.campaign_id = src.campaign_id AND ns.step_index = src.step_index + 1
+           WHERE cl.id = src.enrollment_id AND cl.state IN ('NEW', 'ACTIVE') AND cl.current_step = src.step_index
+           RETURNING cl.id`;
+}
+
+/** What happens to the lead's enrollment when a message ends without being sent. */
+export type EnrollmentEffect = { kind: 'none' } | { kind: 'advance' } | { kind: 'end'; state: EnrollmentState; reason: string };
+
+/**
+ * Moves one message from one of `from` to a final or waiting status, with its enrollment
+ * effect, in one transaction. Returns false when the message was not in `from`.
+ */
+export async function settleMessage(
+  db: Knex,
+  change: {
+    id: number;
+    from: readonly MessageStatus[];
+    to: MessageStatus;
+    now: Date;
+    reason?: string;
+    error?: string;
+    effect: EnrollmentEffect;
+  },
+): Promise<boolean> {
+  return db.transaction(async (trx) => {
+    const { rows } = await trx.raw<{ rows: Array<{ id: number; enrollment_id: number; campaign_id: number; step_index: number }> }>(
+      `UPDATE messages SET status = ?, skip_reason = coalesce(?, skip_reason), last_error = coalesce(?, last_error), updated_at = ?
+        WHERE id = ? AND status = ANY(?::text[])
+        RETURNING id, enrollment_id, campaign_id, step_index`,
+      [change.to, change.reason ?? null, change.error ?? null, change.now, change.id, [...change.from]],
+    );
+    const message = rows[0];
+    if (message === undefined) return false;
+    if (change.effect.kind === 'advance') {
+      await trx.raw(
+        `WITH src AS (SELECT ?::bigint AS id, ?::bigint AS enrollment_id, ?::bigint AS campaign_id, ?::int AS step_index)
+         ${advanceEnrollmentsSql('src')}`,
+        [message.id, message.enrollment_id, message.campaign_id, message.step_index, change.now, change.now, null, change.now],
+      );
+    } else if (change.effect.kind === 'end') {
+      await trx('campaign_leads')
+        .where({ id: message.enrollment_id })
+        .whereIn('state', ['NEW', 'ACTIVE'])
+        .update({ state: change.effect.state, end_reason: change.effect.reason, ended_at: change.now, next_action_at: null, updated_at: change.now });
+    }
+    return true;
+  });
+}

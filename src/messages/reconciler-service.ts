@@ -1,0 +1,105 @@
+import type { Knex } from 'knex';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Redis } from '../redis/connection.js';
+import type { QueueRegistry } from '../jobs/queue-registry.js';
+import type { CampaignService } from '../campaigns/campaign-service.js';
+import type { Channel } from '../campaigns/campaign-spec.js';
+import { sendQueues } from '../../queues/index.js';
+import { enqueueSends } from './enqueue-sends.js';
+
+export interface ReconcileResult {
+  requeued: number;
+  markedUnknown: number;
+  completedCampaigns: number;
+}
+
+interface WaitingMessage {
+  id: number;
+  idempotency_key: string;
+  channel: Channel;
+}
+
+export interface ReconcilerDeps {
+  db: Knex;
+  queues: QueueRegistry;
+  clock: Clock;
+  log: Logger;
+  config: Config;
+  campaigns: CampaignService;
+  redis: Redis;
+}
+
+/**
+ * Restores what Redis may have lost and flags what a crash left behind. Postgres is the record:
+ * a QUEUED (or APPROVED, or FAILED-and-retrying) message whose job no longer exists gets its job
+ * back (jobId dedup makes a second add harmless); a message SENDING for longer than
+ * `SENDING_STALE_AFTER` becomes UNKNOWN, never resent on its own.
+ */
+export function reconcilerService({ db, queues, clock, log, config, campaigns, redis }: ReconcilerDeps) {
+  /** Which of these messages have no job in their send queue, checked with one pipelined round trip. */
+  async function withoutJobs(messages: WaitingMessage[]): Promise<WaitingMessage[]> {
+    const pipeline = redis.pipeline();
+    for (const message of messages) {
+      pipeline.exists(`${queues.prefix}:${sendQueues[message.channel].name}:${message.idempotency_key}`);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    return messages.filter((_, index) => {
+      const [error, exists] = replies[index] ?? [null, 0];
+      if (error !== null) throw error;
+      return exists === 0;
+    });
+  }
+
+  async function requeueLost(batchSize = 1000): Promise<number> {
+    let requeued = 0;
+    let afterId = 0;
+    for (;;) {
+      const waiting = (await db('messages')
+        .select('id', 'idempotency_key', 'channel')
+        .whereIn('status', ['QUEUED', 'APPROVED', 'FAILED'])
+        .where('id', '>', afterId)
+        .orderBy('id')
+        .limit(batchSize)) as WaitingMessage[];
+      if (waiting.length === 0) return requeued;
+      afterId = waiting[waiting.length - 1]?.id ?? afterId;
+      const lost = await withoutJobs(waiting);
+      if (lost.length > 0) requeued += await enqueueSends(queues, config, lost);
+      if (waiting.length < batchSize) return requeued;
+    }
+  }
+
+  async function markStaleSending(): Promise<number> {
+    const cutoff = new Date(clock.now().getTime() - config.SENDING_STALE_AFTER);
+    const stale = (await db('messages')
+      .where({ status: 'SENDING' })
+      .where('sending_at', '<', cutoff)
+      .update({
+        status: 'UNKNOWN',
+        last_error: `still SENDING after ${config.SENDING_STALE_AFTER} ms: the worker stopped mid-send; the provider may or may not have it`,
+        updated_at: clock.now(),
+      })
+      .returning('id')) as Array<{ id: number }>;
+    if (stale.length > 0) {
+      log.error({ messageIds: stale.map((row) => row.id) }, 'stale SENDING messages marked UNKNOWN; an operator must resolve them');
+    }
+    return stale.length;
+  }
+
+  return {
+    async reconcile(): Promise<ReconcileResult> {
+      const markedUnknown = await markStaleSending();
+      const requeued = await requeueLost();
+      let completedCampaigns = 0;
+      const active = (await db('campaigns').where({ status: 'ACTIVE' }).select('id')) as Array<{ id: number }>;
+      for (const campaign of active) {
+        if (await campaigns.completeIfFinished(campaign.id)) completedCampaigns += 1;
+      }
+      if (requeued > 0) log.warn({ requeued }, 'reconciler re-enqueued messages whose jobs were gone');
+      return { requeued, markedUnknown, completedCampaigns };
+    },
+  };
+}
+
+export type ReconcilerService = ReturnType<typeof reconcilerService>;

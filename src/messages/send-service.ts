@@ -1,0 +1,257 @@
+import { UnrecoverableError } from 'bullmq';
+import type { Knex } from 'knex';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Channel } from '../campaigns/campaign-spec.js';
+import { isInsideWindow, nextWindowOpening } from '../campaigns/send-window.js';
+import { Batcher } from '../db/batcher.js';
+import {
+  AmbiguousSendError,
+  PermanentSendError,
+  RateLimitedError,
+  type ChannelAdapter,
+  type OutboundMessage,
+  type SendResult,
+} from '../channels/adapter.js';
+import { capScopes, releaseCaps, reserveCaps, type CapScope } from './caps.js';
+import {
+  claimForSending,
+  loadSendContexts,
+  recordDeliveries,
+  settleMessage,
+  SENDABLE_STATUSES,
+  type Delivery,
+  type SendContextRow,
+} from './message-store.js';
+import { suppress } from '../suppression/suppression-service.js';
+
+/** How long a held job waits before its gates are checked again. */
+const holdFor = {
+  killSwitch: 10_000,
+  paused: 5 * 60_000,
+} as const;
+
+/** What a send job should do next; the processor turns holds and rate limits into BullMQ moves. */
+export type SendDecision =
+  | { kind: 'sent'; status: 'SENT' | 'SENT_PROOF'; externalId: string }
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'not-sendable'; status: string }
+  | { kind: 'unknown'; reason: string }
+  | { kind: 'hold'; until: Date; reason: string }
+  | { kind: 'rate-limited'; retryAfterMs: number };
+
+export interface AttemptInfo {
+  /** Attempts already made before this one. */
+  attemptsMade: number;
+  /** Attempts allowed in all. */
+  attempts: number;
+}
+
+export interface SendServiceDeps {
+  db: Knex;
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  /** The adapter of each channel for LIVE campaigns; PROOF campaigns always use `proof`. */
+  liveAdapters: Partial<Record<Channel, ChannelAdapter>>;
+  proof: ChannelAdapter;
+}
+
+class CapFull extends Error {
+  constructor(readonly scope: CapScope) {
+    super(`cap ${scope.scope} full`);
+  }
+}
+
+const terminalEnrollmentStates = new Set(['COMPLETED', 'REPLIED', 'BOUNCED', 'UNSUBSCRIBED', 'SUPPRESSED', 'FAILED']);
+
+/**
+ * Sends one message: re-reads it, re-checks every gate right before the adapter (kill switch,
+ * campaign ACTIVE, message sendable, lead live and not replied, not suppressed, send window,
+ * caps), claims it QUEUED → SENDING in a committed compare-and-set, calls the adapter, and
+ * records the outcome. Context reads, claims and outcome writes of concurrent jobs are batched.
+ */
+export function sendService({ db, config, clock, log, liveAdapters, proof }: SendServiceDeps) {
+  const contexts = new Batcher<number, SendContextRow | undefined>(async (ids) => {
+    const byId = await loadSendContexts(db, ids);
+    return ids.map((id) => byId.get(id));
+  });
+  const claims = new Batcher<number, boolean>(async (ids) => {
+    const claimed = await claimForSending(db, ids, clock.now());
+    return ids.map((id) => claimed.has(id));
+  });
+  const deliveries = new Batcher<Delivery, boolean>(async (batch) => {
+    const recorded = await recordDeliveries(db, batch, clock.now());
+    return batch.map((delivery) => recorded.has(delivery.id));
+  });
+
+  /** Claims one message with its cap units in one transaction; returns the full scope if any. */
+  async function claimWithCaps(id: number, scopes: CapScope[]): Promise<{ claimed: boolean; full?: CapScope }> {
+    return db.transaction(async (trx) => {
+      const claimed = await claimForSending(trx, [id], clock.now());
+      if (!claimed.has(id)) return { claimed: false };
+      const full = await reserveCaps(trx, scopes);
+      // Throwing rolls the claim back: the message stays QUEUED and takes no unit anywhere.
+      if (full !== undefined) throw new CapFull(full);
+      return { claimed: true };
+    }).catch((error: unknown) => {
+      if (error instanceof CapFull) return { claimed: false, full: error.scope };
+      throw error;
+    });
+  }
+
+  function skip(context: SendContextRow, reason: string, effect: Parameters<typeof settleMessage>[1]['effect']): Promise<SendDecision> {
+    return settleMessage(db, { id: context.id, from: SENDABLE_STATUSES, to: 'SKIPPED', now: clock.now(), reason, effect }).then(
+      (settled): SendDecision => (settled ? { kind: 'skipped', reason } : { kind: 'not-sendable', status: 'changed concurrently' }),
+    );
+  }
+
+  /**
+   * The claim found the message no longer sendable, or a gate (pause, kill switch, suppression)
+   * changed after the checks above. Check again shortly: the next run sees which it was.
+   */
+  function lostClaim(now: Date): SendDecision {
+    return { kind: 'hold', until: new Date(now.getTime() + holdFor.killSwitch), reason: 'state changed while claiming' };
+  }
+
+  function adapterFor(context: SendContextRow): ChannelAdapter | undefined {
+    return context.mode === 'PROOF' ? proof : liveAdapters[context.channel];
+  }
+
+  async function callAdapter(adapter: ChannelAdapter, message: OutboundMessage): Promise<SendResult> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new AmbiguousSendError(`no answer from ${adapter.provider} within ${config.SEND_TIMEOUT} ms`));
+      }, config.SEND_TIMEOUT);
+    });
+    try {
+      return await Promise.race([adapter.send(message, { signal: controller.signal }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    async send(messageId: number, attempt: AttemptInfo): Promise<SendDecision> {
+      const context = await contexts.run(messageId);
+      if (context === undefined) throw new UnrecoverableError(`message ${messageId} does not exist`);
+      const now = clock.now();
+
+      // Gates, cheapest and most final first. Temporary gates hold the message QUEUED.
+      if (!SENDABLE_STATUSES.includes(context.status)) return { kind: 'not-sendable', status: context.status };
+      if (context.killed) return { kind: 'hold', until: new Date(now.getTime() + holdFor.killSwitch), reason: 'kill switch on' };
+      if (context.campaign_status === 'ARCHIVED' || context.campaign_status === 'COMPLETED') {
+        return skip(context, `campaign ${context.campaign_status.toLowerCase()}`, { kind: 'none' });
+      }
+      if (context.campaign_status !== 'ACTIVE') {
+        return { kind: 'hold', until: new Date(now.getTime() + holdFor.paused), reason: `campaign ${context.campaign_status}` };
+      }
+      if (context.enrollment_state === 'REPLIED' && context.stop_on_reply) return skip(context, 'lead replied', { kind: 'none' });
+      if (terminalEnrollmentStates.has(context.enrollment_state) && context.enrollment_state !== 'REPLIED') {
+        return skip(context, `lead ${context.enrollment_state.toLowerCase()}`, { kind: 'none' });
+      }
+      if (context.suppressed_by !== null) {
+        return skip(context, `suppressed: ${context.suppressed_by}`, { kind: 'end', state: 'SUPPRESSED', reason: context.suppressed_by });
+      }
+      if (context.recipient === null || context.body === null) {
+        return skip(context, `lead has no ${context.channel} address`, { kind: 'advance' });
+      }
+      const zone = context.lead_timezone ?? context.timezone;
+      if (!isInsideWindow(now, zone, context.send_window)) {
+        return { kind: 'hold', until: nextWindowOpening(now, zone, context.send_window), reason: 'outside send window' };
+      }
+      const adapter = adapterFor(context);
+      if (adapter === undefined) {
+        await settleMessage(db, {
+          id: context.id,
+          from: SENDABLE_STATUSES,
+          to: 'DEAD',
+          now,
+          error: `no ${context.channel} adapter is configured for LIVE sends`,
+          effect: { kind: 'none' },
+        });
+        throw new UnrecoverableError(`no ${context.channel} adapter is configured for LIVE sends`);
+      }
+
+      // Claim: QUEUED → SENDING committed (with cap units, atomically) before the adapter call.
+      const scopes = capScopes(config, { id: context.campaign_id, dailyCap: context.daily_cap, timezone: context.timezone }, context.channel, now);
+      if (scopes.length === 0) {
+        if (!(await claims.run(context.id))) return lostClaim(now);
+      } else {
+        const claim = await claimWithCaps(context.id, scopes);
+        if (claim.full !== undefined) return { kind: 'hold', until: claim.full.resetsAt, reason: `daily cap ${claim.full.scope} reached` };
+        if (!claim.claimed) return lostClaim(now);
+      }
+
+      const message: OutboundMessage = {
+        id: context.id,
+        idempotencyKey: context.idempotency_key,
+        campaignId: context.campaign_id,
+        channel: context.channel,
+        recipient: context.recipient,
+        subject: context.subject,
+        body: context.body,
+        fromName: context.from_name,
+        fromEmail: context.from_email,
+        replyTo: context.reply_to,
+      };
+      let result: SendResult;
+      try {
+        result = await callAdapter(adapter, message);
+      } catch (error) {
+        return handleSendError(context, error, scopes, attempt);
+      }
+      const status = context.mode === 'PROOF' ? 'SENT_PROOF' : 'SENT';
+      await deliveries.run({ id: context.id, status, provider: result.provider, externalId: result.externalId });
+      return { kind: 'sent', status, externalId: result.externalId };
+    },
+  };
+
+  async function handleSendError(context: SendContextRow, error: unknown, scopes: CapScope[], attempt: AttemptInfo): Promise<SendDecision> {
+    const now = clock.now();
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    if (error instanceof AmbiguousSendError) {
+      // The provider may have acted: keep the cap unit, never retry on our own.
+      await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'UNKNOWN', now, error: text, effect: { kind: 'none' } });
+      log.error({ messageId: context.id, err: error }, 'send outcome unknown; an operator must resolve it');
+      return { kind: 'unknown', reason: text };
+    }
+    await releaseCaps(db, scopes);
+    if (error instanceof RateLimitedError) {
+      await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'QUEUED', now, error: text, effect: { kind: 'none' } });
+      return { kind: 'rate-limited', retryAfterMs: error.retryAfterMs };
+    }
+    if (error instanceof PermanentSendError) {
+      const bounced = error.hardBounce && context.lead_email !== null;
+      await settleMessage(db, {
+        id: context.id,
+        from: ['SENDING'],
+        to: 'DEAD',
+        now,
+        error: text,
+        // A DEAD message keeps its enrollment waiting on it, so a retry from the dead-letter view can still send.
+        effect: bounced ? { kind: 'end', state: 'BOUNCED', reason: error.message } : { kind: 'none' },
+      });
+      if (bounced && context.lead_email !== null) await suppress(db, context.lead_email, { reason: 'hard bounce' });
+      log.error({ messageId: context.id, err: error }, 'send failed permanently');
+      throw new UnrecoverableError(text);
+    }
+    const finalAttempt = attempt.attemptsMade + 1 >= attempt.attempts;
+    await settleMessage(db, {
+      id: context.id,
+      from: ['SENDING'],
+      to: finalAttempt ? 'DEAD' : 'FAILED',
+      now,
+      error: text,
+      effect: { kind: 'none' },
+    });
+    if (finalAttempt) log.error({ messageId: context.id, err: error }, 'send failed after every attempt');
+    throw error instanceof Error ? error : new Error(text);
+  }
+}
+
+export type SendService = ReturnType<typeof sendService>;

@@ -1,0 +1,64 @@
+import type { Knex } from 'knex';
+
+export const OPERATOR_SESSIONS = 'operator_sessions';
+
+/** A live admin session joined with its operator. */
+export interface OperatorSession {
+  operatorId: number;
+  email: string;
+  csrfToken: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+interface LiveSessionRow {
+  operator_id: number;
+  email: string;
+  csrf_token: string;
+  created_at: Date;
+  expires_at: Date;
+}
+
+function rowToOperatorSession(row: LiveSessionRow): OperatorSession {
+  return {
+    operatorId: row.operator_id,
+    email: row.email,
+    csrfToken: row.csrf_token,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+/** Stores a session under the hash of its id; the id itself is only ever in the cookie. */
+export async function insertSession(
+  db: Knex,
+  entry: { idHash: string; operatorId: number; csrfToken: string; createdAt: Date; expiresAt: Date },
+): Promise<void> {
+  await db(OPERATOR_SESSIONS).insert({
+    id_hash: entry.idHash,
+    operator_id: entry.operatorId,
+    csrf_token: entry.csrfToken,
+    created_at: entry.createdAt,
+    expires_at: entry.expiresAt,
+  });
+}
+
+/** The session with this id hash if it has not expired at `now` and its operator is not disabled. */
+export async function findLiveSession(db: Knex, idHash: string, now: Date): Promise<OperatorSession | undefined> {
+  const row = (await db(`${OPERATOR_SESSIONS} as s`)
+    .join('operators as o', 'o.id', 's.operator_id')
+    .where('s.id_hash', idHash)
+    .where('s.expires_at', '>', now)
+    .whereNull('o.disabled_at')
+    .first('s.operator_id', 'o.email', 's.csrf_token', 's.created_at', 's.expires_at')) as LiveSessionRow | undefined;
+  return row === undefined ? undefined : rowToOperatorSession(row);
+}
+
+export async function deleteSession(db: Knex, idHash: string): Promise<void> {
+  await db(OPERATOR_SESSIONS).where({ id_hash: idHash }).delete();
+}
+
+/** Removes sessions that expired before `now`; returns how many. */
+export async function deleteExpiredSessions(db: Knex, now: Date): Promise<number> {
+  return db(OPERATOR_SESSIONS).where('expires_at', '<=', now).delete();
+}

@@ -1,0 +1,118 @@
+import { Redis } from 'ioredis';
+import type { Config } from '../config/config.js';
+import { redactUrl } from '../config/config.js';
+import { createDb, type Knex } from '../db/knex.js';
+import { pendingMigrations } from '../db/migrate.js';
+import { readEvictionPolicy } from '../redis/connection.js';
+import type { Channel } from '../campaigns/campaign-spec.js';
+
+export interface PreflightCheck {
+  name: string;
+  ok: boolean;
+  /** One sentence: what is fine, or what to fix. */
+  message: string;
+}
+
+export interface PreflightReport {
+  ok: boolean;
+  checks: PreflightCheck[];
+}
+
+/** The settings each channel needs before a LIVE campaign may use it. */
+const channelSettings: Record<Channel, Array<keyof Config>> = {
+  email: ['SMTP_URL', 'PUBLIC_URL'],
+  linkedin: ['LINKEDIN_ACCESS_TOKEN'],
+  x: ['X_BEARER_TOKEN'],
+  instagram: ['INSTAGRAM_ACCESS_TOKEN'],
+};
+
+async function checkRedis(config: Config): Promise<PreflightCheck[]> {
+  const redis = new Redis(config.REDIS_URL, {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {
+    // Reported through the failed connect below.
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+    const policy = await readEvictionPolicy(redis);
+    return [
+      { name: 'redis', ok: true, message: `Redis at ${redactUrl(config.REDIS_URL)} answers.` },
+      policy === 'noeviction'
+        ? { name: 'redis-eviction', ok: true, message: 'Redis maxmemory-policy is noeviction.' }
+        : {
+            name: 'redis-eviction',
+            ok: false,
+            message: `Redis maxmemory-policy is "${policy}"; set it to noeviction (CONFIG SET maxmemory-policy noeviction) so queued jobs are never evicted.`,
+          },
+    ];
+  } catch (error) {
+    return [
+      {
+        name: 'redis',
+        ok: false,
+        message: `Redis at ${redactUrl(config.REDIS_URL)} is not reachable (${(error as Error).message}); start Redis or fix REDIS_URL.`,
+      },
+    ];
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function checkPostgres(config: Config, db: Knex): Promise<PreflightCheck[]> {
+  try {
+    await db.raw('SELECT 1');
+  } catch (error) {
+    return [
+      {
+        name: 'postgres',
+        ok: false,
+        message: `Postgres at ${redactUrl(config.DATABASE_URL)} is not reachable (${(error as Error).message}); start Postgres or fix DATABASE_URL.`,
+      },
+    ];
+  }
+  const checks: PreflightCheck[] = [{ name: 'postgres', ok: true, message: `Postgres at ${redactUrl(config.DATABASE_URL)} answers.` }];
+  const hasMigrationTable = await db.schema.hasTable('knex_migrations');
+  const pending = hasMigrationTable ? await pendingMigrations(db) : ['(all)'];
+  checks.push(
+    pending.length === 0
+      ? { name: 'migrations', ok: true, message: 'The database schema is current.' }
+      : { name: 'migrations', ok: false, message: `${pending.length === 1 && pending[0] === '(all)' ? 'The database has no schema' : `${pending.length} migration(s) are pending`}; run "drumbeat migrate".` },
+  );
+  if (pending.length > 0) return checks;
+  const liveChannels = (await db('campaign_steps as s')
+    .join('campaigns as c', 'c.id', 's.campaign_id')
+    .where('c.mode', 'LIVE')
+    .whereIn('c.status', ['DRAFT', 'ACTIVE', 'PAUSED'])
+    .distinct('s.channel')) as Array<{ channel: Channel }>;
+  for (const { channel } of liveChannels) {
+    const missing = channelSettings[channel].filter((key) => config[key] === undefined);
+    checks.push(
+      missing.length === 0
+        ? { name: `channel-${channel}`, ok: true, message: `LIVE ${channel} sends are configured.` }
+        : { name: `channel-${channel}`, ok: false, message: `A LIVE campaign sends ${channel} but ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not set; set ${missing.length === 1 ? 'it' : 'them'} or switch the campaign to PROOF.` },
+    );
+  }
+  return checks;
+}
+
+/**
+ * Checks that this process can do its work: Redis reachable with a safe eviction policy,
+ * Postgres reachable with a current schema, and every channel used by a LIVE campaign
+ * configured. Used by `drumbeat preflight` and `/readyz`.
+ */
+export async function runPreflight(config: Config, db?: Knex): Promise<PreflightReport> {
+  const ownDb = db === undefined;
+  const database = db ?? createDb({ ...config, DATABASE_POOL_MAX: 1 });
+  try {
+    const checks = (await Promise.all([checkRedis(config), checkPostgres(config, database)])).flat();
+    return { ok: checks.every((check) => check.ok), checks };
+  } finally {
+    if (ownDb) await database.destroy();
+  }
+}

@@ -1,0 +1,91 @@
+import type { Server } from 'node:http';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import { allQueues } from '../../queues/index.js';
+import { allProcessors } from '../../processors/index.js';
+import { checkCatalogue } from '../jobs/catalogue.js';
+import { createApp } from '../http/app.js';
+import { apiRoutes } from '../http/api-routes.js';
+import { runPreflight } from '../preflight/preflight.js';
+import { createAppContext, type AppContext } from './context.js';
+import { installShutdown, type ShutdownStep } from './shutdown.js';
+import { startWorkers, warnOnEvictionPolicy, type RunningWorkers } from './worker-runtime.js';
+import { isIdle } from './idle.js';
+
+/** Starts the HTTP server of an API process on the configured host and port. */
+export async function startHttp(ctx: AppContext): Promise<Server> {
+  const app = createApp({
+    config: ctx.config,
+    log: ctx.log,
+    db: ctx.db,
+    clock: ctx.clock,
+    boardQueues: allQueues.map((definition) => ctx.queues.get(definition)),
+    readiness: () => runPreflight(ctx.config, ctx.db),
+    apiRoutes: (router) => apiRoutes(router, ctx),
+  });
+  return new Promise((resolve, reject) => {
+    const server = app.listen(ctx.config.PORT, ctx.config.HOST, () => {
+      ctx.log.info({ host: ctx.config.HOST, port: ctx.config.PORT }, 'api listening');
+      resolve(server);
+    });
+    server.once('error', reject);
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeIdleConnections();
+  });
+}
+
+/**
+ * Runs the `api` process, the `worker` process, or both in one (`start`, for local use), with
+ * the ordered shutdown: stop HTTP, drain workers, close queues, destroy the pool, quit Redis.
+ */
+export async function runProcess(kind: 'api' | 'worker' | 'start', config: Config, log: Logger): Promise<void> {
+  checkCatalogue(allQueues, allProcessors);
+  const ctx = createAppContext(config, log, { redisRole: kind === 'api' ? 'http' : 'worker' });
+  let server: Server | undefined;
+  let workers: RunningWorkers | undefined;
+  installShutdown(
+    log,
+    () => {
+      const steps: ShutdownStep[] = [];
+      if (server !== undefined) {
+        const running = server;
+        steps.push({ name: 'stop HTTP', run: () => closeServer(running) });
+      }
+      if (workers !== undefined) {
+        const running = workers;
+        steps.push({ name: 'drain workers', run: () => running.close() });
+      }
+      steps.push({ name: 'close queues, Redis and the database pool', run: () => ctx.close() });
+      return steps;
+    },
+    config.SHUTDOWN_TIMEOUT,
+  );
+  if (kind !== 'worker') {
+    await warnOnEvictionPolicy(ctx).catch((error: unknown) => log.warn({ err: error }, 'could not read the Redis eviction policy'));
+    server = await startHttp(ctx);
+  }
+  if (kind !== 'api') workers = await startWorkers(ctx);
+}
+
+/**
+ * Runs the workers in the foreground until nothing is due now and no job is waiting, active or
+ * delayed-due, then shuts them down and resolves. Checks twice in a row, a poll apart, so that
+ * work handed from one queue to another is not mistaken for idleness.
+ */
+export async function runWorkersUntilIdle(ctx: AppContext, pollMs = 250): Promise<void> {
+  const workers = await startWorkers(ctx);
+  try {
+    let idleChecks = 0;
+    while (idleChecks < 2) {
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      idleChecks = (await isIdle(ctx)) ? idleChecks + 1 : 0;
+    }
+  } finally {
+    await workers.close();
+  }
+}

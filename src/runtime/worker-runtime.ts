@@ -1,0 +1,72 @@
+import { Worker } from 'bullmq';
+import { allQueues } from '../../queues/index.js';
+import { reconcileQueue, reconcileSchedulerId } from '../../queues/reconcile.js';
+import { allProcessors } from '../../processors/index.js';
+import { checkCatalogue } from '../jobs/catalogue.js';
+import { bindProcessor, type ProcessorDefinition } from '../jobs/processor.js';
+import { createRedisConnection, readEvictionPolicy, type Redis } from '../redis/connection.js';
+import type { AppContext } from './context.js';
+
+export interface RunningWorkers {
+  workers: Worker[];
+  /** Stops taking jobs, waits for active ones to finish, then closes the workers' connections. */
+  close(): Promise<void>;
+}
+
+/** Warns loudly when Redis may evict keys: BullMQ jobs would silently disappear. */
+export async function warnOnEvictionPolicy(ctx: AppContext): Promise<void> {
+  const policy = await readEvictionPolicy(ctx.redis);
+  if (policy !== 'noeviction') {
+    ctx.log.warn(
+      { policy },
+      `REDIS MAXMEMORY-POLICY IS "${policy}", NOT "noeviction": Redis may evict queue keys under memory pressure. Set maxmemory-policy noeviction.`,
+    );
+  }
+}
+
+/**
+ * Starts one BullMQ worker per processor after checking the job catalogue, syncs the campaign
+ * tick schedulers with the database and schedules the reconciler.
+ */
+export async function startWorkers(
+  ctx: AppContext,
+  processors: readonly ProcessorDefinition[] = allProcessors,
+  options: { schedule?: boolean } = {},
+): Promise<RunningWorkers> {
+  checkCatalogue(allQueues, processors);
+  await warnOnEvictionPolicy(ctx);
+  const connection: Redis = createRedisConnection(ctx.config, 'worker', ctx.log);
+  const workers = processors.map((processor) => {
+    const limiter = processor.queue.limiter?.(ctx.config);
+    const worker = new Worker(processor.queue.name, bindProcessor(processor, ctx), {
+      connection,
+      prefix: ctx.config.QUEUE_PREFIX,
+      concurrency: processor.queue.concurrency(ctx.config),
+      ...(limiter === undefined ? {} : { limiter }),
+    });
+    worker.on('error', (error) => ctx.log.warn({ err: error, queue: processor.queue.name }, 'worker error'));
+    worker.on('failed', (job, error) => {
+      // Log once, on the final attempt, not on every retry.
+      const attempts = job?.opts.attempts ?? 1;
+      if (job !== undefined && job.attemptsMade >= attempts) {
+        ctx.log.error({ err: error, queue: processor.queue.name, jobId: job.id }, 'job failed for good; it is in the failed set');
+      }
+    });
+    return worker;
+  });
+  if (options.schedule !== false) {
+    await ctx.campaigns.syncSchedulers();
+    await ctx.queues
+      .get(reconcileQueue)
+      .upsertJobScheduler(reconcileSchedulerId, { every: ctx.config.RECONCILE_EVERY }, { name: reconcileQueue.jobName, data: {} });
+  }
+  await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+  ctx.log.info({ queues: processors.map((processor) => processor.queue.name) }, 'workers started');
+  return {
+    workers,
+    async close() {
+      await Promise.all(workers.map((worker) => worker.close()));
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}

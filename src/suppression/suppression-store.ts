@@ -1,0 +1,60 @@
+import type { Knex } from 'knex';
+
+export const SUPPRESSIONS = 'suppressions';
+
+export type SuppressionKind = 'email' | 'domain' | 'identity';
+
+export interface Suppression {
+  id: number;
+  kind: SuppressionKind;
+  value: string;
+  campaignId: number | null;
+  reason: string;
+  createdAt: Date;
+}
+
+interface SuppressionRow {
+  id: number;
+  kind: SuppressionKind;
+  value: string;
+  campaign_id: number | null;
+  reason: string;
+  created_at: Date;
+}
+
+function rowToSuppression(row: SuppressionRow): Suppression {
+  return { id: row.id, kind: row.kind, value: row.value, campaignId: row.campaign_id, reason: row.reason, createdAt: row.created_at };
+}
+
+/** Adds a suppression once; adding the same one again changes nothing. Returns whether it was new. */
+export async function addSuppression(
+  db: Knex,
+  entry: { kind: SuppressionKind; value: string; campaignId?: number | null; reason: string; createdBy?: string },
+): Promise<boolean> {
+  const result = await db.raw<{ rowCount: number }>(
+    `INSERT INTO suppressions (kind, value, campaign_id, reason, created_by) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (kind, value, coalesce(campaign_id, 0)) DO NOTHING`,
+    [entry.kind, entry.value, entry.campaignId ?? null, entry.reason, entry.createdBy ?? null],
+  );
+  return result.rowCount === 1;
+}
+
+export async function listSuppressions(db: Knex): Promise<Suppression[]> {
+  const rows = (await db(SUPPRESSIONS).orderBy('id')) as SuppressionRow[];
+  return rows.map(rowToSuppression);
+}
+
+/**
+ * The SQL condition (for a row aliased `l` of leads and a campaign id expression) that is true
+ * when the lead is suppressed by email, domain or identity, globally or for that campaign.
+ * Used inside the batched send-context query so a suppression check costs no extra round trip.
+ */
+export function suppressedLeadSql(campaignIdExpression: string): string {
+  return `EXISTS (
+    SELECT 1 FROM suppressions s
+    WHERE (s.campaign_id IS NULL OR s.campaign_id = ${campaignIdExpression})
+      AND ((s.kind = 'identity' AND s.value = l.identity_hash)
+        OR (s.kind = 'email' AND s.value = l.email)
+        OR (s.kind = 'domain' AND s.value = split_part(l.email, '@', 2)))
+  )`;
+}

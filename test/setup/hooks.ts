@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import * as chai from 'chai';
+import chaiAsPromised from 'chai-as-promised';
+import sinon from 'sinon';
+import { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { createDb, type Knex } from '../../src/db/knex.js';
+import { ensureDatabase, migrateLatest } from '../../src/db/migrate.js';
+
+chai.use(chaiAsPromised);
+
+const runId = `${process.pid}${randomBytes(3).toString('hex')}`;
+const baseDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** This run's own database and queue prefix: nothing is shared with other runs or the demo. */
+export const testRun = {
+  id: runId,
+  databaseUrl: (() => {
+    const url = new URL(baseDatabaseUrl);
+    url.pathname = `/drumbeat_test_${runId}`;
+    return url.toString();
+  })(),
+  redisUrl,
+  queuePrefix: `dbtest${runId}`,
+};
+
+/** A config for tests: this run's database and prefix, quiet logs, overrides applied. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: testRun.databaseUrl,
+    REDIS_URL: testRun.redisUrl,
+    QUEUE_PREFIX: testRun.queuePrefix,
+    SESSION_SECRET: 'test-session-secret-that-is-long-enough-123',
+    SEND_BACKOFF: '50ms',
+    ...overrides,
+  });
+}
+
+/** The environment a spawned drumbeat process needs to use this run's database and prefix. */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  return {
+    ...env,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: testRun.databaseUrl,
+    REDIS_URL: testRun.redisUrl,
+    QUEUE_PREFIX: testRun.queuePrefix,
+    SEND_BACKOFF: '50ms',
+    ...overrides,
+  };
+}
+
+let sharedDb: Knex | undefined;
+
+/** The run's migrated database (one pool shared by the tests of this process). */
+export function testDb(): Knex {
+  if (sharedDb === undefined) throw new Error('the test database is not ready (root hooks did not run)');
+  return sharedDb;
+}
+
+/** Empties every table except the migration bookkeeping, so each test starts from nothing. */
+export async function resetDatabase(): Promise<void> {
+  const db = testDb();
+  const { rows } = await db.raw<{ rows: Array<{ tablename: string }> }>(
+    `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'knex_migrations%'`,
+  );
+  await db.raw(`TRUNCATE ${rows.map((row) => `"${row.tablename}"`).join(', ')} RESTART IDENTITY CASCADE`);
+}
+
+/** Deletes every Redis key under this run's queue prefix. */
+export async function resetRedis(): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${testRun.queuePrefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function dropDatabase(): Promise<void> {
+  const admin = createDb({ DATABASE_URL: baseDatabaseUrl, DATABASE_POOL_MAX: 1 });
+  try {
+    await admin.raw(`DROP DATABASE IF EXISTS ?? WITH (FORCE)`, [new URL(testRun.databaseUrl).pathname.slice(1)]);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+export const mochaHooks = {
+  async beforeAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    await ensureDatabase(testRun.databaseUrl);
+    sharedDb = createDb({ DATABASE_URL: testRun.databaseUrl, DATABASE_POOL_MAX: 10 });
+    await migrateLatest(sharedDb);
+  },
+  afterEach() {
+    sinon.restore();
+  },
+  async afterAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    await sharedDb?.destroy();
+    sharedDb = undefined;
+    await resetRedis();
+    await dropDatabase();
+  },
+};
