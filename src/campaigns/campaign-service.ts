@@ -1,9 +1,11 @@
+import { Job } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../runtime/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
-import type { CampaignSpec } from './campaign-spec.js';
+import { sendQueues } from '../../queues/index.js';
+import type { CampaignSpec, Channel } from './campaign-spec.js';
 import {
   decideStrategy,
   findCampaign,
@@ -64,6 +66,28 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
     await queues.get(campaignTickQueue).removeJobScheduler(tickSchedulerId(id));
   }
 
+  /** Sends held while the campaign was paused wait in the delayed set: let them run now. */
+  async function promoteHeldSends(id: number): Promise<void> {
+    let afterId = 0;
+    for (;;) {
+      const held = (await db('messages')
+        .where({ campaign_id: id })
+        .whereIn('status', ['QUEUED', 'APPROVED'])
+        .where('id', '>', afterId)
+        .orderBy('id')
+        .limit(1000)
+        .select('id', 'idempotency_key', 'channel')) as Array<{ id: number; idempotency_key: string; channel: Channel }>;
+      if (held.length === 0) return;
+      afterId = held[held.length - 1]?.id ?? afterId;
+      await Promise.all(
+        held.map(async (message) => {
+          const job = await Job.fromId(queues.get(sendQueues[message.channel]), message.idempotency_key);
+          if (job !== undefined && (await job.isDelayed())) await job.promote();
+        }),
+      );
+    }
+  }
+
   return {
     require,
 
@@ -110,6 +134,7 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
       }
       const resumed = await transition(id, ['PAUSED'], 'ACTIVE');
       await upsertScheduler(resumed);
+      await promoteHeldSends(id);
       log.info({ campaignId: id }, 'campaign resumed');
       return resumed;
     },

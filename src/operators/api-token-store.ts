@@ -49,12 +49,14 @@ export async function insertApiToken(
  * operator (a token without an owner belongs to the installation).
  */
 export async function findUsableApiToken(db: Knex, tokenHash: string): Promise<ApiToken | undefined> {
-  const row = (await db(`${API_TOKENS} as t`)
-    .leftJoin('operators as o', 'o.id', 't.operator_id')
-    .where('t.token_hash', tokenHash)
-    .whereNull('t.revoked_at')
-    .whereNull('o.disabled_at')
-    .first('t.*')) as ApiTokenRow | undefined;
+  const result = await db.raw<{ rows: ApiTokenRow[] }>(
+    `SELECT t.*
+       FROM api_tokens t
+       LEFT JOIN operators o ON o.id = t.operator_id
+      WHERE t.token_hash = ? AND t.revoked_at IS NULL AND o.disabled_at IS NULL`,
+    [tokenHash],
+  );
+  const row = result.rows[0];
   return row === undefined ? undefined : rowToApiToken(row);
 }
 
@@ -66,7 +68,7 @@ export async function findUsableApiToken(db: Knex, tokenHash: string): Promise<A
 export async function touchApiToken(db: Knex, id: number, now: Date, staleBefore: Date): Promise<boolean> {
   const updated = await db(API_TOKENS)
     .where({ id })
-    .where((query) => query.whereNull('last_used_at').orWhere('last_used_at', '<', staleBefore))
+    .whereRaw('(last_used_at IS NULL OR last_used_at < ?)', [staleBefore])
     .update({ last_used_at: now });
   return updated === 1;
 }

@@ -45,12 +45,14 @@ export async function insertSession(
 
 /** The session with this id hash if it has not expired at `now` and its operator is not disabled. */
 export async function findLiveSession(db: Knex, idHash: string, now: Date): Promise<OperatorSession | undefined> {
-  const row = (await db(`${OPERATOR_SESSIONS} as s`)
-    .join('operators as o', 'o.id', 's.operator_id')
-    .where('s.id_hash', idHash)
-    .where('s.expires_at', '>', now)
-    .whereNull('o.disabled_at')
-    .first('s.operator_id', 'o.email', 's.csrf_token', 's.created_at', 's.expires_at')) as LiveSessionRow | undefined;
+  const result = await db.raw<{ rows: LiveSessionRow[] }>(
+    `SELECT s.operator_id, o.email, s.csrf_token, s.created_at, s.expires_at
+       FROM operator_sessions s
+       JOIN operators o ON o.id = s.operator_id
+      WHERE s.id_hash = ? AND s.expires_at > ? AND o.disabled_at IS NULL`,
+    [idHash, now],
+  );
+  const row = result.rows[0];
   return row === undefined ? undefined : rowToOperatorSession(row);
 }
 

@@ -1,0 +1,100 @@
+import express, { type Router } from 'express';
+import type { Queue } from 'bullmq';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from '../runtime/clock.js';
+import { authenticate, MAX_PASSWORD_LENGTH } from '../operators/operator-service.js';
+import { sessionService } from '../operators/session-service.js';
+import {
+  clearSessionCookies,
+  LOGIN_PATH,
+  readCookie,
+  requireCsrfToken,
+  requireOperatorSession,
+  SESSION_COOKIE,
+  setSessionCookies,
+} from './admin-session.js';
+import { bullBoardApp } from './bull-board.js';
+import { renderLoginPage } from './login-page.js';
+import { wantsHtml } from './negotiation.js';
+
+/** Where Bull Board lives, and where a browser lands after signing in. */
+export const QUEUES_PATH = '/admin/queues';
+
+const loginSchema = z.object({
+  email: z.string().max(320),
+  password: z.string().max(MAX_PASSWORD_LENGTH),
+});
+
+/** What {@link adminRouter} needs. */
+export interface AdminRouterDeps {
+  config: Pick<Config, 'PUBLIC_URL' | 'SESSION_TTL'>;
+  log: Logger;
+  db: Knex;
+  clock: Clock;
+  boardQueues: readonly Queue[];
+}
+
+/**
+ * Everything under `/admin`: the login form and its POST (open to all), then a wall that
+ * requires a live session and, for state-changing methods, the session's CSRF token; behind
+ * it, logout and Bull Board. The wall covers every other path, so an unknown admin path
+ * answers as a protected one does instead of revealing whether it exists.
+ */
+export function adminRouter({ config, log, db, clock, boardQueues }: AdminRouterDeps): Router {
+  const sessions = sessionService({ db, clock, ttlMs: config.SESSION_TTL });
+  const router = express.Router();
+
+  router.get('/login', (_req, res) => {
+    res.set('Cache-Control', 'no-store').type('html').send(renderLoginPage());
+  });
+
+  router.post('/login', async (req, res) => {
+    const html = wantsHtml(req);
+    // A sign-in started from another site is login CSRF (signing the victim in as the
+    // attacker); browsers label such requests, and the session cookie does not exist yet.
+    const fetchSite = req.get('sec-fetch-site');
+    if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') {
+      res.status(403).json({ error: 'cross-site sign-in refused' });
+      return;
+    }
+    const credentials = loginSchema.safeParse(req.body);
+    if (!credentials.success) {
+      if (html) res.status(400).type('html').send(renderLoginPage({ error: 'Enter your email and password.' }));
+      else res.status(400).json({ error: 'email and password are required' });
+      return;
+    }
+    const operator = await authenticate(db, credentials.data.email, credentials.data.password, clock);
+    if (operator === undefined) {
+      log.info({ event: 'admin_login_failed' }, 'admin sign-in refused');
+      if (html) res.status(401).type('html').send(renderLoginPage({ email: credentials.data.email, error: 'Wrong email or password.' }));
+      else res.status(401).json({ error: 'wrong email or password' });
+      return;
+    }
+    // A fresh id on every sign-in, and the previous session ended, so a planted id is useless.
+    const previousSessionId = readCookie(req, SESSION_COOKIE);
+    if (previousSessionId !== undefined) await sessions.end(previousSessionId);
+    const session = await sessions.start(operator.id);
+    log.info({ event: 'admin_login', operatorId: operator.id }, 'operator signed in');
+    setSessionCookies(res, config, session);
+    res.set('Cache-Control', 'no-store');
+    if (html) res.redirect(303, QUEUES_PATH);
+    else res.json({ ok: true, email: operator.email, csrfToken: session.csrfToken, expiresAt: session.expiresAt.toISOString() });
+  });
+
+  router.use(requireOperatorSession(sessions, config));
+  router.use(requireCsrfToken);
+
+  router.post('/logout', async (req, res) => {
+    const sessionId = readCookie(req, SESSION_COOKIE);
+    if (sessionId !== undefined) await sessions.end(sessionId);
+    clearSessionCookies(res, config);
+    if (wantsHtml(req)) res.redirect(303, LOGIN_PATH);
+    else res.json({ ok: true });
+  });
+
+  router.use('/queues', bullBoardApp({ queues: boardQueues, basePath: QUEUES_PATH, log }));
+  return router;
+}

@@ -1,0 +1,71 @@
+import express from 'express';
+import cookieParser from 'cookie-parser';
+import type { Queue } from 'bullmq';
+import type { Config } from '../config/config.js';
+import type { Knex } from '../db/knex.js';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from '../runtime/clock.js';
+import { adminRouter } from './admin-routes.js';
+import { apiTokenOf, requireApiToken } from './api-auth.js';
+import { jsonErrorHandler, jsonNotFound } from './errors.js';
+import { healthRouter, type ReadinessReport } from './health-routes.js';
+import { securityHeaders } from './security-headers.js';
+
+/** Everything the HTTP app is built from; it opens no connections of its own. */
+export interface HttpDeps {
+  config: Config;
+  log: Logger;
+  db: Knex;
+  clock: Clock;
+  /** The BullMQ queues shown (and operable) in Bull Board at `/admin/queues`. */
+  boardQueues: Queue[];
+  /** Answers `GET /readyz`: 200 when `ok`, 503 otherwise, with the checks either way. */
+  readiness: () => Promise<ReadinessReport>;
+  /** Adds routes under `/api`, after bearer-token authentication. */
+  apiRoutes?: (router: express.Router) => void;
+  /**
+   * Adds unauthenticated routes at `/` (provider webhooks, public forms), ahead of `/admin`
+   * and `/api`; they must authenticate requests themselves (e.g. by signature) and must not
+   * use paths under `/admin` or `/api`.
+   */
+  publicRoutes?: (router: express.Router) => void;
+}
+
+/**
+ * The HTTP surface: health probes, public routes, the admin area (session sign-in, CSRF,
+ * Bull Board) and the bearer-token API, with security headers, size-limited JSON and form
+ * bodies, and JSON answers for every 404 and error. The caller listens and closes.
+ */
+export function createApp(deps: HttpDeps): express.Express {
+  const { config, log, db, clock } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  // Behind a reverse proxy, req.ip and req.secure must come from X-Forwarded-* headers.
+  app.set('trust proxy', config.TRUST_PROXY);
+
+  app.use(securityHeaders(config));
+  app.use(express.json({ limit: config.BODY_LIMIT }));
+  app.use(express.urlencoded({ limit: config.BODY_LIMIT, extended: false }));
+  app.use(cookieParser());
+
+  app.use(healthRouter({ readiness: deps.readiness, log }));
+
+  const publicRouter = express.Router();
+  deps.publicRoutes?.(publicRouter);
+  app.use(publicRouter);
+
+  app.use('/admin', adminRouter({ config, log, db, clock, boardQueues: deps.boardQueues }));
+
+  const apiRouter = express.Router();
+  apiRouter.use(requireApiToken({ db, clock }));
+  apiRouter.get('/whoami', (req, res) => {
+    const token = apiTokenOf(req);
+    res.json({ id: token.id, name: token.name });
+  });
+  deps.apiRoutes?.(apiRouter);
+  app.use('/api', apiRouter);
+
+  app.use(jsonNotFound);
+  app.use(jsonErrorHandler({ log, bodyLimit: config.BODY_LIMIT }));
+  return app;
+}

@@ -1,0 +1,70 @@
+import { STATUS_CODES } from 'node:http';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { ZodError } from 'zod';
+import type { Logger } from '../log/logger.js';
+
+/** The answer for any path nothing else handled. */
+export const jsonNotFound: RequestHandler = (_req, res) => {
+  res.status(404).json({ error: 'not found' });
+};
+
+/**
+ * Messages for body-parser's client errors, by its `type`. Fixed strings on purpose: the
+ * parser's own message for malformed JSON quotes the body, which may hold a password.
+ */
+function bodyErrorMessage(type: string, bodyLimit: string): string | undefined {
+  switch (type) {
+    case 'entity.too.large':
+      return `request body is larger than the limit of ${bodyLimit}`;
+    case 'entity.parse.failed':
+      return 'request body is not valid JSON';
+    case 'parameters.too.many':
+      return 'request body has too many form fields';
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return 'request body encoding or charset is not supported';
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return 'request body was incomplete';
+    default:
+      return undefined;
+  }
+}
+
+/** The client-error status an error carries (http-errors style), if any. */
+function clientErrorStatus(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const status = 'status' in error ? error.status : 'statusCode' in error ? error.statusCode : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
+
+/**
+ * The last middleware: every error becomes a JSON `{ error }`. Client errors (bad bodies, zod
+ * validation) get a 4xx with a fixed or field-level message; anything else is logged with its
+ * stack and answered with a generic 500, so no message, stack or secret reaches the client.
+ */
+export function jsonErrorHandler({ log, bodyLimit }: { log: Logger; bodyLimit: string }): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    if (res.headersSent) {
+      // Too late for a JSON answer; Express's default handler closes the connection.
+      next(error);
+      return;
+    }
+    if (error instanceof ZodError) {
+      res.status(400).json({
+        error: 'invalid request',
+        issues: error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+      });
+      return;
+    }
+    const status = clientErrorStatus(error);
+    if (status !== undefined) {
+      const type = typeof error === 'object' && error !== null && 'type' in error && typeof error.type === 'string' ? error.type : '';
+      log.debug({ status, type, method: req.method, path: req.path }, 'client error');
+      res.status(status).json({ error: bodyErrorMessage(type, bodyLimit) ?? STATUS_CODES[status] ?? 'bad request' });
+      return;
+    }
+    log.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    res.status(500).json({ error: 'internal server error' });
+  };
+}

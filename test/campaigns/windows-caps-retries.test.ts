@@ -1,0 +1,174 @@
+import { expect } from 'chai';
+import { Job } from 'bullmq';
+import { ManualClock } from '../../src/runtime/clock.js';
+import type { AppContext } from '../../src/runtime/context.js';
+import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
+import { sendEmailQueue } from '../../queues/send-email.js';
+import { TransientSendError, PermanentSendError, type ChannelAdapter, type OutboundMessage } from '../../src/channels/adapter.js';
+import { suppress } from '../../src/suppression/suppression-service.js';
+import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { engineContext, eventually, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
+
+/** An adapter that records every call and fails while `failuresLeft` is positive. */
+function recordingAdapter(failWith?: () => Error) {
+  const calls: OutboundMessage[] = [];
+  let failuresLeft = 0;
+  const adapter: ChannelAdapter = {
+    provider: 'test-smtp',
+    send(message) {
+      calls.push(message);
+      if (failuresLeft > 0 && failWith !== undefined) {
+        failuresLeft -= 1;
+        return Promise.reject(failWith());
+      }
+      return Promise.resolve({ provider: 'test-smtp', externalId: `ext-${message.id}-${calls.length}` });
+    },
+  };
+  return {
+    adapter,
+    calls,
+    failNext(count: number) {
+      failuresLeft = count;
+    },
+  };
+}
+
+describe('send windows, caps and retries', function () {
+  this.timeout(30_000);
+  let ctx: AppContext;
+  let workers: RunningWorkers | undefined;
+
+  beforeEach(async () => {
+    await resetDatabase();
+    await resetRedis();
+  });
+
+  afterEach(async () => {
+    await workers?.close();
+    workers = undefined;
+    await ctx.close();
+  });
+
+  async function run(): Promise<void> {
+    workers = await startWorkers(ctx, undefined, { schedule: false });
+  }
+
+  it('ticks create nothing outside the send window in the campaign time zone, and send inside it', async () => {
+    // Saturday 2026-11-21 12:00 in London.
+    const clock = new ManualClock('2026-11-21T12:00:00Z');
+    ctx = engineContext({ clock });
+    const { campaignId } = await seedCampaign(ctx, {
+      leads: makeLeads(4),
+      spec: { timezone: 'Europe/London', sendWindow: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:30' } },
+    });
+    expect((await ctx.ticks.runTick(campaignId, clock.now())).outcome).to.equal('outside-window');
+    clock.set('2026-11-23T08:59:00Z'); // Monday 08:59 London
+    expect((await ctx.ticks.runTick(campaignId, clock.now())).outcome).to.equal('outside-window');
+    clock.set('2026-11-23T09:00:00Z');
+    const inside = await ctx.ticks.runTick(campaignId, clock.now());
+    expect(inside.created).to.equal(4);
+    await run();
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 4, 'sent inside the window');
+  });
+
+  it('holds a send outside the lead’s own window until it opens', async () => {
+    const clock = new ManualClock('2026-11-23T10:00:00Z'); // Monday 10:00 UTC = 19:00 in Tokyo
+    ctx = engineContext({ clock });
+    const { campaignId } = await seedCampaign(ctx, {
+      leads: [{ email: 'tokyo@example.com', firstName: 'T', timezone: 'Asia/Tokyo' }, { email: 'london@example.com', firstName: 'L' }],
+      spec: { timezone: 'Europe/London', sendWindow: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' } },
+    });
+    await ctx.ticks.runTick(campaignId, clock.now());
+    await run();
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 1, 'london lead sent');
+    const tokyo = (await ctx.db('messages').where({ recipient: 'tokyo@example.com' }).first()) as { status: string; idempotency_key: string };
+    expect(tokyo.status).to.equal('QUEUED');
+    const job = await Job.fromId(ctx.queues.get(sendEmailQueue), tokyo.idempotency_key);
+    expect(await job?.getState()).to.equal('delayed');
+    // Held until Tuesday 09:00 Tokyo = Tuesday 00:00 UTC.
+    expect((job?.timestamp ?? 0) + (job?.delay ?? 0)).to.be.closeTo(Date.parse('2026-11-24T00:00:00Z'), 60_000);
+  });
+
+  it('never exceeds the campaign daily cap, and capped messages go out the next local day', async () => {
+    const clock = new ManualClock('2026-11-23T10:00:00Z');
+    ctx = engineContext({ clock });
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(30), spec: { dailyCap: 12 } });
+    const first = await ctx.ticks.runTick(campaignId, clock.now());
+    expect(first.created, 'the tick takes no more than the cap allows').to.equal(12);
+    // A second tick before anything was sent sees the whole cap free and queues 12 more:
+    // only the send gate's atomic counter stands between them and the cap.
+    const second = await ctx.ticks.runTick(campaignId, new Date(clock.now().getTime() + 1));
+    expect(second.created).to.equal(12);
+    await run();
+    await eventually(async () => {
+      const counts = await statusCounts(ctx, campaignId);
+      return counts.SENT_PROOF === 12 && counts.QUEUED === 12;
+    }, '12 sent and 12 held');
+    expect((await ledger(ctx, campaignId)).rows).to.equal(12);
+    const counter = (await ctx.db('send_counters').where({ scope: `campaign-${campaignId}` }).first()) as { used: number; day: string };
+    expect(counter).to.deep.include({ used: 12, day: '2026-11-23' });
+
+    clock.set('2026-11-24T00:00:30Z');
+    for (const job of await ctx.queues.get(sendEmailQueue).getJobs(['delayed'])) await job.promote();
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 24, 'held messages sent the next day');
+    const third = await ctx.ticks.runTick(campaignId, clock.now());
+    expect(third, 'the held messages used the new day’s cap').to.include({ outcome: 'capped', created: 0 });
+    clock.set('2026-11-25T08:00:00Z');
+    const fourth = await ctx.ticks.runTick(campaignId, clock.now());
+    expect(fourth.created).to.equal(6);
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 30, 'the rest sent');
+    expect(await ledger(ctx, campaignId)).to.deep.equal({ rows: 30, distinct: 30 });
+  });
+
+  it('retries transient failures with backoff, then succeeds', async () => {
+    const flaky = recordingAdapter(() => new TransientSendError('421 try again later'));
+    ctx = engineContext({ liveAdapters: { email: flaky.adapter }, env: { SEND_ATTEMPTS: '4' } });
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(1), spec: { mode: 'LIVE' } });
+    flaky.failNext(2);
+    await ctx.ticks.runTick(campaignId, ctx.clock.now());
+    await run();
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT === 1, 'sent after retries');
+    expect(flaky.calls).to.have.length(3);
+    const message = (await ctx.db('messages').where({ campaign_id: campaignId }).first()) as { attempts: number; external_id: string };
+    expect(message.attempts).to.equal(3);
+    expect(message.external_id).to.equal(`ext-${1}-3`);
+  });
+
+  it('ends DEAD after the last attempt, keeps the job in the failed set, and a retry from there re-checks every gate', async () => {
+    const flaky = recordingAdapter(() => new TransientSendError('503 unavailable'));
+    ctx = engineContext({ liveAdapters: { email: flaky.adapter }, env: { SEND_ATTEMPTS: '3' } });
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(2), spec: { mode: 'LIVE' } });
+    flaky.failNext(6);
+    await ctx.ticks.runTick(campaignId, ctx.clock.now());
+    await run();
+    await eventually(async () => (await statusCounts(ctx, campaignId)).DEAD === 2, 'both DEAD');
+    expect(flaky.calls).to.have.length(6);
+    const failed = await ctx.queues.get(sendEmailQueue).getJobs(['failed']);
+    expect(failed).to.have.length(2);
+
+    // The operator retries both from the dead-letter view; one address was suppressed meanwhile.
+    await suppress(ctx.db, 'lead-0@example.com', { reason: 'complained' });
+    for (const job of failed) await job.retry('failed');
+    await eventually(async () => {
+      const counts = await statusCounts(ctx, campaignId);
+      return counts.SENT === 1 && counts.SKIPPED === 1;
+    }, 'one sent, the suppressed one skipped');
+    expect(flaky.calls).to.have.length(7);
+    expect(flaky.calls[6]?.recipient).to.equal('lead-1@example.com');
+  });
+
+  it('a permanent failure ends DEAD at once; a hard bounce also suppresses the address', async () => {
+    const bouncing = recordingAdapter(() => new PermanentSendError('550 no such user', true));
+    ctx = engineContext({ liveAdapters: { email: bouncing.adapter } });
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(1), spec: { mode: 'LIVE' } });
+    bouncing.failNext(1);
+    await ctx.ticks.runTick(campaignId, ctx.clock.now());
+    await run();
+    await eventually(async () => (await statusCounts(ctx, campaignId)).DEAD === 1, 'DEAD');
+    expect(bouncing.calls).to.have.length(1);
+    const suppression = (await ctx.db('suppressions').where({ kind: 'email', value: 'lead-0@example.com' }).first()) as { reason: string };
+    expect(suppression.reason).to.equal('hard bounce');
+    const enrollment = (await ctx.db('campaign_leads').where({ campaign_id: campaignId }).first()) as { state: string };
+    expect(enrollment.state).to.equal('BOUNCED');
+  });
+});
