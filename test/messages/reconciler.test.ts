@@ -1,0 +1,63 @@
+import { expect } from 'chai';
+import type { AppContext } from '../../src/runtime/context.js';
+import { ManualClock } from '../../src/runtime/clock.js';
+import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
+import { sendEmailQueue } from '../../queues/send-email.js';
+import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { engineContext, eventually, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
+
+describe('reconciler', function () {
+  this.timeout(30_000);
+  let ctx: AppContext;
+  let workers: RunningWorkers | undefined;
+  let clock: ManualClock;
+
+  beforeEach(async () => {
+    await resetDatabase();
+    await resetRedis();
+    clock = new ManualClock(new Date());
+    ctx = engineContext({ clock });
+  });
+
+  afterEach(async () => {
+    await workers?.close();
+    workers = undefined;
+    await ctx.close();
+  });
+
+  it('re-enqueues queued messages whose jobs Redis lost, and the campaign completes with no duplicate and none missing', async () => {
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(300) });
+    await ctx.ticks.runTick(campaignId, clock.now());
+    // Redis loses everything before a worker ran (a restart without persistence).
+    await resetRedis();
+    expect(await ctx.queues.get(sendEmailQueue).getJobCounts('waiting')).to.deep.equal({ waiting: 0 });
+    const first = await ctx.reconciler.reconcile();
+    expect(first.requeued).to.equal(300);
+    const second = await ctx.reconciler.reconcile();
+    expect(second.requeued, 'jobs that exist are left alone').to.equal(0);
+    workers = await startWorkers(ctx, undefined, { schedule: false });
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 300, 'all 300 sent');
+    expect(await ledger(ctx, campaignId)).to.deep.equal({ rows: 300, distinct: 300 });
+    expect((await ctx.reconciler.reconcile()).completedCampaigns).to.equal(1);
+  });
+
+  it('turns a stale SENDING message into UNKNOWN and never resends it', async () => {
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(2) });
+    await ctx.ticks.runTick(campaignId, clock.now());
+    // A worker claimed this one and died before the adapter answered.
+    const stuck = (await ctx.db('messages').where({ campaign_id: campaignId }).orderBy('id').first('id')) as { id: number };
+    await ctx.db('messages').where({ id: stuck.id }).update({ status: 'SENDING', sending_at: clock.now() });
+    clock.advance(ctx.config.SENDING_STALE_AFTER - 1000);
+    expect((await ctx.reconciler.reconcile()).markedUnknown, 'not stale yet').to.equal(0);
+    clock.advance(2000);
+    expect((await ctx.reconciler.reconcile()).markedUnknown).to.equal(1);
+    workers = await startWorkers(ctx, undefined, { schedule: false });
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 1, 'the other message sent');
+    await eventually(async () => (await ctx.queues.get(sendEmailQueue).getJobCounts('completed')).completed === 2, 'both jobs done');
+    const unknown = (await ctx.db('messages').where({ id: stuck.id }).first()) as { status: string; last_error: string };
+    expect(unknown.status).to.equal('UNKNOWN');
+    expect(unknown.last_error).to.match(/stopped mid-send/);
+    expect((await ledger(ctx, campaignId)).rows).to.equal(1);
+    expect((await ctx.reconciler.reconcile()).requeued, 'UNKNOWN is never re-enqueued').to.equal(0);
+  });
+});
