@@ -84,7 +84,7 @@ export function adminRouter({ config, log, db, clock, boardQueues }: AdminRouter
     else res.json({ ok: true, email: operator.email, csrfToken: session.csrfToken, expiresAt: session.expiresAt.toISOString() });
   });
 
-  // mutated
+  router.use(requireOperatorSession(sessions, config));
   router.use(requireCsrfToken);
 
   router.post('/logout', async (req, res) => {

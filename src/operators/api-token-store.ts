@@ -33,6 +33,7 @@ function rowToApiToken(row: ApiTokenRow): ApiToken {
   };
 }
 
+/** Stores a new token by its hash and returns it. */
 export async function insertApiToken(
   db: Knex,
   entry: { name: string; tokenHash: string; operatorId: number | null; createdAt: Date },

@@ -5,6 +5,7 @@ import { deleteExpiredSessions, deleteSession, findLiveSession, insertSession, t
 
 export type { OperatorSession };
 
+/** What {@link sessionService} needs. */
 export interface SessionServiceDeps {
   db: Knex;
   clock: Clock;
@@ -59,4 +60,5 @@ export function sessionService({ db, clock, ttlMs }: SessionServiceDeps) {
   };
 }
 
+/** The admin session service built by {@link sessionService}. */
 export type SessionService = ReturnType<typeof sessionService>;

@@ -56,6 +56,7 @@ export async function findLiveSession(db: Knex, idHash: string, now: Date): Prom
   return row === undefined ? undefined : rowToOperatorSession(row);
 }
 
+/** Removes one session (sign-out); a missing one is not an error. */
 export async function deleteSession(db: Knex, idHash: string): Promise<void> {
   await db(OPERATOR_SESSIONS).where({ id_hash: idHash }).delete();
 }
