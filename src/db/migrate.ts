@@ -34,8 +34,8 @@ export async function ensureDatabase(url: string): Promise<void> {
   admin.pathname = '/postgres';
   const adminDb = createDb({ DATABASE_URL: admin.toString(), DATABASE_POOL_MAX: 1 });
   try {
-    const exists = await adminDb('pg_database').where({ datname: name }).first('datname');
-    if (!exists) {
+    const existing = (await adminDb('pg_database').where({ datname: name }).first('datname')) as { datname: string } | undefined;
+    if (existing === undefined) {
       await adminDb.raw('CREATE DATABASE ??', [name]).catch((error: unknown) => {
         // Another process created it between the check and here.
         if (!(error instanceof Error && 'code' in error && error.code === '42P04')) throw error;

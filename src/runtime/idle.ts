@@ -24,7 +24,7 @@ export async function isIdle(ctx: AppContext): Promise<boolean> {
   for (const campaign of await listActiveCampaigns(ctx.db)) {
     if (!isInsideWindow(ctx.clock.now(), campaign.timezone, campaign.sendWindow)) continue;
     if ((await remainingCap(ctx.db, capScopes(ctx.config, campaign, null, ctx.clock.now()))) <= 0) continue;
-    const due = await ctx.db('campaign_leads')
+    const due: unknown = await ctx.db('campaign_leads')
       .where({ campaign_id: campaign.id })
       .whereIn('state', ['NEW', 'ACTIVE'])
       .where('next_action_at', '<=', ctx.clock.now())

@@ -23,7 +23,7 @@ describe('graceful shutdown', function () {
     let output = '';
     worker.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     try {
-      await eventually(async () => output.includes('workers started'), 'the worker to start');
+      await eventually(() => Promise.resolve(output.includes('workers started')), 'the worker to start');
       await ctx.queues.get(campaignTickQueue).add('tick', { campaignId, slot: new Date().toISOString() }, { jobId: 'shutdown-tick' });
       const running = await eventually(
         async () => (await ctx.db('tick_runs').where({ campaign_id: campaignId }).whereNull('finished_at').first('id')) as { id: number } | undefined,
