@@ -1,12 +1,12 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
-import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { createLogger, type Logger } from '../log/logger.js';
-import { createDb, type Knex } from '../db/knex.js';
+import { ConfigError } from '../config/config.js';
+import { createLogger } from '../log/logger.js';
 import { ensureDatabase, migrateLatest } from '../db/migrate.js';
 import { runPreflight } from '../preflight/preflight.js';
 import { runProcess, runWorkersUntilIdle } from '../runtime/processes.js';
-import { createAppContext, type AppContext } from '../runtime/context.js';
+import { createAppContext } from '../runtime/context.js';
+import { CliError, config, logger, parseId, parsePositive, print, readPassword, withContext, withDb } from './cli-support.js';
 import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
 import { listCampaigns } from '../campaigns/campaign-store.js';
 import { importLeadsCsv } from '../leads/lead-import.js';
@@ -18,63 +18,6 @@ import { createApiToken } from '../operators/api-token-service.js';
 import { campaignTickQueue } from '../../queues/campaign-tick.js';
 import { runDemo } from './demo.js';
 import { systemClock } from '../runtime/clock.js';
-
-/** An error whose message is the whole story for the operator: printed as one line. */
-class CliError extends Error {}
-
-function parseId(value: string): number {
-  const id = Number(value);
-  if (!Number.isInteger(id) || id <= 0) throw new InvalidArgumentError('must be a positive whole number');
-  return id;
-}
-
-function parsePositive(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError('must be a positive whole number');
-  return number;
-}
-
-function config(): Config {
-  return loadConfig();
-}
-
-function logger(cfg: Config): Logger {
-  return createLogger(cfg);
-}
-
-/** Runs a command body with a database pool, closed afterwards. */
-async function withDb<T>(body: (db: Knex, cfg: Config) => Promise<T>): Promise<T> {
-  const cfg = config();
-  const db = createDb(cfg);
-  try {
-    return await body(db, cfg);
-  } finally {
-    await db.destroy();
-  }
-}
-
-/** Runs a command body with the full context (database, Redis, queues), closed afterwards. */
-async function withContext<T>(body: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const cfg = config();
-  const ctx = createAppContext(cfg, logger(cfg));
-  try {
-    return await body(ctx);
-  } finally {
-    await ctx.close();
-  }
-}
-
-function print(value: unknown, json: boolean): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${String(value)}\n`);
-}
-
-async function readPassword(option: string | undefined): Promise<string> {
-  if (option !== undefined) return option;
-  if (process.stdin.isTTY) throw new CliError('give the password with --password, or pipe it on standard input');
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').trim();
-}
 
 /** Builds the `drumbeat` command line. */
 export function buildProgram(): Command {

@@ -1,0 +1,64 @@
+/** Helpers shared by every CLI command module. */
+import { InvalidArgumentError } from 'commander';
+import { loadConfig, type Config } from '../config/config.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { createDb, type Knex } from '../db/knex.js';
+import { createAppContext, type AppContext } from '../runtime/context.js';
+
+/** An error whose message is the whole story for the operator: printed as one line. */
+export class CliError extends Error {}
+
+export function parseId(value: string): number {
+  const id = Number(value);
+  if (!Number.isInteger(id) || id <= 0) throw new InvalidArgumentError('must be a positive whole number');
+  return id;
+}
+
+export function parsePositive(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError('must be a positive whole number');
+  return number;
+}
+
+export function config(): Config {
+  return loadConfig();
+}
+
+export function logger(cfg: Config): Logger {
+  return createLogger(cfg);
+}
+
+/** Runs a command body with a database pool, closed afterwards. */
+export async function withDb<T>(body: (db: Knex, cfg: Config) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const db = createDb(cfg);
+  try {
+    return await body(db, cfg);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Runs a command body with the full context (database, Redis, queues), closed afterwards. */
+export async function withContext<T>(body: (ctx: AppContext) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const ctx = createAppContext(cfg, logger(cfg));
+  try {
+    return await body(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+export function print(value: unknown, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${String(value)}\n`);
+}
+
+export async function readPassword(option: string | undefined): Promise<string> {
+  if (option !== undefined) return option;
+  if (process.stdin.isTTY) throw new CliError('give the password with --password, or pipe it on standard input');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
+}
+
