@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as coreSchema from './20261121000000_core_schema.js';
+import * as feedback from './20261121300000_feedback.js';
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -10,7 +11,10 @@ interface MigrationModule {
  * Every migration in order. Listed explicitly so that the same source works under the
  * TypeScript loader and from the compiled `dist/`, with no file-system globbing.
  */
-const migrations: ReadonlyArray<readonly [string, MigrationModule]> = [['20261121000000_core_schema', coreSchema]];
+const migrations: ReadonlyArray<readonly [string, MigrationModule]> = [
+  ['20261121000000_core_schema', coreSchema],
+  ['20261121300000_feedback', feedback],
+];
 
 /** The Knex migration source for drumbeat's schema. */
 export const migrationSource: Knex.MigrationSource<readonly [string, MigrationModule]> = {

@@ -1,5 +1,6 @@
 import type { ProcessorDefinition } from '../src/jobs/processor.js';
 import campaignTick from './campaign-tick.js';
+import events from './events.js';
 import reconcile from './reconcile.js';
 import sendEmail from './send-email.js';
 import sendInstagram from './send-instagram.js';
@@ -7,4 +8,4 @@ import sendLinkedin from './send-linkedin.js';
 import sendX from './send-x.js';
 
 /** Every processor; the catalogue check pairs them with `queues/index.ts` at start-up. */
-export const allProcessors: readonly ProcessorDefinition[] = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram];
+export const allProcessors: readonly ProcessorDefinition[] = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram, events];

@@ -17,7 +17,7 @@ export const campaignTickQueue = defineQueue({
     removeOnFail: false,
   },
   concurrency: () => 2,
-  maxJobMs: 120_000,
+  maxJobMs: 60_000,
 });
 
 /** The job scheduler id of a campaign's ticks (no `:` allowed in BullMQ ids). */

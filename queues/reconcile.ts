@@ -15,7 +15,7 @@ export const reconcileQueue = defineQueue({
     removeOnFail: { count: 100 },
   },
   concurrency: () => 1,
-  maxJobMs: 120_000,
+  maxJobMs: 60_000,
 });
 
 export const reconcileSchedulerId = 'reconciler';

@@ -26,6 +26,65 @@ export interface CampaignReport {
   totals: { leads: number } & MessageCounts & Record<keyof typeof enrollmentCounters, number>;
   bySteps: Array<{ step: number; channel: string } & MessageCounts>;
   byChannel: Array<{ channel: string } & MessageCounts>;
+  /** A/B variants per step: what each variant's messages became, and how many of its leads replied. */
+  byVariant: VariantCounts[];
+}
+
+export interface VariantCounts {
+  step: number;
+  variant: string;
+  messages: number;
+  queued: number;
+  sent: number;
+  sentProof: number;
+  skipped: number;
+  pendingReview: number;
+  rejected: number;
+  replied: number;
+}
+
+async function variantCounts(db: Knex, campaignId: number): Promise<VariantCounts[]> {
+  const rows = (await db('messages as m')
+    .join('campaign_leads as cl', 'cl.id', 'm.enrollment_id')
+    .where('m.campaign_id', campaignId)
+    .whereNotNull('m.variant')
+    .groupBy('m.step_index', 'm.variant')
+    .orderBy(['m.step_index', 'm.variant'])
+    .select(
+      'm.step_index',
+      'm.variant',
+      db.raw('count(*)::int AS messages'),
+      db.raw(`count(*) FILTER (WHERE m.status = 'QUEUED')::int AS queued`),
+      db.raw(`count(*) FILTER (WHERE m.status = 'SENT')::int AS sent`),
+      db.raw(`count(*) FILTER (WHERE m.status = 'SENT_PROOF')::int AS sent_proof`),
+      db.raw(`count(*) FILTER (WHERE m.status = 'SKIPPED')::int AS skipped`),
+      db.raw(`count(*) FILTER (WHERE m.status = 'PENDING_REVIEW')::int AS pending_review`),
+      db.raw(`count(*) FILTER (WHERE m.status = 'REJECTED')::int AS rejected`),
+      db.raw(`count(*) FILTER (WHERE cl.state = 'REPLIED')::int AS replied`),
+    )) as Array<{
+    step_index: number;
+    variant: string;
+    messages: number;
+    queued: number;
+    sent: number;
+    sent_proof: number;
+    skipped: number;
+    pending_review: number;
+    rejected: number;
+    replied: number;
+  }>;
+  return rows.map((row) => ({
+    step: row.step_index + 1,
+    variant: row.variant,
+    messages: row.messages,
+    queued: row.queued,
+    sent: row.sent,
+    sentProof: row.sent_proof,
+    skipped: row.skipped,
+    pendingReview: row.pending_review,
+    rejected: row.rejected,
+    replied: row.replied,
+  }));
 }
 
 function countsFrom(rows: Array<{ status: string; count: number }>): MessageCounts {
@@ -79,6 +138,7 @@ export async function campaignReport(db: Knex, campaignId: number): Promise<Camp
       ...countsFrom(messageRows.filter((row) => row.step_index === step.step_index)),
     })),
     byChannel: channels.map((channel) => ({ channel, ...countsFrom(messageRows.filter((row) => row.channel === channel)) })),
+    byVariant: await variantCounts(db, campaignId),
   };
 }
 
@@ -115,6 +175,17 @@ export function reportToMarkdown(report: CampaignReport): string {
       report.byChannel.map((channel) => [channel.channel, ...columns.map((column) => channel[column])]),
     ),
     '',
+    ...(report.byVariant.length === 0
+      ? []
+      : [
+          '## By variant',
+          '',
+          table(
+            ['step', 'variant', 'messages', 'sent', 'sentProof', 'skipped', 'pendingReview', 'rejected', 'replied'],
+            report.byVariant.map((row) => [row.step, row.variant, row.messages, row.sent, row.sentProof, row.skipped, row.pendingReview, row.rejected, row.replied]),
+          ),
+          '',
+        ]),
   ].join('\n');
 }
 

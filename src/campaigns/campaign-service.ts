@@ -11,6 +11,7 @@ import {
   findCampaign,
   insertCampaign,
   listActiveCampaigns,
+  replaceSteps,
   transitionCampaign,
   type Campaign,
   type CampaignStatus,
@@ -106,6 +107,20 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
       const current = await require(id);
       const updated = await decideStrategy(db, id, 'REJECTED', reason, by, clock.now());
       if (updated === undefined) throw new CampaignStateError(`campaign ${id} is ${current.status}; only a DRAFT or PAUSED campaign can be rejected`);
+      return updated;
+    },
+
+    /**
+     * Replaces the sequence (steps, review settings) of a DRAFT or PAUSED campaign from a spec.
+     * The strategy returns to DRAFT: what was approved is no longer what would run.
+     */
+    async editSequence(id: number, spec: CampaignSpec, by: string): Promise<Campaign> {
+      const current = await require(id);
+      const updated = await db.transaction((trx) => replaceSteps(trx, id, spec, by, clock.now()));
+      if (updated === undefined) {
+        throw new CampaignStateError(`campaign ${id} is ${current.status}; pause it before editing its sequence`);
+      }
+      log.info({ campaignId: id, by }, 'campaign sequence edited; strategy back to DRAFT');
       return updated;
     },
 

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
+import { bodyFormat } from '../templates/render.js';
+import { templateProblems } from '../templates/validate.js';
 
 export const channels = ['email', 'linkedin', 'x', 'instagram'] as const;
 export const channelSchema = z.enum(channels);
@@ -42,16 +44,43 @@ export const sendWindowSchema = z
   .refine((window) => window.start < window.end, { message: 'start must be before end', path: ['end'] });
 export type SendWindow = z.infer<typeof sendWindowSchema>;
 
+/** Names a registered template (campaign-scoped first, else global), resolved when the campaign is saved. */
+const templateName = z.string().trim().min(1).max(100);
+
+/** One A/B variant of a step: a weight and either a template reference or inline text. */
+export const variantSpecSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, _ and - (at most 40)'),
+    weight: z.number().int().positive().max(1000).default(1),
+    template: templateName.optional(),
+    subject: singleLine('subject').optional(),
+    body: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((variant) => (variant.template === undefined) !== (variant.body === undefined), 'a variant has either a template or a body');
+export type VariantSpec = z.infer<typeof variantSpecSchema>;
+
 export const stepSpecSchema = z
   .object({
     channel: channelSchema,
     delay: duration.default(0),
     subject: singleLine('subject').optional(),
-    body: z.string().min(1),
+    body: z.string().min(1).optional(),
+    template: templateName.optional(),
+    variants: z
+      .array(variantSpecSchema)
+      .min(2)
+      .max(10)
+      .refine((variants) => new Set(variants.map((variant) => variant.name)).size === variants.length, 'variant names must be unique')
+      .optional(),
     stopOnReply: z.boolean().default(true),
     requireReview: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .refine(
+    (step) => [step.body, step.template, step.variants].filter((content) => content !== undefined).length === 1,
+    'a step has exactly one of body (inline text), template (a registered name) or variants',
+  );
 export type StepSpec = z.infer<typeof stepSpecSchema>;
 
 export const campaignSpecSchema = z
@@ -67,6 +96,8 @@ export const campaignSpecSchema = z
     onReject: z.enum(['SKIP_STEP', 'END_LEAD']).default('SKIP_STEP'),
     from: z.object({ name: singleLine('from.name'), email: z.email() }).strict().optional(),
     replyTo: z.email().optional(),
+    /** Custom lead fields inline step text may use as `it.lead.custom.<name>`. */
+    customFields: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).default([]),
     steps: z.array(stepSpecSchema).min(1).max(50),
   })
   .strict()
@@ -75,8 +106,27 @@ export const campaignSpecSchema = z
       if (step.channel === 'email' && spec.from === undefined) {
         ctx.addIssue({ code: 'custom', path: ['from'], message: `step ${index + 1} sends email, so "from" is required` });
       }
-      if (step.channel === 'email' && step.subject === undefined && index === 0) {
+      if (step.channel === 'email' && step.body !== undefined && step.subject === undefined && index === 0) {
         ctx.addIssue({ code: 'custom', path: ['steps', index, 'subject'], message: 'the first email step needs a subject' });
+      }
+      // Inline text is validated like a saved template: it compiles and uses only known variables.
+      const inline = [
+        { path: ['steps', index], subject: step.subject, body: step.body },
+        ...(step.variants ?? []).map((variant, v) => ({ path: ['steps', index, 'variants', v], subject: variant.subject, body: variant.body })),
+      ];
+      for (const text of inline) {
+        if (text.body === undefined) continue;
+        const problems = [
+          ...(text.subject === undefined ? [] : templateProblems(text.subject, { customFields: spec.customFields, part: 'subject' })),
+          ...templateProblems(text.body, { customFields: spec.customFields, format: bodyFormat(step.channel), part: 'body' }),
+        ];
+        for (const problem of problems) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...text.path, problem.part],
+            message: `${problem.line === undefined ? '' : `line ${problem.line}: `}${problem.message}`,
+          });
+        }
       }
     });
   });

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { CampaignSpec, Channel, SendWindow } from './campaign-spec.js';
+import { CampaignSpecError, type CampaignSpec, type Channel, type SendWindow } from './campaign-spec.js';
+import { resolveTemplateName } from '../templates/template-store.js';
 
 export const CAMPAIGNS = 'campaigns';
 export const CAMPAIGN_STEPS = 'campaign_steps';
@@ -30,13 +31,25 @@ export interface Campaign {
   completedAt: Date | null;
 }
 
+/** One stored A/B variant: a weight and either a template (by id) or inline text. */
+export interface StepVariant {
+  name: string;
+  weight: number;
+  templateId: number | null;
+  subject: string | null;
+  body: string | null;
+}
+
 export interface CampaignStep {
   campaignId: number;
   stepIndex: number;
   channel: Channel;
   delayMs: number;
+  /** Inline text; null when the step uses a template or variants. */
   subject: string | null;
-  body: string;
+  body: string | null;
+  templateId: number | null;
+  variants: StepVariant[] | null;
   stopOnReply: boolean;
   requireReview: boolean;
 }
@@ -69,7 +82,9 @@ interface StepRow {
   channel: Channel;
   delay_ms: number;
   subject: string | null;
-  body: string;
+  body: string | null;
+  template_id: number | null;
+  variants: StepVariant[] | null;
   stop_on_reply: boolean;
   require_review: boolean;
 }
@@ -106,6 +121,8 @@ function rowToStep(row: StepRow): CampaignStep {
     delayMs: row.delay_ms,
     subject: row.subject,
     body: row.body,
+    templateId: row.template_id,
+    variants: row.variants,
     stopOnReply: row.stop_on_reply,
     requireReview: row.require_review,
   };
@@ -131,19 +148,78 @@ export async function insertCampaign(db: Knex, spec: CampaignSpec): Promise<numb
     })
     .returning('id')) as Array<{ id: number }>;
   if (row === undefined) throw new Error('campaign insert returned no id');
-  await db(CAMPAIGN_STEPS).insert(
-    spec.steps.map((step, index) => ({
-      campaign_id: row.id,
+  await db(CAMPAIGN_STEPS).insert(await stepRows(db, row.id, spec.steps));
+  return row.id;
+}
+
+/** Resolves a template name as the campaign sees it; refuses unknown, inactive or other-channel templates. */
+async function templateIdFor(db: Knex, campaignId: number, name: string, channel: Channel, where: string): Promise<number> {
+  const template = await resolveTemplateName(db, name, campaignId);
+  if (template === undefined) throw new CampaignSpecError([`${where}: template "${name}" does not exist`]);
+  if (!template.active) throw new CampaignSpecError([`${where}: template "${name}" is inactive`]);
+  if (template.channel !== channel) throw new CampaignSpecError([`${where}: template "${name}" is for ${template.channel}, the step sends ${channel}`]);
+  return template.id;
+}
+
+/** The campaign_steps rows of a spec's steps, with template names resolved to ids. */
+async function stepRows(db: Knex, campaignId: number, steps: CampaignSpec['steps']) {
+  const rows = [];
+  for (const [index, step] of steps.entries()) {
+    const where = `steps.${index}`;
+    const variants =
+      step.variants === undefined
+        ? null
+        : await Promise.all(
+            step.variants.map(
+              async (variant): Promise<StepVariant> => ({
+                name: variant.name,
+                weight: variant.weight,
+                templateId: variant.template === undefined ? null : await templateIdFor(db, campaignId, variant.template, step.channel, `${where}.variants.${variant.name}`),
+                subject: variant.subject ?? null,
+                body: variant.body ?? null,
+              }),
+            ),
+          );
+    rows.push({
+      campaign_id: campaignId,
       step_index: index,
       channel: step.channel,
       delay_ms: step.delay,
       subject: step.subject ?? null,
-      body: step.body,
+      body: step.body ?? null,
+      template_id: step.template === undefined ? null : await templateIdFor(db, campaignId, step.template, step.channel, where),
+      variants: variants === null ? null : JSON.stringify(variants),
       stop_on_reply: step.stopOnReply,
       require_review: step.requireReview,
-    })),
-  );
-  return row.id;
+    });
+  }
+  return rows;
+}
+
+/**
+ * Replaces the sequence of a campaign that is not running (DRAFT or PAUSED) and returns its
+ * strategy to DRAFT: an edited sequence must be approved again. Returns undefined when the
+ * campaign is running or finished. Run it in a transaction.
+ */
+export async function replaceSteps(db: Knex, id: number, spec: CampaignSpec, editedBy: string, now: Date): Promise<Campaign | undefined> {
+  const [row] = (await db(CAMPAIGNS)
+    .where({ id })
+    .whereIn('status', ['DRAFT', 'PAUSED'])
+    .update({
+      strategy_status: 'DRAFT',
+      strategy_note: `sequence edited by ${editedBy}; approve again`,
+      strategy_decided_by: null,
+      strategy_decided_at: null,
+      require_review: spec.requireReview,
+      on_reject: spec.onReject,
+      spec: JSON.stringify(spec),
+      updated_at: now,
+    })
+    .returning('*')) as CampaignRow[];
+  if (row === undefined) return undefined;
+  await db(CAMPAIGN_STEPS).where({ campaign_id: id }).delete();
+  await db(CAMPAIGN_STEPS).insert(await stepRows(db, id, spec.steps));
+  return rowToCampaign(row);
 }
 
 export async function findCampaign(db: Knex, id: number): Promise<Campaign | undefined> {

@@ -5,7 +5,8 @@ import type { Clock } from '../runtime/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { enqueueSends } from '../messages/enqueue-sends.js';
 import { messageKey } from '../messages/message-key.js';
-import { renderTemplate } from '../templates/render.js';
+import { composeMessage, referencedTemplateIds, type TemplateVersions } from '../templates/compose.js';
+import { currentVersions, logRenders, type RenderLogEntry } from '../templates/template-store.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
 import { capScopes, remainingCap } from '../messages/caps.js';
 import type { Channel } from './campaign-spec.js';
@@ -53,8 +54,17 @@ interface PlannedMessage {
   recipient: string | null;
   subject: string | null;
   body: string | null;
+  template_version_id: number | null;
+  variant: string | null;
   skip_reason: string | null;
   queued_at: Date | null;
+}
+
+/** What the render log needs about a planned message that came from a template. */
+interface RenderTrace {
+  templateVersionId: number;
+  contextHash: string;
+  outputHash: string;
 }
 
 export interface TickServiceDeps {
@@ -73,7 +83,19 @@ export interface TickServiceDeps {
  * commits adds the send jobs with `addBulk` (jobId = message key).
  */
 export function tickService({ db, queues, clock, log, config, campaigns }: TickServiceDeps) {
-  function planMessage(campaign: Campaign, step: CampaignStep, due: DueEnrollment, now: Date): PlannedMessage {
+  /**
+   * Composes one message (variant, template version, strict render, placeholder check). Held
+   * for review: clean text, and text with placeholders (the reviewer sees why, and must edit it
+   * before it can be approved). Without review, text with placeholders or a failed render is
+   * SKIPPED with the reason.
+   */
+  function planMessage(
+    campaign: Campaign,
+    step: CampaignStep,
+    due: DueEnrollment,
+    now: Date,
+    templates: TemplateVersions,
+  ): { message: PlannedMessage; trace?: RenderTrace } {
     const base = {
       idempotency_key: messageKey(campaign.id, due.lead_id, step.stepIndex),
       campaign_id: campaign.id,
@@ -83,29 +105,24 @@ export function tickService({ db, queues, clock, log, config, campaigns }: TickS
       channel: step.channel,
       recipient: (due[recipientColumn[step.channel]] as string | null) ?? null,
     };
-    const context = {
-      lead: { email: due.email, firstName: due.first_name, lastName: due.last_name, company: due.company, custom: due.custom },
-      campaign: { name: campaign.name, slug: campaign.slug },
-    };
-    try {
-      const subject = step.subject === null ? null : renderTemplate(step.subject, context);
-      const body = renderTemplate(step.body, context);
-      const review = campaign.requireReview || step.requireReview;
-      return {
-        ...base,
-        status: review ? 'PENDING_REVIEW' : 'QUEUED',
-        subject,
-        body,
-        skip_reason: null,
-        queued_at: review ? null : now,
-      };
-    } catch (error) {
-      return { ...base, status: 'SKIPPED', subject: null, body: null, skip_reason: `render failed: ${(error as Error).message}`, queued_at: null };
+    const composed = composeMessage(campaign, step, { ...due, id: due.lead_id }, templates);
+    const review = campaign.requireReview || step.requireReview;
+    const rendered = { ...base, subject: composed.subject, body: composed.body, template_version_id: composed.templateVersionId, variant: composed.variant };
+    const trace =
+      composed.templateVersionId !== null && composed.outputHash !== null
+        ? { templateVersionId: composed.templateVersionId, contextHash: composed.contextHash, outputHash: composed.outputHash }
+        : undefined;
+    if (composed.outcome === 'ok') {
+      return { message: { ...rendered, status: review ? 'PENDING_REVIEW' : 'QUEUED', skip_reason: null, queued_at: review ? null : now }, trace };
     }
+    if (composed.outcome === 'placeholder' && review) {
+      return { message: { ...rendered, status: 'PENDING_REVIEW', skip_reason: composed.reason, queued_at: null }, trace };
+    }
+    return { message: { ...rendered, status: 'SKIPPED', skip_reason: composed.reason, queued_at: null }, trace };
   }
 
   /** One batch in one transaction; returns the messages inserted (not those already there). */
-  async function runBatch(campaign: Campaign, steps: CampaignStep[], now: Date, limit: number) {
+  async function runBatch(campaign: Campaign, steps: CampaignStep[], templates: TemplateVersions, now: Date, limit: number) {
     return db.transaction(async (trx) => {
       const due = (await trx
         .select<DueEnrollment[]>(
@@ -134,11 +151,16 @@ export function tickService({ db, queues, clock, log, config, campaigns }: TickS
       if (due.length === 0) return { selected: 0, inserted: [] as Array<PlannedMessage & { id: number }> };
 
       const planned: PlannedMessage[] = [];
+      const traces = new Map<string, RenderTrace>();
       const finished: number[] = [];
       for (const enrollment of due) {
         const step = steps[enrollment.current_step];
         if (step === undefined) finished.push(enrollment.id);
-        else planned.push(planMessage(campaign, step, enrollment, now));
+        else {
+          const { message, trace } = planMessage(campaign, step, enrollment, now, templates);
+          planned.push(message);
+          if (trace !== undefined) traces.set(message.idempotency_key, trace);
+        }
       }
       const inserted =
         planned.length === 0
@@ -146,6 +168,12 @@ export function tickService({ db, queues, clock, log, config, campaigns }: TickS
           : ((await trx('messages').insert(planned).onConflict(['campaign_id', 'lead_id', 'step_index']).ignore().returning('*')) as Array<
               PlannedMessage & { id: number }
             >);
+      const renders: RenderLogEntry[] = [];
+      for (const message of inserted) {
+        const trace = traces.get(message.idempotency_key);
+        if (trace !== undefined) renders.push({ ...trace, messageId: message.id, now });
+      }
+      await logRenders(trx, renders);
       // Every selected enrollment leaves the due index: it waits for its message's outcome.
       await trx('campaign_leads')
         .whereIn(
@@ -155,7 +183,7 @@ export function tickService({ db, queues, clock, log, config, campaigns }: TickS
         .update({ next_action_at: null, updated_at: now });
       const renderFailures = inserted.filter((message) => message.status === 'SKIPPED').map((message) => message.enrollment_id);
       if (renderFailures.length > 0) {
-        await trx('campaign_leads').whereIn('id', renderFailures).update({ state: 'FAILED', end_reason: 'render failed', ended_at: now });
+        await trx('campaign_leads').whereIn('id', renderFailures).update({ state: 'FAILED', end_reason: 'message not sendable (see its skip reason)', ended_at: now });
       }
       if (finished.length > 0) {
         await trx('campaign_leads').whereIn('id', finished).update({ state: 'COMPLETED', ended_at: now });
@@ -186,9 +214,11 @@ export function tickService({ db, queues, clock, log, config, campaigns }: TickS
       else if (!isInsideWindow(now, campaign.timezone, campaign.sendWindow)) result.outcome = 'outside-window';
       else {
         const steps = await findSteps(db, campaignId);
+        // Read once per tick: every message of this tick renders from the same template versions.
+        const templates = await currentVersions(db, referencedTemplateIds(steps));
         let capLeft = await remainingCap(db, capScopes(config, campaign, null, now));
         while (capLeft > 0) {
-          const batch = await runBatch(campaign, steps, now, Math.min(config.TICK_BATCH_SIZE, capLeft));
+          const batch = await runBatch(campaign, steps, templates, now, Math.min(config.TICK_BATCH_SIZE, capLeft));
           result.selected += batch.selected;
           result.created += batch.inserted.length;
           const toSend = batch.inserted.filter((message) => message.status === 'QUEUED');

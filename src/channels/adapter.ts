@@ -12,6 +12,18 @@ export interface OutboundMessage {
   fromName: string | null;
   fromEmail: string | null;
   replyTo: string | null;
+  /** Email only: our Message-ID and the one-click unsubscribe targets, fixed before the send. */
+  email?: EmailExtras;
+}
+
+/** What every campaign email carries besides its content (RFC 8058 and reply threading). */
+export interface EmailExtras {
+  /** Our own Message-ID, with angle brackets, stored in `messages.provider_message_id`. */
+  messageId: string;
+  /** The HTTPS one-click unsubscribe URL carrying the message's token. */
+  unsubscribeUrl: string;
+  /** The `mailto:` alternative of List-Unsubscribe. */
+  unsubscribeMailto: string;
 }
 
 export interface SendContext {
@@ -32,7 +44,11 @@ export interface SendResult {
  */
 export interface ChannelAdapter {
   readonly provider: string;
+  /** The sending account (no secret in it), when the adapter has one; breakers are kept per account. */
+  readonly account?: string;
   send(message: OutboundMessage, context: SendContext): Promise<SendResult>;
+  /** When the adapter's breaker is open: the time a trial call will be let through. */
+  openUntil?(): Date | undefined;
 }
 
 /** The provider did not act on the request (network, 5xx, 4xx SMTP, timeout before sending): retry with backoff. */
@@ -66,4 +82,15 @@ export class PermanentSendError extends Error {
 /** The request may have been acted on (timeout after it was sent): never retried automatically. */
 export class AmbiguousSendError extends Error {
   override name = 'AmbiguousSendError';
+}
+
+/** The adapter's circuit breaker is open: nothing was sent; hold the job until `retryAt`, spending no attempt. */
+export class CircuitOpenError extends Error {
+  override name = 'CircuitOpenError';
+  constructor(
+    message: string,
+    readonly retryAt: Date,
+  ) {
+    super(message);
+  }
 }

@@ -18,6 +18,8 @@ import { createApiToken } from '../operators/api-token-service.js';
 import { campaignTickQueue } from '../../queues/campaign-tick.js';
 import { runDemo } from './demo.js';
 import { systemClock } from '../runtime/clock.js';
+import { registerTemplateCommands } from './template-commands.js';
+import { registerReviewCommands } from './review-commands.js';
 
 /** Builds the `drumbeat` command line. */
 export function buildProgram(): Command {
@@ -226,6 +228,9 @@ export function buildProgram(): Command {
         await ctx.close();
       }
     });
+
+  registerTemplateCommands(program);
+  registerReviewCommands(program);
 
   return program;
 }

@@ -1,3 +1,7 @@
 import { main } from './main.js';
 
-await main(process.argv);
+// No top-level await: PM2's cluster mode loads this file with require().
+main(process.argv).catch((error: unknown) => {
+  process.stderr.write(`drumbeat: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -59,20 +59,64 @@ export const configSchema = z.object({
   WEBHOOK_SECRET: optionalString,
   SENDGRID_WEBHOOK_PUBLIC_KEY: optionalString,
   MAILGUN_SIGNING_KEY: optionalString,
+  /** How far a webhook's signed timestamp may be from now before it is refused as stale. */
+  WEBHOOK_TOLERANCE: durationMs('5m'),
+  /** The largest webhook body accepted (raw bytes, before any parsing); larger answers 413. */
+  WEBHOOK_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'a size such as 100kb or 1mb').default('1mb'),
+  /** How many inbox events the `events` queue applies at once. */
+  EVENTS_CONCURRENCY: positiveInt(20),
+  /** Soft bounces in a row (no delivery between them) after which an address is suppressed. */
+  SOFT_BOUNCE_LIMIT: positiveInt(3),
+  /** Form submissions accepted per client IP per minute on `POST /forms/:campaignSlug`. */
+  FORM_RATE_PER_MINUTE: positiveInt(10),
+  /** Where a browser form submission is redirected afterwards; unset answers JSON. */
+  FORM_THANK_YOU_URL: optionalString.pipe(urlWithProtocols(['http', 'https']).optional()),
+  /** The largest CSV accepted by `POST /api/campaigns/:id/imports`. */
+  IMPORT_MAX_BYTES: z.string().regex(/^\d+(b|kb|mb|gb)$/i, 'a size such as 50mb').default('200mb'),
+  /** Where uploaded CSVs wait for their import job (must be shared by api and worker hosts). */
+  IMPORT_UPLOAD_DIR: optionalString,
 
   SMTP_URL: optionalString.pipe(urlWithProtocols(['smtp', 'smtps']).optional()),
   POSTAL_ADDRESS: optionalString,
+  /** Connection, greeting and socket timeout of one SMTP conversation; keep it below SEND_TIMEOUT. */
+  SMTP_TIMEOUT: durationMs('20s'),
+  /** Timeout of one social-platform HTTP call; keep it below SEND_TIMEOUT so its own classification wins. */
+  HTTP_TIMEOUT: durationMs('20s'),
+  /** Signs unsubscribe tokens (HMAC of the message key); falls back to SESSION_SECRET. Never rotate it while links are live. */
+  UNSUBSCRIBE_SECRET: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()),
+  /** The mailto: target of List-Unsubscribe; defaults to the campaign's Reply-To, else its From. */
+  UNSUBSCRIBE_MAILTO: optionalString.pipe(z.email().optional()),
+  /** At most this many emails per minute to one recipient domain, across all workers (unset: no limit). */
+  EMAIL_DOMAIN_PER_MINUTE: optionalPositiveInt,
+  /** Circuit breakers: open when this % of calls fail in the window, after at least BREAKER_VOLUME calls. */
+  BREAKER_ERROR_PERCENT: z.coerce.number().int().min(1).max(100).default(50),
+  BREAKER_VOLUME: positiveInt(5),
+  BREAKER_WINDOW: durationMs('60s'),
+  /** How long an open breaker waits before letting one trial call through (half-open). */
+  BREAKER_RESET: durationMs('30s'),
 
   LLM_BASE_URL: optionalString.pipe(urlWithProtocols(['http', 'https']).optional()),
   LLM_API_KEY: optionalString,
   LLM_MODEL: z.string().default('gpt-4o-mini'),
+  LLM_TIMEOUT: durationMs('20s'),
+  /** Requests and tokens (prompt + completion) per minute across all workers. */
+  LLM_RPM: positiveInt(60),
+  LLM_TPM: positiveInt(40_000),
+  LLM_MAX_TOKENS: positiveInt(120),
+  COMPOSE_CONCURRENCY: positiveInt(4),
 
   X_API_BASE_URL: urlWithProtocols(['http', 'https']).default('https://api.x.com'),
   X_BEARER_TOKEN: optionalString,
   LINKEDIN_API_BASE_URL: urlWithProtocols(['http', 'https']).default('https://api.linkedin.com'),
   LINKEDIN_ACCESS_TOKEN: optionalString,
+  /** The author of LinkedIn posts (urn:li:organization:… or urn:li:person:…). */
+  LINKEDIN_AUTHOR_URN: optionalString,
+  LINKEDIN_API_VERSION: z.string().regex(/^\d{6}$/, 'a version such as 202501').default('202501'),
   INSTAGRAM_API_BASE_URL: urlWithProtocols(['http', 'https']).default('https://graph.instagram.com'),
   INSTAGRAM_ACCESS_TOKEN: optionalString,
+  /** The Instagram professional account id that publishes and messages ('me' = the token's own account). */
+  INSTAGRAM_ACCOUNT_ID: z.string().regex(/^(me|\d+)$/, 'me or a numeric account id').default('me'),
+  INSTAGRAM_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'a version such as v21.0').default('v21.0'),
 
   SEND_CONCURRENCY: positiveInt(50),
   SEND_ATTEMPTS: positiveInt(5),
@@ -91,7 +135,7 @@ export const configSchema = z.object({
   GATE_CACHE_TTL: durationMs('500ms'),
   RECONCILE_EVERY: durationMs('30s'),
   SENDING_STALE_AFTER: durationMs('5m'),
-  SHUTDOWN_TIMEOUT: durationMs('30s'),
+  SHUTDOWN_TIMEOUT: durationMs('80s'),
 });
 
 /** The parsed configuration; every field has its final type and default. */
@@ -134,6 +178,7 @@ export function configSecrets(config: Config): string[] {
     config.WEBHOOK_SECRET,
     config.MAILGUN_SIGNING_KEY,
     config.LLM_API_KEY,
+    config.UNSUBSCRIBE_SECRET,
     config.X_BEARER_TOKEN,
     config.LINKEDIN_ACCESS_TOKEN,
     config.INSTAGRAM_ACCESS_TOKEN,

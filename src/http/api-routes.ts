@@ -5,10 +5,13 @@ import { campaignReport } from '../analytics/campaign-report.js';
 import { CampaignStateError } from '../campaigns/campaign-service.js';
 import { listCampaigns } from '../campaigns/campaign-store.js';
 import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
+import { templateRoutes } from './template-routes.js';
+import { reviewRoutes } from './review-routes.js';
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const actionParam = z.object({ id: z.coerce.number().int().positive(), action: z.enum(['approve', 'start', 'pause', 'resume', 'archive']) });
 const killBody = z.object({ on: z.boolean() }).strict();
+const strategyBody = z.object({ note: z.string().max(2000).optional(), reason: z.string().trim().max(2000).optional() }).strict();
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -47,14 +50,25 @@ export function apiRoutes(router: Router, ctx: AppContext): void {
     }),
   );
   router.post(
+    '/campaigns/:id/reject',
+    route(async (req, res) => {
+      const { id } = idParam.parse(req.params);
+      const { reason } = strategyBody.parse(req.body ?? {});
+      if (reason === undefined || reason === '') throw new z.ZodError([{ code: 'custom', path: ['reason'], message: 'a rejection needs a reason', input: reason }]);
+      res.json({ campaign: await ctx.campaigns.reject(id, reason, 'api') });
+    }),
+  );
+  router.post(
     '/campaigns/:id/:action',
     route(async (req, res) => {
       const { id, action } = actionParam.parse(req.params);
       const campaign =
-        action === 'approve' ? await ctx.campaigns.approve(id, null, 'api') : await ctx.campaigns[action](id);
+        action === 'approve' ? await ctx.campaigns.approve(id, strategyBody.parse(req.body ?? {}).note ?? null, 'api') : await ctx.campaigns[action](id);
       res.json({ campaign });
     }),
   );
+  templateRoutes(router, ctx);
+  reviewRoutes(router, ctx);
   router.get(
     '/kill-switch',
     route(async (_req, res) => {

@@ -44,6 +44,9 @@ export function createApp(deps: HttpDeps): express.Express {
   app.set('trust proxy', config.TRUST_PROXY);
 
   app.use(securityHeaders(config));
+  // Webhook signatures cover the exact bytes received: /webhooks gets them raw (size-capped),
+  // and the JSON and form parsers below then leave those requests alone.
+  app.use('/webhooks', express.raw({ type: () => true, limit: config.WEBHOOK_BODY_LIMIT }));
   app.use(express.json({ limit: config.BODY_LIMIT }));
   app.use(express.urlencoded({ limit: config.BODY_LIMIT, extended: false }));
   app.use(cookieParser());

@@ -210,3 +210,25 @@ export async function settleMessage(
     return true;
   });
 }
+
+/** The identity of one email fixed before it is sent: our Message-ID and the unsubscribe token's hash. */
+export interface EmailIdentityRow {
+  id: number;
+  providerMessageId: string;
+  unsubscribeTokenHash: string;
+}
+
+/**
+ * Stores the Message-IDs and unsubscribe token hashes of many emails in one statement, before
+ * they are sent, so that a reply or an unsubscribe click always finds its message. Both values
+ * are derived from the message key, so writing them again on a retry changes nothing.
+ */
+export async function recordEmailIdentities(db: Knex, rows: readonly EmailIdentityRow[]): Promise<void> {
+  await db.raw(
+    `UPDATE messages m SET provider_message_id = v.provider_message_id, unsubscribe_token_hash = v.token_hash
+       FROM unnest(?::bigint[], ?::text[], ?::text[]) AS v(id, provider_message_id, token_hash)
+      WHERE m.id = v.id
+        AND (m.provider_message_id IS DISTINCT FROM v.provider_message_id OR m.unsubscribe_token_hash IS DISTINCT FROM v.token_hash)`,
+    [rows.map((row) => row.id), rows.map((row) => row.providerMessageId), rows.map((row) => row.unsubscribeTokenHash)],
+  );
+}

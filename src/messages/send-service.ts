@@ -8,6 +8,7 @@ import { isInsideWindow, nextWindowOpening } from '../campaigns/send-window.js';
 import { Batcher } from '../db/batcher.js';
 import {
   AmbiguousSendError,
+  CircuitOpenError,
   PermanentSendError,
   RateLimitedError,
   type ChannelAdapter,
@@ -19,12 +20,16 @@ import {
   claimForSending,
   loadSendContexts,
   recordDeliveries,
+  recordEmailIdentities,
+  type EmailIdentityRow,
   settleMessage,
   SENDABLE_STATUSES,
   type Delivery,
   type SendContextRow,
 } from './message-store.js';
 import { suppress } from '../suppression/suppression-service.js';
+import { emailIdentity } from '../channels/email/email-identity.js';
+import type { DomainThrottle } from '../channels/email/domain-throttle.js';
 
 /** How long a held job waits before its gates are checked again. */
 const holdFor = {
@@ -56,6 +61,8 @@ export interface SendServiceDeps {
   /** The adapter of each channel for LIVE campaigns; PROOF campaigns always use `proof`. */
   liveAdapters: Partial<Record<Channel, ChannelAdapter>>;
   proof: ChannelAdapter;
+  /** Per-recipient-domain throttle of LIVE email; none means no limit. */
+  domainThrottle?: DomainThrottle;
 }
 
 class CapFull extends Error {
@@ -72,7 +79,7 @@ const terminalEnrollmentStates = new Set(['COMPLETED', 'REPLIED', 'BOUNCED', 'UN
  * caps), claims it QUEUED → SENDING in a committed compare-and-set, calls the adapter, and
  * records the outcome. Context reads, claims and outcome writes of concurrent jobs are batched.
  */
-export function sendService({ db, config, clock, log, liveAdapters, proof }: SendServiceDeps) {
+export function sendService({ db, config, clock, log, liveAdapters, proof, domainThrottle }: SendServiceDeps) {
   const contexts = new Batcher<number, SendContextRow | undefined>(async (ids) => {
     const byId = await loadSendContexts(db, ids);
     return ids.map((id) => byId.get(id));
@@ -81,6 +88,11 @@ export function sendService({ db, config, clock, log, liveAdapters, proof }: Sen
     const claimed = await claimForSending(db, ids, clock.now());
     return ids.map((id) => claimed.has(id));
   });
+  const identities = new Batcher<EmailIdentityRow, void>(async (rows) => {
+    await recordEmailIdentities(db, rows);
+    return rows.map(() => undefined);
+  });
+  const unsubscribeSecret = config.UNSUBSCRIBE_SECRET ?? config.SESSION_SECRET;
   const deliveries = new Batcher<Delivery, boolean>(async (batch) => {
     const recorded = await recordDeliveries(db, batch, clock.now());
     return batch.map((delivery) => recorded.has(delivery.id));
@@ -177,6 +189,15 @@ export function sendService({ db, config, clock, log, liveAdapters, proof }: Sen
         throw new UnrecoverableError(`no ${context.channel} adapter is configured for LIVE sends`);
       }
 
+      // An open breaker or a full recipient-domain window delays the job; no attempt is spent.
+      const openUntil = adapter.openUntil?.();
+      if (openUntil !== undefined) return { kind: 'hold', until: openUntil, reason: `${adapter.provider} circuit breaker open` };
+      if (domainThrottle !== undefined && context.mode === 'LIVE' && context.channel === 'email') {
+        const domain = context.recipient.split('@')[1] ?? '';
+        const until = await domainThrottle.take(domain);
+        if (until !== undefined) return { kind: 'hold', until, reason: `recipient domain ${domain} throttled` };
+      }
+
       // Claim: QUEUED → SENDING committed (with cap units, atomically) before the adapter call.
       const scopes = capScopes(config, { id: context.campaign_id, dailyCap: context.daily_cap, timezone: context.timezone }, context.channel, now);
       if (scopes.length === 0) {
@@ -199,6 +220,15 @@ export function sendService({ db, config, clock, log, liveAdapters, proof }: Sen
         fromEmail: context.from_email,
         replyTo: context.reply_to,
       };
+      if (context.channel === 'email' && unsubscribeSecret !== undefined) {
+        // Stored before the send: an unsubscribe click or a reply may arrive as soon as it is out.
+        const { tokenHash, ...extras } = emailIdentity(
+          { secret: unsubscribeSecret, publicUrl: config.PUBLIC_URL, mailto: config.UNSUBSCRIBE_MAILTO },
+          { idempotencyKey: context.idempotency_key, fromEmail: context.from_email, replyTo: context.reply_to },
+        );
+        await identities.run({ id: context.id, providerMessageId: extras.messageId, unsubscribeTokenHash: tokenHash });
+        message.email = extras;
+      }
       let result: SendResult;
       try {
         result = await callAdapter(adapter, message);
@@ -221,6 +251,11 @@ export function sendService({ db, config, clock, log, liveAdapters, proof }: Sen
       return { kind: 'unknown', reason: text };
     }
     await releaseCaps(db, scopes);
+    if (error instanceof CircuitOpenError) {
+      // The breaker opened between the check and the call: nothing was sent.
+      await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'QUEUED', now, error: text, effect: { kind: 'none' } });
+      return { kind: 'hold', until: error.retryAt, reason: error.message };
+    }
     if (error instanceof RateLimitedError) {
       await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'QUEUED', now, error: text, effect: { kind: 'none' } });
       return { kind: 'rate-limited', retryAfterMs: error.retryAfterMs };

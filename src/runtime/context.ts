@@ -12,6 +12,12 @@ import { proofAdapter } from '../channels/proof/proof-adapter.js';
 import type { ChannelAdapter } from '../channels/adapter.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { systemClock, type Clock } from './clock.js';
+import { BreakerRegistry, breakerOptions } from '../channels/resilience/breakers.js';
+import { publishBreakerState } from '../channels/resilience/breaker-states.js';
+import { buildLiveChannels, type PostPublisher, type SocialPlatform } from '../channels/live-channels.js';
+import { domainThrottle } from '../channels/email/domain-throttle.js';
+import { templateService, type TemplateService } from '../templates/template-service.js';
+import { reviewService, type ReviewService } from '../review/review-service.js';
 
 /** Everything a process shares: config, logger, pools, queues and the services built on them. */
 export interface AppContext {
@@ -25,6 +31,14 @@ export interface AppContext {
   ticks: TickService;
   sends: SendService;
   reconciler: ReconcilerService;
+  templates: TemplateService;
+  reviews: ReviewService;
+  /** The adapters LIVE campaigns send through, by channel (also used for operator test sends). */
+  liveAdapters: Partial<Record<Channel, ChannelAdapter>>;
+  /** Content-calendar publishers of LIVE campaigns, by platform. */
+  publishers: Partial<Record<SocialPlatform, PostPublisher>>;
+  /** The circuit breakers of this process (one per external account). */
+  breakers: BreakerRegistry;
   /** Closes the queues, the Redis connection and the database pool, in that order. */
   close(): Promise<void>;
 }
@@ -33,7 +47,10 @@ export interface ContextOptions {
   clock?: Clock;
   /** `http` for the API process (fail fast while Redis is down), `worker` otherwise. */
   redisRole?: ConnectionRole;
+  /** Replaces the adapters built from config (SMTP_URL, platform tokens). */
   liveAdapters?: Partial<Record<Channel, ChannelAdapter>>;
+  /** Replaces the post publishers built from config. */
+  publishers?: Partial<Record<SocialPlatform, PostPublisher>>;
   db?: Knex;
 }
 
@@ -45,8 +62,17 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const queues = new QueueRegistry(redis, config.QUEUE_PREFIX);
   const campaigns = campaignService({ db, queues, clock, log });
   const ticks = tickService({ db, queues, clock, log, config, campaigns });
-  const sends = sendService({ db, config, clock, log, liveAdapters: options.liveAdapters ?? {}, proof: proofAdapter(db) });
+  const breakers = new BreakerRegistry(breakerOptions(config), log, (state) => {
+    publishBreakerState(redis, config.QUEUE_PREFIX, state).catch((error: unknown) => log.warn({ err: error }, 'could not record a breaker state'));
+  });
+  const live = buildLiveChannels(config, breakers);
+  const liveAdapters = options.liveAdapters ?? live.adapters;
+  const publishers = options.publishers ?? live.publishers;
+  const throttle = config.EMAIL_DOMAIN_PER_MINUTE === undefined ? undefined : domainThrottle(redis, config.QUEUE_PREFIX, config.EMAIL_DOMAIN_PER_MINUTE, clock);
+  const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
   const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis });
+  const templates = templateService({ db, clock });
+  const reviews = reviewService({ db, queues, config, clock, log });
   return {
     config,
     log,
@@ -58,7 +84,13 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     ticks,
     sends,
     reconciler,
+    templates,
+    reviews,
+    liveAdapters,
+    publishers,
+    breakers,
     async close() {
+      breakers.shutdown();
       await queues.close();
       await redis.quit().catch(() => redis.disconnect());
       if (options.db === undefined) await db.destroy();

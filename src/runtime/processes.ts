@@ -6,11 +6,22 @@ import { allProcessors } from '../../processors/index.js';
 import { checkCatalogue } from '../jobs/catalogue.js';
 import { createApp } from '../http/app.js';
 import { apiRoutes } from '../http/api-routes.js';
-import { runPreflight } from '../preflight/preflight.js';
+import { publicFeedbackRoutes } from '../http/webhooks/public-feedback-routes.js';
+import { runPreflight, type PreflightReport } from '../preflight/preflight.js';
+import { breakerChecks, readBreakerStates } from '../channels/resilience/breaker-states.js';
 import { createAppContext, type AppContext } from './context.js';
 import { installShutdown, type ShutdownStep } from './shutdown.js';
 import { startWorkers, warnOnEvictionPolicy, type RunningWorkers } from './worker-runtime.js';
 import { isIdle } from './idle.js';
+
+/**
+ * `/readyz`: the preflight checks, plus the circuit-breaker states the workers reported (they
+ * never make the API unready; an unreadable state list is left out, Redis's own check says why).
+ */
+export async function readiness(ctx: AppContext): Promise<PreflightReport> {
+  const [report, states] = await Promise.all([runPreflight(ctx.config, ctx.db), readBreakerStates(ctx.redis, ctx.config.QUEUE_PREFIX).catch(() => [])]);
+  return { ok: report.ok, checks: [...report.checks, ...breakerChecks(states)] };
+}
 
 /** Starts the HTTP server of an API process on the configured host and port. */
 export async function startHttp(ctx: AppContext): Promise<Server> {
@@ -20,8 +31,9 @@ export async function startHttp(ctx: AppContext): Promise<Server> {
     db: ctx.db,
     clock: ctx.clock,
     boardQueues: allQueues.map((definition) => ctx.queues.get(definition)),
-    readiness: () => runPreflight(ctx.config, ctx.db),
+    readiness: () => readiness(ctx),
     apiRoutes: (router) => apiRoutes(router, ctx),
+    publicRoutes: (router) => publicFeedbackRoutes(router, ctx),
   });
   return new Promise((resolve, reject) => {
     const server = app.listen(ctx.config.PORT, ctx.config.HOST, () => {

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Worker } from 'bullmq';
 import { allQueues } from '../../queues/index.js';
 import { reconcileQueue, reconcileSchedulerId } from '../../queues/reconcile.js';
@@ -15,6 +16,8 @@ export interface RunningWorkers {
 
 /** Warns loudly when Redis may evict keys: BullMQ jobs would silently disappear. */
 export async function warnOnEvictionPolicy(ctx: AppContext): Promise<void> {
+  // An HTTP-role connection refuses commands until it is ready instead of queueing them.
+  if (ctx.redis.status !== 'ready') await once(ctx.redis, 'ready');
   const policy = await readEvictionPolicy(ctx.redis);
   if (policy !== 'noeviction') {
     ctx.log.warn(
@@ -35,6 +38,13 @@ export async function startWorkers(
 ): Promise<RunningWorkers> {
   checkCatalogue(allQueues, processors);
   await warnOnEvictionPolicy(ctx);
+  const longestJobMs = Math.max(...processors.map((processor) => processor.queue.maxJobMs));
+  if (ctx.config.SHUTDOWN_TIMEOUT <= longestJobMs) {
+    ctx.log.warn(
+      { shutdownTimeoutMs: ctx.config.SHUTDOWN_TIMEOUT, longestJobMs },
+      'SHUTDOWN_TIMEOUT is not longer than the longest job: a shutdown may cut a running job short',
+    );
+  }
   const connection: Redis = createRedisConnection(ctx.config, 'worker', ctx.log);
   const workers = processors.map((processor) => {
     const limiter = processor.queue.limiter?.(ctx.config);

@@ -39,9 +39,28 @@ export async function addSuppression(
   return result.rowCount === 1;
 }
 
-export async function listSuppressions(db: Knex): Promise<Suppression[]> {
-  const rows = (await db(SUPPRESSIONS).orderBy('id')) as SuppressionRow[];
+/** Suppressions in id order, optionally of one kind and/or one campaign scope, keyset-paged. */
+export async function listSuppressions(
+  db: Knex,
+  filter: { kind?: SuppressionKind; campaignId?: number | null; afterId?: number; limit?: number } = {},
+): Promise<Suppression[]> {
+  const query = db(SUPPRESSIONS).orderBy('id').where('id', '>', filter.afterId ?? 0);
+  if (filter.kind !== undefined) query.andWhere({ kind: filter.kind });
+  if (filter.campaignId !== undefined) {
+    if (filter.campaignId === null) query.whereNull('campaign_id');
+    else query.andWhere({ campaign_id: filter.campaignId });
+  }
+  if (filter.limit !== undefined) query.limit(filter.limit);
+  const rows = (await query) as SuppressionRow[];
   return rows.map(rowToSuppression);
+}
+
+/** Removes one suppression (kind, value, scope: null = global). Returns how many rows went. */
+export async function removeSuppressions(db: Knex, entry: { kind: SuppressionKind; value: string; campaignId: number | null }): Promise<number> {
+  const query = db(SUPPRESSIONS).where({ kind: entry.kind, value: entry.value });
+  if (entry.campaignId === null) query.whereNull('campaign_id');
+  else query.andWhere({ campaign_id: entry.campaignId });
+  return query.delete();
 }
 
 /**

@@ -1,4 +1,5 @@
-import { Eta } from 'eta';
+import { Eta, EtaParseError } from 'eta';
+import type { Channel } from '../campaigns/campaign-spec.js';
 
 /** The fields a message template can use, as `it.lead.*` and `it.campaign.*`. */
 export interface RenderContext {
@@ -12,15 +13,123 @@ export interface RenderContext {
   campaign: { name: string; slug: string };
 }
 
-const eta = new Eta({ autoEscape: false, useWith: false, cache: false, rmWhitespace: false });
-const compiled = new Map<string, ReturnType<Eta['compile']>>();
+/** `html` output escapes every value (email bodies); `text` does not (subjects, social messages). */
+export type TemplateFormat = 'html' | 'text';
 
-/** Renders an Eta template string; compiled templates are cached by their text. */
-export function renderTemplate(template: string, context: RenderContext): string {
-  let render = compiled.get(template);
-  if (render === undefined) {
-    render = eta.compile(template);
-    compiled.set(template, render);
+/** The format a message body of a channel is rendered in: email bodies are HTML, the rest plain text. */
+export function bodyFormat(channel: Channel): TemplateFormat {
+  return channel === 'email' ? 'html' : 'text';
+}
+
+/** A template that does not compile; `line` is 1-based when known. */
+export class TemplateSyntaxError extends Error {
+  override name = 'TemplateSyntaxError';
+  constructor(
+    message: string,
+    readonly line: number | undefined,
+  ) {
+    super(message);
   }
-  return eta.render(render, context);
+}
+
+/** Strict rendering failed: a value was missing (null, undefined, empty) or not printable. */
+export class TemplateRenderError extends Error {
+  override name = 'TemplateRenderError';
+}
+
+/**
+ * Every interpolation `<%= expr %>` is rewritten to pass `[expr, "expr", line]` through the
+ * filter, so that a missing value fails naming the expression and its line instead of printing
+ * "undefined". Raw output (`<%~ %>`) is refused: it would let a lead's text into HTML unescaped.
+ */
+const strictPlugin = {
+  processAST(ast: Array<string | { t: string; val: string; lineNo?: number }>) {
+    return ast.map((node) => {
+      if (typeof node === 'string') return node;
+      if (node.t === 'r') throw new TemplateSyntaxError(`raw output <%~ ${node.val.trim()} %> is not allowed; use <%= %>`, node.lineNo);
+      if (node.t !== 'i') return node;
+      return { ...node, val: `[(${node.val}), ${JSON.stringify(node.val.trim())}, ${node.lineNo ?? 0}]` };
+    });
+  },
+};
+
+function strictValue(input: unknown): string {
+  const [value, source, line] = input as [unknown, string, number];
+  const where = `${source} (line ${line})`;
+  if (value === undefined || value === null) throw new TemplateRenderError(`missing value for ${where}`);
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new TemplateRenderError(`${where} is not a finite number`);
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean' && typeof value !== 'bigint') {
+    throw new TemplateRenderError(`${where} is not printable text`);
+  }
+  const text = String(value);
+  if (text.trim() === '') throw new TemplateRenderError(`missing value for ${where} (empty)`);
+  return text;
+}
+
+function makeEta(format: TemplateFormat): Eta {
+  // debug keeps the line of every tag (used in messages); cache off: compiled functions are cached below.
+  return new Eta({
+    autoEscape: format === 'html',
+    autoFilter: true,
+    filterFunction: strictValue,
+    debug: true,
+    useWith: false,
+    cache: false,
+    rmWhitespace: false,
+    plugins: [strictPlugin],
+  });
+}
+
+const engines: Record<TemplateFormat, Eta> = { html: makeEta('html'), text: makeEta('text') };
+const compiled = new Map<string, ReturnType<Eta['compile']>>();
+/** Bounds the compile cache: templates are few, but inline edits could otherwise grow it forever. */
+const maxCompiled = 5000;
+
+function lineOf(message: string): number | undefined {
+  const match = /at line (\d+)/.exec(message);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/**
+ * Compiles a template (cached by format and text).
+ * @throws TemplateSyntaxError naming the line when it does not compile.
+ */
+export function compileTemplate(template: string, format: TemplateFormat = 'text'): ReturnType<Eta['compile']> {
+  const key = `${format}\u0000${template}`;
+  const cached = compiled.get(key);
+  if (cached !== undefined) return cached;
+  let render: ReturnType<Eta['compile']>;
+  try {
+    render = engines[format].compile(template);
+  } catch (error) {
+    if (error instanceof TemplateSyntaxError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    const firstLine = message.split('\n').find((line) => line.trim() !== '') ?? message;
+    if (error instanceof EtaParseError) throw new TemplateSyntaxError(firstLine.replace(/:$/, ''), lineOf(message));
+    throw new TemplateSyntaxError(`does not compile: ${message.split('\n').slice(0, 4).join(' ').replace(/\s+/g, ' ').trim()}`, undefined);
+  }
+  if (compiled.size >= maxCompiled) compiled.clear();
+  compiled.set(key, render);
+  return render;
+}
+
+/**
+ * Renders an Eta template strictly: a missing value is an error (never "undefined"), and in
+ * `html` format every value is HTML-escaped.
+ * @throws TemplateSyntaxError, TemplateRenderError
+ */
+export function renderTemplate(template: string, context: RenderContext, format: TemplateFormat = 'text'): string {
+  const render = compileTemplate(template, format);
+  try {
+    return engines[format].render(render, context);
+  } catch (error) {
+    // Eta's debug mode wraps runtime errors with the template excerpt; the cause is ours.
+    const cause = error instanceof Error ? error.cause : undefined;
+    if (cause instanceof TemplateRenderError) throw cause;
+    if (error instanceof TemplateRenderError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    const line = lineOf(message) ?? /^line (\d+)/.exec(message)?.[1];
+    const last = message.split('\n').filter((part) => part.trim() !== '').pop() ?? message;
+    throw new TemplateRenderError(`${last}${line === undefined ? '' : ` (line ${line})`}`);
+  }
 }

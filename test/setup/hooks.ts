@@ -96,9 +96,39 @@ async function dropDatabase(): Promise<void> {
   }
 }
 
+/**
+ * Fails the run when a test left a socket, server or child process open: a leaked worker,
+ * queue, pool or HTTP server shows up here once everything the harness owns is closed.
+ */
+const leakKinds = new Set(['TCPSocketWrap', 'TCPServerWrap', 'ProcessWrap', 'PipeWrap']);
+
+function openResources(): string[] {
+  return process.getActiveResourcesInfo().filter((kind) => leakKinds.has(kind));
+}
+
+/** What was open before any test ran (the runner's own stdio pipes, for one). */
+let resourcesAtStart: string[] = [];
+
+async function assertNothingLeaked(): Promise<void> {
+  const deadline = Date.now() + 3000;
+  let leaked: string[] = [];
+  do {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const remaining = [...resourcesAtStart];
+    leaked = openResources().filter((kind) => {
+      const index = remaining.indexOf(kind);
+      if (index === -1) return true;
+      remaining.splice(index, 1);
+      return false;
+    });
+  } while (leaked.length > 0 && Date.now() < deadline);
+  if (leaked.length > 0) throw new Error(`tests leaked open resources: ${leaked.join(', ')}`);
+}
+
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context) {
     this.timeout(60_000);
+    resourcesAtStart = openResources();
     await ensureDatabase(testRun.databaseUrl);
     sharedDb = createDb({ DATABASE_URL: testRun.databaseUrl, DATABASE_POOL_MAX: 10 });
     await migrateLatest(sharedDb);
@@ -112,5 +142,6 @@ export const mochaHooks = {
     sharedDb = undefined;
     await resetRedis();
     await dropDatabase();
+    await assertNothingLeaked();
   },
 };

@@ -1,0 +1,34 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../../runtime/clock.js';
+
+/** Takes one slot if the window has one left; gives it back otherwise. Atomic, so it holds across workers. */
+const takeSlotScript = `
+local used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if used > tonumber(ARGV[1]) then
+  redis.call('DECR', KEYS[1])
+  return 0
+end
+return 1`;
+
+/** Per-recipient-domain email throttle: at most `perMinute` sends to one domain per clock minute. */
+export interface DomainThrottle {
+  /** Takes a slot for one email to `domain`; returns undefined when allowed, else when to try again. */
+  take(domain: string): Promise<Date | undefined>;
+}
+
+/**
+ * A fixed-window counter per recipient domain in Redis (`<prefix>:throttle:domain:<domain>:<minute>`),
+ * shared by every worker. A full window delays the message to the next minute; it never fails it.
+ * Minutes come from the injected clock so that tests can move time.
+ */
+export function domainThrottle(redis: Redis, prefix: string, perMinute: number, clock: Clock): DomainThrottle {
+  return {
+    async take(domain) {
+      const minute = Math.floor(clock.now().getTime() / 60_000);
+      const key = `${prefix}:throttle:domain:${domain.toLowerCase()}:${minute}`;
+      const allowed = (await redis.eval(takeSlotScript, 1, key, perMinute, 120_000)) as number;
+      return allowed === 1 ? undefined : new Date((minute + 1) * 60_000);
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { AmbiguousSendError, PermanentSendError, RateLimitedError, TransientSendError } from '../adapter.js';
+import { httpError, requestJson, type JsonResponse } from '../http/http-json.js';
+import type { SocialClient } from '../social-client.js';
+
+export interface InstagramSettings {
+  baseUrl: string;
+  accessToken: string;
+  /** The professional account id, or `me`. */
+  accountId: string;
+  /** Graph API version path segment, e.g. v21.0. */
+  version: string;
+  timeoutMs: number;
+}
+
+const idAnswer = z.object({ id: z.string() });
+const messageAnswer = z.object({ message_id: z.string(), recipient_id: z.string().optional() });
+/** Graph API error codes that mean "too many calls" even when the HTTP status is 400. */
+const throttlingCodes = new Set([4, 17, 32, 613]);
+
+/**
+ * The Instagram Graph API: a post is a media container (`POST /{ig-user}/media`) then a publish
+ * (`POST /{ig-user}/media_publish`); a direct message is `POST /{ig-user}/messages`. The token
+ * travels in the Authorization header, never in a URL. Creating a container publishes nothing,
+ * so only the publish call can be ambiguous.
+ */
+export function instagramClient(settings: InstagramSettings): SocialClient {
+  const base = `${settings.baseUrl.replace(/\/+$/, '')}/${settings.version}/${encodeURIComponent(settings.accountId)}`;
+  const headers = { authorization: `Bearer ${settings.accessToken}` };
+
+  function graphError(response: JsonResponse): Error {
+    const code = (response.body as { error?: { code?: unknown } } | undefined)?.error?.code;
+    if (typeof code === 'number' && throttlingCodes.has(code)) return new RateLimitedError(`instagram throttled the account (code ${code})`, 60_000);
+    if (code === 190) return new PermanentSendError('instagram refused our access token (code 190)');
+    return httpError('instagram', response);
+  }
+
+  async function call<T>(path: string, body: unknown, schema: z.ZodType<T>, signal: AbortSignal): Promise<T> {
+    const response = await requestJson({ provider: 'instagram', method: 'POST', url: `${base}${path}`, headers, body, timeoutMs: settings.timeoutMs, signal });
+    if (response.status < 200 || response.status >= 300) throw graphError(response);
+    const parsed = schema.safeParse(response.body);
+    if (!parsed.success) throw new PermanentSendError(`instagram answered ${response.status} with an unexpected body`);
+    return parsed.data;
+  }
+
+  return {
+    provider: 'instagram',
+    account: settings.accountId,
+    async sendMessage(recipient, text, signal) {
+      const answer = await call('/messages', { recipient: { id: recipient }, message: { text } }, messageAnswer, signal);
+      return { provider: 'instagram', externalId: answer.message_id, summary: `message ${answer.message_id}` };
+    },
+    async publish(request, signal) {
+      if (request.mediaUrl === null) throw new PermanentSendError('an Instagram post needs a media URL');
+      const container = await call('/media', { image_url: request.mediaUrl, caption: request.text }, idAnswer, signal).catch((error: unknown) => {
+        // An unanswered container creation published nothing: retrying it is safe.
+        throw error instanceof AmbiguousSendError ? new TransientSendError(error.message) : error;
+      });
+      const media = await call('/media_publish', { creation_id: container.id }, idAnswer, signal);
+      return { provider: 'instagram', externalId: media.id, summary: `media ${media.id} (container ${container.id})` };
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import type { Config } from '../config/config.js';
+import type { Channel } from '../campaigns/campaign-spec.js';
+import { AmbiguousSendError, type ChannelAdapter, type SendResult } from './adapter.js';
+import { smtpAdapter } from './email/smtp-adapter.js';
+import { xClient } from './x/x-client.js';
+import { linkedinClient } from './linkedin/linkedin-client.js';
+import { instagramClient } from './instagram/instagram-client.js';
+import { socialAdapter, type PostRequest, type SocialClient } from './social-client.js';
+import type { BreakerRegistry } from './resilience/breakers.js';
+import { guardAdapter } from './resilience/guarded-adapter.js';
+
+export const socialPlatforms = ['linkedin', 'x', 'instagram'] as const;
+export type SocialPlatform = (typeof socialPlatforms)[number];
+
+/** Publishes content-calendar posts on one platform, behind that account's breaker. */
+export interface PostPublisher {
+  readonly provider: string;
+  publish(post: PostRequest, signal?: AbortSignal): Promise<SendResult>;
+  /** When the breaker is open: the time of its half-open trial. */
+  openUntil(): Date | undefined;
+}
+
+export interface LiveChannels {
+  adapters: Partial<Record<Channel, ChannelAdapter>>;
+  publishers: Partial<Record<SocialPlatform, PostPublisher>>;
+}
+
+/** A social client's posts behind the same breaker as its messages (same account). */
+export function guardPublisher(client: SocialClient, breakers: BreakerRegistry, timeoutMs: number): PostPublisher {
+  const name = `${client.provider}:${client.account}`;
+  return {
+    provider: client.provider,
+    openUntil: () => breakers.openUntil(name),
+    publish: (post, signal) =>
+      breakers.run(
+        name,
+        (callSignal) => client.publish(post, callSignal),
+        timeoutMs,
+        () => new AmbiguousSendError(`no answer from ${client.provider} within ${timeoutMs} ms`),
+        signal,
+      ),
+  };
+}
+
+/** The social clients configured (a platform is configured when its token is set). */
+export function socialClients(config: Config): Partial<Record<SocialPlatform, SocialClient>> {
+  const clients: Partial<Record<SocialPlatform, SocialClient>> = {};
+  const timeoutMs = config.HTTP_TIMEOUT;
+  if (config.X_BEARER_TOKEN !== undefined) clients.x = xClient({ baseUrl: config.X_API_BASE_URL, bearerToken: config.X_BEARER_TOKEN, timeoutMs });
+  if (config.LINKEDIN_ACCESS_TOKEN !== undefined) {
+    clients.linkedin = linkedinClient({
+      baseUrl: config.LINKEDIN_API_BASE_URL,
+      accessToken: config.LINKEDIN_ACCESS_TOKEN,
+      authorUrn: config.LINKEDIN_AUTHOR_URN,
+      version: config.LINKEDIN_API_VERSION,
+      timeoutMs,
+    });
+  }
+  if (config.INSTAGRAM_ACCESS_TOKEN !== undefined) {
+    clients.instagram = instagramClient({
+      baseUrl: config.INSTAGRAM_API_BASE_URL,
+      accessToken: config.INSTAGRAM_ACCESS_TOKEN,
+      accountId: config.INSTAGRAM_ACCOUNT_ID,
+      version: config.INSTAGRAM_API_VERSION,
+      timeoutMs,
+    });
+  }
+  return clients;
+}
+
+/**
+ * The LIVE adapters and post publishers that config enables, each behind its account's
+ * breaker with the send timeout: SMTP when SMTP_URL is set, each platform when its token is.
+ */
+export function buildLiveChannels(config: Config, breakers: BreakerRegistry): LiveChannels {
+  const adapters: Partial<Record<Channel, ChannelAdapter>> = {};
+  const publishers: Partial<Record<SocialPlatform, PostPublisher>> = {};
+  if (config.SMTP_URL !== undefined) {
+    adapters.email = guardAdapter(
+      smtpAdapter({ url: config.SMTP_URL, timeoutMs: config.SMTP_TIMEOUT, postalAddress: config.POSTAL_ADDRESS }),
+      breakers,
+      'email',
+      config.SEND_TIMEOUT,
+    );
+  }
+  for (const [platform, client] of Object.entries(socialClients(config)) as Array<[SocialPlatform, SocialClient]>) {
+    adapters[platform] = guardAdapter(socialAdapter(client), breakers, platform, config.SEND_TIMEOUT);
+    publishers[platform] = guardPublisher(client, breakers, config.SEND_TIMEOUT);
+  }
+  return { adapters, publishers };
+}

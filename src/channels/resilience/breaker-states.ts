@@ -1,0 +1,38 @@
+import type { Redis } from 'ioredis';
+import type { BreakerState } from './breakers.js';
+
+/** One Redis hash per deployment: field = breaker name, value = its last reported state. */
+function statesKey(prefix: string): string {
+  return `${prefix}:breakers`;
+}
+
+/**
+ * Records a breaker's new state where every process can read it: breakers live in the worker
+ * processes, `/readyz` is answered by the API process. The last state reported by any worker wins.
+ */
+export async function publishBreakerState(redis: Redis, prefix: string, state: BreakerState): Promise<void> {
+  await redis.hset(statesKey(prefix), state.name, JSON.stringify({ ...state, pid: process.pid }));
+}
+
+/** Every breaker state reported by the workers, by name. */
+export async function readBreakerStates(redis: Redis, prefix: string): Promise<BreakerState[]> {
+  const fields = await redis.hgetall(statesKey(prefix));
+  return Object.values(fields)
+    .map((value) => JSON.parse(value) as BreakerState)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * Breaker states as readiness checks. An open breaker does not make the API unready (it still
+ * serves), so every check is ok; the message says what is held and until when.
+ */
+export function breakerChecks(states: readonly BreakerState[]): Array<{ name: string; ok: boolean; message: string }> {
+  return states.map((state) => ({
+    name: `breaker-${state.name}`,
+    ok: true,
+    message:
+      state.state === 'open'
+        ? `Circuit breaker ${state.name} is open since ${state.since}; its calls are held until ${state.retryAt ?? 'the half-open trial'}.`
+        : `Circuit breaker ${state.name} is ${state.state} since ${state.since}.`,
+  }));
+}

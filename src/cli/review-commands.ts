@@ -1,0 +1,124 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { CliError, parseId, print, withContext } from './cli-support.js';
+import type { ReviewOutcome } from '../review/review-service.js';
+import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
+
+function printOutcome(verb: string, outcome: ReviewOutcome, json: boolean | undefined): void {
+  if (json === true) {
+    print(outcome, true);
+  } else {
+    print(`${verb} ${outcome.done.length} message(s)${outcome.enqueued > 0 ? `, ${outcome.enqueued} send(s) queued` : ''}`, false);
+    for (const refused of outcome.refused) print(`  not ${verb} ${refused.id}: ${refused.reason}`, false);
+  }
+  if (outcome.refused.length > 0) process.exitCode = 1;
+}
+
+/**
+ * `drumbeat review …` (per-message review: list, approve, reject, edit) and the strategy
+ * decisions `campaign reject` and `campaign edit` (an edited sequence needs approving again).
+ */
+export function registerReviewCommands(program: Command): void {
+  const review = program.command('review').description('messages held for human review');
+
+  review
+    .command('list')
+    .description('list messages waiting for review, with the text that would be sent')
+    .option('--campaign <id>', 'only this campaign')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'print as JSON')
+    .action(async (options: { campaign?: string; limit: string; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const messages = await ctx.reviews.list({
+          ...(options.campaign === undefined ? {} : { campaignId: parseId(options.campaign) }),
+          limit: parseId(options.limit),
+        });
+        if (options.json === true) {
+          print(messages, true);
+          return;
+        }
+        for (const message of messages) {
+          print(
+            `#${message.id}  campaign ${message.campaignId} step ${message.step} ${message.channel} → ${message.recipient ?? '(no address)'}${message.variant === null ? '' : `  variant ${message.variant}`}`,
+            false,
+          );
+          if (message.heldReason !== null) print(`  HELD: ${message.heldReason}`, false);
+          if (message.subject !== null) print(`  subject: ${message.subject}`, false);
+          print(`  ${(message.body ?? '').replace(/\n/g, '\n  ')}\n`, false);
+        }
+        if (messages.length === 0) print('nothing waits for review', false);
+      });
+    });
+
+  review
+    .command('approve [ids...]')
+    .description('approve messages (or --campaign <id> --all); their sends are queued at once')
+    .option('--campaign <id>', 'with --all: every waiting message of this campaign')
+    .option('--all', 'approve all waiting messages of --campaign')
+    .option('--note <note>', 'a note kept with the decision')
+    .option('--by <name>', 'who approves', 'cli')
+    .option('--json', 'print the outcome as JSON')
+    .action(async (ids: string[], options: { campaign?: string; all?: boolean; note?: string; by: string; json?: boolean }) => {
+      const decision = { by: options.by, note: options.note ?? null };
+      await withContext(async (ctx) => {
+        if (options.all === true) {
+          if (options.campaign === undefined || ids.length > 0) throw new CliError('--all needs --campaign <id> and no message ids');
+          printOutcome('approved', await ctx.reviews.approveCampaign(parseId(options.campaign), decision), options.json);
+          return;
+        }
+        if (ids.length === 0) throw new CliError('give message ids, or --campaign <id> --all');
+        printOutcome('approved', await ctx.reviews.approve(ids.map(parseId), decision), options.json);
+      });
+    });
+
+  review
+    .command('reject <ids...>')
+    .description('reject messages; the lead skips that step (or ends, per the campaign)')
+    .requiredOption('--reason <reason>', 'why')
+    .option('--by <name>', 'who rejects', 'cli')
+    .option('--json', 'print the outcome as JSON')
+    .action(async (ids: string[], options: { reason: string; by: string; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        printOutcome('rejected', await ctx.reviews.reject(ids.map(parseId), { by: options.by, reason: options.reason }), options.json);
+      });
+    });
+
+  review
+    .command('edit <id>')
+    .description('replace the text of a waiting message (re-checked for placeholders; still needs approval)')
+    .requiredOption('--file <file>', 'the new body')
+    .option('--subject <text>', 'a new subject')
+    .option('--by <name>', 'who edits', 'cli')
+    .action(async (id: string, options: { file: string; subject?: string; by: string }) => {
+      const body = await readFile(options.file, 'utf8');
+      await withContext(async (ctx) => {
+        const edited = await ctx.reviews.edit(parseId(id), { body, ...(options.subject === undefined ? {} : { subject: options.subject }) }, options.by);
+        print(`message ${edited.id} edited; approve it to send`, false);
+      });
+    });
+
+  const campaign = program.commands.find((command) => command.name() === 'campaign') ?? program.command('campaign').description('campaigns');
+  campaign
+    .command('reject <id>')
+    .description('reject the campaign strategy (it cannot start)')
+    .requiredOption('--reason <reason>', 'why')
+    .option('--by <name>', 'who rejects', 'cli')
+    .action(async (id: string, options: { reason: string; by: string }) => {
+      await withContext(async (ctx) => {
+        const rejected = await ctx.campaigns.reject(parseId(id), options.reason, options.by);
+        print(`campaign ${rejected.id} strategy REJECTED`, false);
+      });
+    });
+  campaign
+    .command('edit <id>')
+    .description('replace the sequence of a DRAFT or PAUSED campaign from a spec file; the strategy returns to DRAFT')
+    .requiredOption('--file <file>', 'the campaign spec (JSON or YAML)')
+    .option('--by <name>', 'who edits', 'cli')
+    .action(async (id: string, options: { file: string; by: string }) => {
+      const spec = await readCampaignSpecFile(options.file);
+      await withContext(async (ctx) => {
+        const edited = await ctx.campaigns.editSequence(parseId(id), spec, options.by);
+        print(`campaign ${edited.id} sequence replaced; strategy is ${edited.strategyStatus} (approve it again)`, false);
+      });
+    });
+}

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Channel } from '../campaigns/campaign-spec.js';
+import { findCampaign, findSteps, type Campaign, type CampaignStep } from '../campaigns/campaign-store.js';
+import type { ChannelAdapter, SendResult } from '../channels/adapter.js';
+import { normaliseEmail } from '../leads/identity.js';
+import { composeMessage, referencedTemplateIds, type ComposeLead } from './compose.js';
+import { currentVersions, findTemplate, listVersions } from './template-store.js';
+
+/** A preview or test send cannot be made (unknown campaign, step, lead, template, adapter). */
+export class PreviewError extends Error {
+  override name = 'PreviewError';
+  constructor(
+    message: string,
+    readonly kind: 'not-found' | 'invalid',
+  ) {
+    super(message);
+  }
+}
+
+/** Exactly what a lead would get: the composed text, its variant and version, and whether it may be sent. */
+export interface Preview {
+  campaignId: number | null;
+  step: number | null;
+  leadId: number;
+  leadEmail: string | null;
+  channel: Channel;
+  variant: string | null;
+  templateVersionId: number | null;
+  subject: string | null;
+  body: string | null;
+  sendable: boolean;
+  /** Why it would not be sent as is (placeholders found, missing value, inactive template). */
+  reason: string | null;
+}
+
+/** Finds a lead by id (all digits) or email address. */
+async function findLead(db: Knex, lead: string): Promise<ComposeLead & { email: string | null }> {
+  const query = db('leads').select('id', 'email', 'first_name', 'last_name', 'company', 'custom');
+  const row = (await (/^\d+$/.test(lead) ? query.where({ id: Number(lead) }) : query.where({ email: normaliseEmail(lead) })).first()) as
+    | ComposeLead
+    | undefined;
+  if (row === undefined) throw new PreviewError(`no lead ${lead}`, 'not-found');
+  return row;
+}
+
+async function requireCampaign(db: Knex, id: number): Promise<Campaign> {
+  const campaign = await findCampaign(db, id);
+  if (campaign === undefined) throw new PreviewError(`campaign ${id} does not exist`, 'not-found');
+  return campaign;
+}
+
+function previewOf(campaign: Pick<Campaign, 'id' | 'name' | 'slug'> | null, step: CampaignStep, lead: ComposeLead, composed: ReturnType<typeof composeMessage>): Preview {
+  return {
+    campaignId: campaign?.id ?? null,
+    step: campaign === null ? null : step.stepIndex + 1,
+    leadId: lead.id,
+    leadEmail: lead.email,
+    channel: step.channel,
+    variant: composed.variant,
+    templateVersionId: composed.templateVersionId,
+    subject: composed.subject,
+    body: composed.body,
+    sendable: composed.outcome === 'ok',
+    reason: composed.outcome === 'ok' ? null : composed.reason,
+  };
+}
+
+/** Renders step `step` (1-based) of a campaign for one lead, exactly as the tick would. */
+export async function previewCampaignStep(db: Knex, campaignId: number, lead: string, step: number): Promise<Preview> {
+  const campaign = await requireCampaign(db, campaignId);
+  const steps = await findSteps(db, campaignId);
+  const found = steps[step - 1];
+  if (found === undefined) throw new PreviewError(`campaign ${campaignId} has ${steps.length} step(s); there is no step ${step}`, 'not-found');
+  const leadRow = await findLead(db, lead);
+  const templates = await currentVersions(db, referencedTemplateIds([found]));
+  return previewOf(campaign, found, leadRow, composeMessage(campaign, found, leadRow, templates));
+}
+
+/**
+ * Renders a template's current version (or a given version) for one lead. The campaign fields
+ * come from `campaignId`, else the template's own campaign, else a stand-in named "Preview".
+ */
+export async function previewTemplate(
+  db: Knex,
+  templateId: number,
+  lead: string | ComposeLead,
+  options: { campaignId?: number; version?: number } = {},
+): Promise<Preview> {
+  const template = await findTemplate(db, templateId);
+  if (template === undefined) throw new PreviewError(`template ${templateId} does not exist`, 'not-found');
+  const campaignId = options.campaignId ?? template.campaignId;
+  const campaign = campaignId === null ? { id: 0, name: 'Preview', slug: 'preview' } : await requireCampaign(db, campaignId);
+  const versions = await listVersions(db, templateId);
+  const version = versions.find((candidate) => candidate.version === (options.version ?? template.currentVersion));
+  if (version === undefined) throw new PreviewError(`template ${template.name} has no version ${options.version ?? template.currentVersion}`, 'not-found');
+  const step: CampaignStep = {
+    campaignId: campaign.id,
+    stepIndex: 0,
+    channel: template.channel,
+    delayMs: 0,
+    subject: null,
+    body: null,
+    templateId,
+    variants: null,
+    stopOnReply: true,
+    requireReview: false,
+  };
+  const leadRow = typeof lead === 'string' ? await findLead(db, lead) : lead;
+  const composed = composeMessage(campaign, step, leadRow, new Map([[templateId, { template, version }]]));
+  return { ...previewOf(campaignId === null ? null : campaign, step, leadRow, composed), step: null };
+}
+
+/**
+ * Sends one rendered email template to an operator's address through the LIVE email adapter
+ * (never to the lead). The subject is prefixed with "[TEST]"; nothing is recorded as a message.
+ * @throws PreviewError when the template would not be sendable, or no email adapter is configured.
+ */
+export async function sendTemplateTest(
+  deps: { db: Knex; adapter: ChannelAdapter | undefined; timeoutMs: number },
+  request: { templateId: number; to: string; lead?: string; campaignId?: number; fromEmail?: string; fromName?: string },
+): Promise<{ preview: Preview; result: SendResult }> {
+  const template = await findTemplate(deps.db, request.templateId);
+  // Without a lead, a sample one addressed to the operator, with every declared custom field filled.
+  const sample: ComposeLead = {
+    id: 0,
+    email: request.to,
+    first_name: 'Test',
+    last_name: 'Recipient',
+    company: 'Example Ltd',
+    custom: Object.fromEntries((template?.customFields ?? []).map((field) => [field, `sample ${field}`])),
+  };
+  const preview = await previewTemplate(deps.db, request.templateId, request.lead ?? sample, { campaignId: request.campaignId });
+  if (preview.channel !== 'email') throw new PreviewError(`test-send is for email templates; this one is ${preview.channel}`, 'invalid');
+  if (!preview.sendable || preview.body === null) throw new PreviewError(`not sendable: ${preview.reason ?? 'no text'}`, 'invalid');
+  if (deps.adapter === undefined) throw new PreviewError('no LIVE email adapter is configured (set SMTP_URL)', 'invalid');
+  const campaign = preview.campaignId === null ? undefined : await findCampaign(deps.db, preview.campaignId);
+  const fromEmail = request.fromEmail ?? campaign?.fromEmail ?? undefined;
+  if (fromEmail === undefined) throw new PreviewError('give --from (the template has no campaign with a sender)', 'invalid');
+  const result = await deps.adapter.send(
+    {
+      id: 0,
+      idempotencyKey: `test-${randomUUID()}`,
+      campaignId: preview.campaignId ?? 0,
+      channel: 'email',
+      recipient: request.to,
+      subject: `[TEST] ${preview.subject ?? ''}`.trim(),
+      body: preview.body,
+      fromName: request.fromName ?? campaign?.fromName ?? null,
+      fromEmail,
+      replyTo: campaign?.replyTo ?? null,
+    },
+    { signal: AbortSignal.timeout(deps.timeoutMs) },
+  );
+  return { preview, result };
+}

@@ -1,0 +1,127 @@
+import { expect } from 'chai';
+import { Job } from 'bullmq';
+import { ManualClock } from '../../src/runtime/clock.js';
+import type { AppContext } from '../../src/runtime/context.js';
+import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
+import { readiness } from '../../src/runtime/processes.js';
+import { sendEmailQueue } from '../../queues/send-email.js';
+import { sendXQueue } from '../../queues/send-x.js';
+import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
+import { startPlatformServer, type PlatformServer } from './platform-harness.js';
+import { startSmtpServer, type SmtpHarness } from './smtp-harness.js';
+
+const dmSent = { status: 201, body: { data: { dm_conversation_id: 'c', dm_event_id: 'e' } } };
+const xSpec = { mode: 'LIVE' as const, steps: [{ channel: 'x' as const, delay: '0s', body: 'Hi <%= it.lead.firstName %>' }] };
+
+describe('limiters, breakers and throttles around LIVE sends', function () {
+  this.timeout(30_000);
+  let contexts: AppContext[] = [];
+  let workers: RunningWorkers[] = [];
+  let closers: Array<() => Promise<void>> = [];
+
+  beforeEach(async () => {
+    await resetDatabase();
+    await resetRedis();
+  });
+
+  afterEach(async () => {
+    for (const running of workers) await running.close();
+    for (const ctx of contexts) await ctx.close();
+    for (const close of closers) await close();
+    contexts = [];
+    workers = [];
+    closers = [];
+  });
+
+  async function xPlatform(): Promise<PlatformServer> {
+    const server = await startPlatformServer(() => dmSent);
+    closers.push(() => server.close());
+    return server;
+  }
+
+  function context(env: Record<string, string>, clock?: ManualClock): AppContext {
+    const ctx = engineContext({ env, ...(clock === undefined ? {} : { clock }) });
+    contexts.push(ctx);
+    return ctx;
+  }
+
+  it('a 429 with Retry-After pauses the queue for that long and spends no attempt', async () => {
+    const server = await xPlatform();
+    server.answer(() => ({ status: 429, headers: { 'retry-after': '1' } }), () => dmSent);
+    const ctx = context({ X_BEARER_TOKEN: 'x-token-secret', X_API_BASE_URL: server.url, SEND_ATTEMPTS: '1' });
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(1), spec: xSpec });
+    await ctx.ticks.runTick(campaignId, ctx.clock.now());
+    workers.push(await startWorkers(ctx, undefined, { schedule: false }));
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT === 1, 'SENT after the rate limit');
+    expect(server.requests).to.have.length(2);
+    expect(server.requests[1]!.at - server.requests[0]!.at, 'waited for Retry-After').to.be.at.least(950);
+    const message = (await ctx.db('messages').where({ campaign_id: campaignId }).first()) as { idempotency_key: string };
+    const job = await Job.fromId(ctx.queues.get(sendXQueue), message.idempotency_key);
+    // With one attempt allowed, a counted rate limit would have failed the job.
+    expect(await job?.getState()).to.equal('completed');
+  });
+
+  it('a 5xx storm opens the breaker: calls stop, jobs wait without spending attempts, the half-open trial closes it', async () => {
+    const server = await xPlatform();
+    server.answer(
+      () => ({ status: 503 }),
+      () => ({ status: 503 }),
+      () => ({ status: 503 }),
+      () => dmSent,
+    );
+    const ctx = context({
+      X_BEARER_TOKEN: 'x-token-secret',
+      X_API_BASE_URL: server.url,
+      SEND_CONCURRENCY: '1',
+      SEND_ATTEMPTS: '4',
+      BREAKER_VOLUME: '3',
+      BREAKER_ERROR_PERCENT: '50',
+      BREAKER_RESET: '800ms',
+    });
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(4), spec: xSpec });
+    await ctx.ticks.runTick(campaignId, ctx.clock.now());
+    workers.push(await startWorkers(ctx, undefined, { schedule: false }));
+
+    const open = await eventually(
+      async () => (await readiness(ctx)).checks.find((check) => check.name === 'breaker-x:default' && check.message.includes('is open')),
+      '/readyz shows the open breaker',
+    );
+    expect(open.ok, 'an open breaker does not make the API unready').to.equal(true);
+    expect(server.requests, 'no call while open').to.have.length(3);
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT === 4, 'all SENT after half-open');
+    expect(server.requests).to.have.length(7);
+    expect(server.requests[3]!.at - server.requests[2]!.at, 'the trial waited for the reset timeout').to.be.at.least(700);
+    const closed = (await readiness(ctx)).checks.find((check) => check.name === 'breaker-x:default');
+    expect(closed?.message).to.include('is closed');
+    // Every attempt spent is a call the platform saw: the held jobs spent none.
+    const attempts = (await ctx.db('messages').where({ campaign_id: campaignId }).pluck('attempts')) as number[];
+    expect(attempts.reduce((sum, count) => sum + count, 0)).to.equal(server.requests.length);
+    expect(await ctx.queues.get(sendXQueue).getJobCounts('failed')).to.deep.equal({ failed: 0 });
+  });
+
+  it('throttles email per recipient domain across workers: the overflow is delayed to the next minute, never failed', async () => {
+    const smtp: SmtpHarness = await startSmtpServer();
+    closers.push(() => smtp.close());
+    const clock = new ManualClock('2026-11-23T10:00:10Z');
+    const env = { SMTP_URL: smtp.url, EMAIL_DOMAIN_PER_MINUTE: '2', SMTP_TIMEOUT: '2s' };
+    const first = context(env, clock);
+    const second = context(env, clock);
+    const { campaignId } = await seedCampaign(first, { leads: makeLeads(5), spec: { mode: 'LIVE' } });
+    await first.ticks.runTick(campaignId, clock.now());
+    workers.push(await startWorkers(first, undefined, { schedule: false }), await startWorkers(second, undefined, { schedule: false }));
+    await eventually(async () => (await statusCounts(first, campaignId)).SENT === 2 && (await first.queues.get(sendEmailQueue).getDelayedCount()) === 3, '2 sent, 3 delayed');
+    const counts = await statusCounts(first, campaignId);
+    expect(counts).to.deep.equal({ SENT: 2, QUEUED: 3 });
+    expect(await first.queues.get(sendEmailQueue).getJobCounts('failed')).to.deep.equal({ failed: 0 });
+
+    clock.set('2026-11-23T10:01:05Z');
+    for (const job of await first.queues.get(sendEmailQueue).getJobs(['delayed'])) await job.promote();
+    await eventually(async () => (await statusCounts(first, campaignId)).SENT === 4 && (await first.queues.get(sendEmailQueue).getDelayedCount()) === 1, '4 sent');
+    clock.set('2026-11-23T10:02:05Z');
+    for (const job of await first.queues.get(sendEmailQueue).getJobs(['delayed'])) await job.promote();
+    await eventually(async () => (await statusCounts(first, campaignId)).SENT === 5, 'all 5 sent');
+    expect(smtp.received).to.have.length(5);
+    expect(new Set(smtp.received.map((mail) => mail.messageId)).size).to.equal(5);
+  });
+});
