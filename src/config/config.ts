@@ -132,7 +132,6 @@ export const configSchema = z.object({
   X_RATE_PER_SECOND: optionalPositiveInt,
   INSTAGRAM_RATE_PER_SECOND: optionalPositiveInt,
   TICK_BATCH_SIZE: positiveInt(1000),
-  GATE_CACHE_TTL: durationMs('500ms'),
   RECONCILE_EVERY: durationMs('30s'),
   SENDING_STALE_AFTER: durationMs('5m'),
   SHUTDOWN_TIMEOUT: durationMs('80s'),
