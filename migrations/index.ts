@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as coreSchema from './20261121000000_core_schema.js';
+import * as channels from './20261121100000_channels.js';
 import * as feedback from './20261121300000_feedback.js';
 
 interface MigrationModule {
@@ -13,6 +14,7 @@ interface MigrationModule {
  */
 const migrations: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['20261121000000_core_schema', coreSchema],
+  ['20261121100000_channels', channels],
   ['20261121300000_feedback', feedback],
 ];
 

@@ -1,11 +1,16 @@
 import type { ProcessorDefinition } from '../src/jobs/processor.js';
 import campaignTick from './campaign-tick.js';
+import compose from './compose.js';
 import events from './events.js';
+import importLeads from './import-leads.js';
 import reconcile from './reconcile.js';
+import publishInstagram from './publish-instagram.js';
+import publishLinkedin from './publish-linkedin.js';
+import publishX from './publish-x.js';
 import sendEmail from './send-email.js';
 import sendInstagram from './send-instagram.js';
 import sendLinkedin from './send-linkedin.js';
 import sendX from './send-x.js';
 
 /** Every processor; the catalogue check pairs them with `queues/index.ts` at start-up. */
-export const allProcessors: readonly ProcessorDefinition[] = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram, events];
+export const allProcessors: readonly ProcessorDefinition[] = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram, events, importLeads, publishLinkedin, publishX, publishInstagram, compose];

@@ -1,8 +1,13 @@
 import type { QueueDefinition } from '../src/jobs/queue-definition.js';
 import type { Channel } from '../src/campaigns/campaign-spec.js';
 import { campaignTickQueue } from './campaign-tick.js';
+import { composeQueue } from './compose.js';
 import { eventsQueue } from './events.js';
+import { importLeadsQueue } from './import-leads.js';
 import { reconcileQueue } from './reconcile.js';
+import { publishInstagramQueue } from './publish-instagram.js';
+import { publishLinkedinQueue } from './publish-linkedin.js';
+import { publishXQueue } from './publish-x.js';
 import { sendEmailQueue } from './send-email.js';
 import { sendInstagramQueue } from './send-instagram.js';
 import { sendLinkedinQueue } from './send-linkedin.js';
@@ -16,5 +21,20 @@ export const sendQueues = {
   instagram: sendInstagramQueue,
 } as const satisfies Record<Channel, QueueDefinition>;
 
+/** The publish queue of each social platform (content-calendar posts). */
+export const publishQueues = {
+  linkedin: publishLinkedinQueue,
+  x: publishXQueue,
+  instagram: publishInstagramQueue,
+} as const satisfies Record<Exclude<Channel, 'email'>, QueueDefinition>;
+
 /** The job catalogue: every queue drumbeat runs. Each must have exactly one processor. */
-export const allQueues: readonly QueueDefinition[] = [campaignTickQueue, reconcileQueue, ...Object.values(sendQueues), eventsQueue];
+export const allQueues: readonly QueueDefinition[] = [
+  campaignTickQueue,
+  reconcileQueue,
+  ...Object.values(sendQueues),
+  eventsQueue,
+  importLeadsQueue,
+  ...Object.values(publishQueues),
+  composeQueue,
+];

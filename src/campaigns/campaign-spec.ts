@@ -75,6 +75,8 @@ export const stepSpecSchema = z
       .optional(),
     stopOnReply: z.boolean().default(true),
     requireReview: z.boolean().default(false),
+    /** Ask the LLM for an opening line written from the lead's fields (the `compose` queue). */
+    personalize: z.object({ prompt: z.string().trim().min(1).max(2000) }).strict().optional(),
   })
   .strict()
   .refine(
@@ -82,6 +84,21 @@ export const stepSpecSchema = z
     'a step has exactly one of body (inline text), template (a registered name) or variants',
   );
 export type StepSpec = z.infer<typeof stepSpecSchema>;
+
+/** One public post of the content calendar. */
+export const postSpecSchema = z
+  .object({
+    platform: z.enum(['linkedin', 'x', 'instagram']),
+    text: z.string().trim().min(1).max(3000),
+    mediaUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** When to publish, as an ISO 8601 date-time with an offset. */
+    at: z.iso.datetime({ offset: true }).transform((value) => new Date(value)),
+    requireReview: z.boolean().default(false),
+  })
+  .strict()
+  .refine((post) => post.platform !== 'instagram' || post.mediaUrl !== undefined, { message: 'an Instagram post needs a mediaUrl', path: ['mediaUrl'] })
+  .refine((post) => post.platform !== 'x' || post.text.length <= 280, { message: 'an X post is at most 280 characters', path: ['text'] });
+export type PostSpec = z.infer<typeof postSpecSchema>;
 
 export const campaignSpecSchema = z
   .object({
@@ -99,6 +116,10 @@ export const campaignSpecSchema = z
     /** Custom lead fields inline step text may use as `it.lead.custom.<name>`. */
     customFields: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).default([]),
     steps: z.array(stepSpecSchema).min(1).max(50),
+    /** When personalisation cannot run (LLM slow, down, over budget): send the plain template, or hold for review. */
+    llmFallback: z.enum(['TEMPLATE', 'REVIEW']).default('TEMPLATE'),
+    /** The content calendar: public posts published at their time. */
+    posts: z.array(postSpecSchema).max(1000).default([]),
   })
   .strict()
   .superRefine((spec, ctx) => {

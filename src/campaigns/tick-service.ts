@@ -11,6 +11,8 @@ import { readKillSwitch } from '../settings/kill-switch.js';
 import { capScopes, remainingCap } from '../messages/caps.js';
 import type { Channel } from './campaign-spec.js';
 import type { CampaignService } from './campaign-service.js';
+import type { ContentCalendar } from '../content/content-calendar.js';
+import type { ComposeService } from '../llm/compose-service.js';
 import { findCampaign, findSteps, type Campaign, type CampaignStep } from './campaign-store.js';
 import { isInsideWindow } from './send-window.js';
 
@@ -74,6 +76,10 @@ export interface TickServiceDeps {
   log: Logger;
   config: Config;
   campaigns: CampaignService;
+  /** LLM personalisation: diverts messages of `personalize` steps to the compose queue. */
+  compose?: Pick<ComposeService, 'divert' | 'enqueue'>;
+  /** The content calendar, whose publish jobs each tick makes sure exist. */
+  content?: Pick<ContentCalendar, 'schedule'>;
 }
 
 /**
@@ -82,7 +88,7 @@ export interface TickServiceDeps {
  * message per (campaign, lead, step) with `ON CONFLICT DO NOTHING`, and after each batch
  * commits adds the send jobs with `addBulk` (jobId = message key).
  */
-export function tickService({ db, queues, clock, log, config, campaigns }: TickServiceDeps) {
+export function tickService({ db, queues, clock, log, config, campaigns, content, compose }: TickServiceDeps) {
   /**
    * Composes one message (variant, template version, strict render, placeholder check). Held
    * for review: clean text, and text with placeholders (the reviewer sees why, and must edit it
@@ -168,6 +174,7 @@ export function tickService({ db, queues, clock, log, config, campaigns }: TickS
           : ((await trx('messages').insert(planned).onConflict(['campaign_id', 'lead_id', 'step_index']).ignore().returning('*')) as Array<
               PlannedMessage & { id: number }
             >);
+      if (compose !== undefined) await compose.divert(trx, campaign.id, inserted);
       const renders: RenderLogEntry[] = [];
       for (const message of inserted) {
         const trace = traces.get(message.idempotency_key);
@@ -224,12 +231,15 @@ export function tickService({ db, queues, clock, log, config, campaigns }: TickS
           const toSend = batch.inserted.filter((message) => message.status === 'QUEUED');
           result.heldForReview += batch.inserted.filter((message) => message.status === 'PENDING_REVIEW').length;
           result.enqueued += await enqueueSends(queues, config, toSend);
+          if (compose !== undefined) await compose.enqueue(batch.inserted);
           capLeft -= toSend.length;
           if (batch.selected < config.TICK_BATCH_SIZE) break;
         }
         if (capLeft <= 0) result.outcome = 'capped';
         if (result.selected === 0 && (await campaigns.completeIfFinished(campaignId))) result.outcome = 'completed';
       }
+      // Posts run on their own times (gated at publish); the tick only makes sure their jobs exist.
+      if (content !== undefined) await content.schedule(campaignId);
       await db('tick_runs')
         .where({ id: inserted.id })
         .update({

@@ -9,17 +9,18 @@ import { createAppContext } from '../runtime/context.js';
 import { CliError, config, logger, parseId, parsePositive, print, readPassword, withContext, withDb } from './cli-support.js';
 import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
 import { listCampaigns } from '../campaigns/campaign-store.js';
-import { importLeadsCsv } from '../leads/lead-import.js';
-import { suppress } from '../suppression/suppression-service.js';
+import { registerLeadCommands } from './lead-commands.js';
+import { registerSuppressionCommands } from './suppression-commands.js';
 import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
 import { campaignReport, reportToCsv, reportToMarkdown } from '../analytics/campaign-report.js';
 import { addOperator } from '../operators/operator-service.js';
 import { createApiToken } from '../operators/api-token-service.js';
 import { campaignTickQueue } from '../../queues/campaign-tick.js';
 import { runDemo } from './demo.js';
-import { systemClock } from '../runtime/clock.js';
+import { registerMessageCommands } from './message-commands.js';
 import { registerTemplateCommands } from './template-commands.js';
 import { registerReviewCommands } from './review-commands.js';
+import { registerChannelCommands } from './channel-commands.js';
 
 /** Builds the `drumbeat` command line. */
 export function buildProgram(): Command {
@@ -143,33 +144,9 @@ export function buildProgram(): Command {
       });
     });
 
-  const leads = program.command('leads').description('leads');
-  leads
-    .command('import <campaignId> <file>')
-    .description('import leads from a CSV file (email, first_name, last_name, company)')
-    .option('--json', 'print the report as JSON')
-    .action(async (campaignId: string, file: string, options: { json?: boolean }) => {
-      await withDb(async (db) => {
-        const report = await importLeadsCsv({ db, clock: systemClock }, parseId(campaignId), file);
-        if (options.json === true) print(report, true);
-        else {
-          print(`imported ${report.imported}, duplicate ${report.duplicates}, invalid ${report.invalid} (of ${report.total} rows)`, false);
-          for (const error of report.errors) print(`  line ${error.line}: ${error.reason}`, false);
-        }
-      });
-    });
-
-  const suppressCommand = program.command('suppress').description('suppressions');
-  suppressCommand
-    .command('add <target>')
-    .description('suppress an email address or an @domain everywhere')
-    .option('--reason <reason>', 'why', 'manual')
-    .action(async (target: string, options: { reason: string }) => {
-      await withDb(async (db) => {
-        const stored = await suppress(db, target, { reason: options.reason, createdBy: 'cli' });
-        print(`suppressed ${stored.kind} ${stored.value}`, false);
-      });
-    });
+  registerMessageCommands(program);
+  registerLeadCommands(program);
+  registerSuppressionCommands(program);
 
   program
     .command('kill <state>')
@@ -231,6 +208,7 @@ export function buildProgram(): Command {
 
   registerTemplateCommands(program);
   registerReviewCommands(program);
+  registerChannelCommands(program);
 
   return program;
 }

@@ -165,7 +165,7 @@ export function registerTemplateCommands(program: Command): void {
         const campaignId = options.campaign === undefined ? undefined : parseId(options.campaign);
         const found = await ctx.templates.resolve(name, campaignId ?? null);
         const { result } = await sendTemplateTest(
-          { db: ctx.db, adapter: ctx.liveAdapters.email, timeoutMs: ctx.config.SEND_TIMEOUT },
+          { db: ctx.db, adapter: ctx.liveAdapters.email, timeoutMs: ctx.config.SEND_TIMEOUT, publicUrl: ctx.config.PUBLIC_URL },
           {
             templateId: found.id,
             to: options.to,

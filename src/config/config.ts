@@ -135,6 +135,7 @@ export const configSchema = z.object({
   RECONCILE_EVERY: durationMs('30s'),
   SENDING_STALE_AFTER: durationMs('5m'),
   SHUTDOWN_TIMEOUT: durationMs('80s'),
+  JOB_LOCK_DURATION: durationMs('30s'),
 });
 
 /** The parsed configuration; every field has its final type and default. */

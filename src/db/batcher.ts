@@ -10,10 +10,13 @@ export class Batcher<Input, Output> {
   /**
    * @param runBatch receives the inputs in call order and returns one output per input, in order.
    * @param maxBatch flush at once when this many calls are waiting. @defaultValue 500
+   * @param lingerMs how long the first call of a batch waits for others; 0 waits only for the
+   *   current turn of the event loop. @defaultValue 0
    */
   constructor(
     private readonly runBatch: (inputs: Input[]) => Promise<Output[]>,
     private readonly maxBatch = 500,
+    private readonly lingerMs = 0,
   ) {}
 
   run(input: Input): Promise<Output> {
@@ -23,7 +26,8 @@ export class Batcher<Input, Output> {
         this.flush();
       } else if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        if (this.lingerMs > 0) setTimeout(() => this.flush(), this.lingerMs);
+        else setImmediate(() => this.flush());
       }
     });
   }

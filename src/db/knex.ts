@@ -13,7 +13,8 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 export function createDb(config: Pick<Config, 'DATABASE_URL' | 'DATABASE_POOL_MAX'>, url = config.DATABASE_URL): Knex {
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: url, application_name: 'drumbeat' },
+    // The pid in the name lets an operator (or a chaos test) find one process's backends.
+    connection: { connectionString: url, application_name: `drumbeat-${process.pid}` },
     pool: { min: 0, max: config.DATABASE_POOL_MAX, idleTimeoutMillis: 10_000 },
     acquireConnectionTimeout: 10_000,
   });

@@ -7,6 +7,9 @@ import { listCampaigns } from '../campaigns/campaign-store.js';
 import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
 import { templateRoutes } from './template-routes.js';
 import { reviewRoutes } from './review-routes.js';
+import { leadApiRoutes } from '../leads/lead-api-routes.js';
+import { suppressionApiRoutes } from '../suppression/suppression-api-routes.js';
+import { answerRedisUnavailable, isRedisUnavailable, requireRedis } from './redis-guard.js';
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const actionParam = z.object({ id: z.coerce.number().int().positive(), action: z.enum(['approve', 'start', 'pause', 'resume', 'archive']) });
@@ -21,6 +24,7 @@ function route(handler: Handler) {
     handler(req, res).catch((error: unknown) => {
       if (error instanceof z.ZodError) res.status(400).json({ error: z.prettifyError(error) });
       else if (error instanceof CampaignStateError) res.status(409).json({ error: error.message });
+      else if (isRedisUnavailable(error)) answerRedisUnavailable(res);
       else next(error);
     });
   };
@@ -28,6 +32,9 @@ function route(handler: Handler) {
 
 /** The admin JSON API under `/api` (bearer-token authenticated by the app). */
 export function apiRoutes(router: Router, ctx: AppContext): void {
+  // Ahead of '/campaigns/:id/:action', which would otherwise take POST …/leads and …/imports.
+  leadApiRoutes(router, ctx);
+  suppressionApiRoutes(router, ctx);
   router.get(
     '/campaigns',
     route(async (_req, res) => {
@@ -60,6 +67,7 @@ export function apiRoutes(router: Router, ctx: AppContext): void {
   );
   router.post(
     '/campaigns/:id/:action',
+    requireRedis(ctx.redis),
     route(async (req, res) => {
       const { id, action } = actionParam.parse(req.params);
       const campaign =

@@ -1,124 +1,255 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
-import { parse } from 'csv-parse';
+import { open } from 'node:fs/promises';
+import { parse, type CsvError } from 'csv-parse';
 import type { Knex } from 'knex';
-import { z } from 'zod';
 import type { Clock } from '../runtime/clock.js';
 import { findCampaign, findSteps } from '../campaigns/campaign-store.js';
+import { suppressedIdentities } from '../suppression/suppression-store.js';
 import { identityHash } from './identity.js';
 import { enrollLeads, upsertLeads, type NewLead } from './lead-store.js';
+import { planColumns, recordToRow, toNewLead, type Attribution, type ColumnPlan, type LeadField } from './lead-row.js';
+import {
+  findDoneImport,
+  finishImportBatch,
+  insertImportBatch,
+  updateImportCounts,
+  type ImportCounts,
+  type RowError,
+} from './import-batch-store.js';
 
-export interface ImportReport {
-  batchId: number;
-  total: number;
-  imported: number;
-  duplicates: number;
-  invalid: number;
-  errors: Array<{ line: number; reason: string }>;
+/** Row errors kept in the batch record; beyond this they are counted, not listed. */
+export const MAX_STORED_ERRORS = 10_000;
+
+export interface ImportOptions {
+  campaignId: number;
+  path: string;
+  /** The name shown in `leads imports`. @defaultValue the file's base name */
+  fileName: string;
+  createdBy: string | null;
+  /** Import even when the same content was imported into the campaign before. */
+  force?: boolean;
+  /** Explicit column mappings (`--map`), by header key; null ignores a column. */
+  columnMap?: ReadonlyMap<string, LeadField | null>;
+  /** Attribution for rows that carry none of their own. */
+  attribution?: Attribution;
+  /** Rows per database round trip. @defaultValue 2000 */
+  batchSize?: number;
+  /** Batches written to the database at once while parsing continues. @defaultValue 4 */
+  concurrency?: number;
+  /** Called every few batches with the counts so far and the bytes read. */
+  onProgress?: (counts: ImportCounts, bytesRead: number) => void | Promise<void>;
 }
 
-/** Header spellings mapped to lead fields (compared lower-cased, without spaces, dashes, underscores). */
-const headerAliases: Record<string, keyof NewLead> = {
-  email: 'email',
-  emailaddress: 'email',
-  firstname: 'firstName',
-  lastname: 'lastName',
-  company: 'company',
-  timezone: 'timezone',
-};
+export type ImportReport =
+  | ({ outcome: 'imported'; batchId: number; fileHash: string; errors: RowError[]; moreErrors: number } & ImportCounts)
+  | { outcome: 'already-imported'; batchId: number; fileHash: string };
 
-const noLineBreaks = (field: string) =>
-  z
-    .string()
-    .trim()
-    .refine((value) => !/[\r\n]/.test(value), `${field} may not contain line breaks`)
-    .transform((value) => (value === '' ? null : value));
+/** SHA-256 of a file's bytes, streamed. */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
 
-const leadRowSchema = z.object({
-  email: z.string().trim().toLowerCase().pipe(z.email('not a valid email address')),
-  firstName: noLineBreaks('first name').nullable().default(null),
-  lastName: noLineBreaks('last name').nullable().default(null),
-  company: noLineBreaks('company').nullable().default(null),
-  timezone: noLineBreaks('timezone').nullable().default(null),
-});
-
-function normaliseHeader(header: string): string {
-  return header.replace(/^\uFEFF/, '').toLowerCase().replace(/[\s_-]/g, '');
+/** The delimiter of a CSV, from its header line: the most frequent of `,` `;` and tab. */
+export async function detectDelimiter(path: string): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(65_536), 0, 65_536, 0);
+    const head = buffer.subarray(0, bytesRead).toString('utf8');
+    const firstLine = head.split(/\r?\n/, 1)[0] ?? '';
+    const unquoted = firstLine.replace(/"[^"]*"/g, '');
+    const counts = [',', ';', '\t'].map((delimiter) => ({ delimiter, count: unquoted.split(delimiter).length - 1 }));
+    counts.sort((a, b) => b.count - a.count);
+    return counts[0] !== undefined && counts[0].count > 0 ? counts[0].delimiter : ',';
+  } finally {
+    await file.close();
+  }
 }
 
 /**
- * A basic CSV lead importer: columns email, first_name / "First Name", last_name, company.
- * Each row is validated; bad rows are reported with their line number while good rows land.
- * Leads are deduplicated within the file and the campaign, and enrolled in batches.
+ * Two rows of one person in one batch, merged the way the database merges rows of different
+ * batches (see `upsertLeads`): newer non-empty fields win, attribution is first touch, an
+ * UNKNOWN consent leaves a known one alone.
  */
-export async function importLeadsCsv(
-  deps: { db: Knex; clock: Clock },
-  campaignId: number,
-  path: string,
-  batchSize = 1000,
-): Promise<ImportReport> {
+export function mergeLeads(earlier: NewLead, later: NewLead): NewLead {
+  return {
+    email: later.email,
+    firstName: later.firstName ?? earlier.firstName,
+    lastName: later.lastName ?? earlier.lastName,
+    company: later.company ?? earlier.company,
+    timezone: later.timezone ?? earlier.timezone,
+    linkedinId: later.linkedinId ?? earlier.linkedinId,
+    xUserId: later.xUserId ?? earlier.xUserId,
+    instagramUserId: later.instagramUserId ?? earlier.instagramUserId,
+    custom: { ...earlier.custom, ...later.custom },
+    source: earlier.source ?? later.source,
+    sourceRef: earlier.sourceRef ?? later.sourceRef,
+    utmSource: earlier.utmSource ?? later.utmSource,
+    utmMedium: earlier.utmMedium ?? later.utmMedium,
+    utmCampaign: earlier.utmCampaign ?? later.utmCampaign,
+    utmContent: earlier.utmContent ?? later.utmContent,
+    utmTerm: earlier.utmTerm ?? later.utmTerm,
+    referrer: earlier.referrer ?? later.referrer,
+    consent: later.consent === undefined || later.consent === 'UNKNOWN' ? earlier.consent : later.consent,
+  };
+}
+
+interface ParsedRecord {
+  record: string[];
+  info: { lines: number; empty_lines: number };
+}
+
+/**
+ * Imports a CSV into a campaign, streaming: memory holds one batch of rows, not the file.
+ * BOM, `,` `;` or tab delimiters, quoted newlines and CRLF are handled by csv-parse; headers
+ * are mapped by known spellings or `--map`, unknown columns become custom fields. Every row
+ * is validated; a bad row is reported with its line number and the good rows still land.
+ * Leads are deduplicated within the file and across campaigns by identity (one lead per
+ * person), enrolled once per campaign, and suppressed addresses are counted and skipped.
+ * The same content imported before into the campaign is reported and skipped unless `force`.
+ * Every import is an auditable batch with its counts and row errors.
+ */
+export async function importLeadsCsv(deps: { db: Knex; clock: Clock }, options: ImportOptions): Promise<ImportReport> {
   const { db, clock } = deps;
+  const { campaignId } = options;
   const campaign = await findCampaign(db, campaignId);
   if (campaign === undefined) throw new Error(`campaign ${campaignId} does not exist`);
+  const fileHash = await fileSha256(options.path);
+  if (options.force !== true) {
+    const previous = await findDoneImport(db, campaignId, fileHash);
+    if (previous !== undefined) return { outcome: 'already-imported', batchId: previous.id, fileHash };
+  }
   const firstDelay = (await findSteps(db, campaignId))[0]?.delayMs ?? 0;
-  const fileHash = createHash('sha256').update(await readFile(path)).digest('hex');
-  const [batch] = (await db('import_batches')
-    .insert({ campaign_id: campaignId, file_name: basename(path), file_hash: fileHash, created_by: 'cli' })
-    .returning('id')) as Array<{ id: number }>;
-  if (batch === undefined) throw new Error('import batch insert returned no id');
+  const batchSize = options.batchSize ?? 2000;
+  const batchId = await insertImportBatch(db, {
+    campaignId,
+    fileName: options.fileName,
+    fileHash,
+    createdBy: options.createdBy,
+    now: clock.now(),
+  });
 
-  const report: ImportReport = { batchId: batch.id, total: 0, imported: 0, duplicates: 0, invalid: 0, errors: [] };
-  const seen = new Set<string>();
-  let pending: NewLead[] = [];
-  const flush = async () => {
-    if (pending.length === 0) return;
-    const leads = pending;
-    pending = [];
-    const ids = await upsertLeads(db, leads, clock.now());
-    const enrolled = await enrollLeads(db, campaignId, [...ids.values()], firstDelay, clock.now(), batch.id);
-    report.imported += enrolled;
-    report.duplicates += leads.length - enrolled;
+  const counts: ImportCounts = { total: 0, imported: 0, duplicates: 0, invalid: 0, suppressed: 0 };
+  const errors: RowError[] = [];
+  const refuse = (line: number, reason: string) => {
+    counts.invalid += 1;
+    if (errors.length < MAX_STORED_ERRORS) errors.push({ line, reason });
   };
 
-  const parser = createReadStream(path).pipe(
-    parse({ bom: true, columns: (headers: string[]) => headers.map(normaliseHeader), skip_empty_lines: true, relax_column_count: true }),
-  );
-  for await (const record of parser as AsyncIterable<Record<string, string>>) {
-    report.total += 1;
-    const line = (parser.info as { lines: number }).lines;
-    const mapped: Record<string, string> = {};
-    for (const [header, value] of Object.entries(record)) {
-      const field = headerAliases[header];
-      if (field !== undefined) mapped[field] = value;
-    }
-    const parsed = leadRowSchema.safeParse(mapped);
-    if (!parsed.success) {
-      report.invalid += 1;
-      report.errors.push({ line, reason: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'row'}: ${issue.message}`).join('; ') });
-      continue;
-    }
-    const identity = identityHash(parsed.data.email);
-    if (seen.has(identity)) {
-      report.duplicates += 1;
-      continue;
-    }
-    seen.add(identity);
-    pending.push({ ...parsed.data, source: 'import' });
-    if (pending.length >= batchSize) await flush();
-  }
-  await flush();
-  await db('import_batches')
-    .where({ id: batch.id })
-    .update({
-      status: 'DONE',
-      total: report.total,
-      imported: report.imported,
-      duplicates: report.duplicates,
-      invalid: report.invalid,
-      errors: JSON.stringify(report.errors),
-      finished_at: clock.now(),
+  let pending = new Map<string, NewLead>();
+  let pendingRows = 0;
+  const writeBatch = async (leads: Map<string, NewLead>, rows: number) => {
+    // Rows in identity order: concurrent batches lock the same leads in the same order (no deadlock).
+    const ordered = [...leads.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+    const suppressed = await suppressedIdentities(
+      db,
+      campaignId,
+      ordered.map(([identity, lead]) => ({ email: lead.email, identityHash: identity })),
+    );
+    const allowed = ordered.filter(([identity]) => !suppressed.has(identity)).map(([, lead]) => lead);
+    const enrolled = await db.transaction(async (trx) => {
+      const ids = await upsertLeads(trx, allowed, clock.now());
+      return enrollLeads(trx, campaignId, [...ids.values()], firstDelay, clock.now(), batchId);
     });
-  return report;
+    counts.suppressed += suppressed.size;
+    counts.imported += enrolled;
+    counts.duplicates += rows - suppressed.size - enrolled;
+  };
+  // Up to `inFlight` batches are written while the next is parsed: memory stays bounded by
+  // (inFlight + 1) × batchSize rows, and parsing overlaps the database round trips.
+  const inFlight = new Set<Promise<void>>();
+  const maxInFlight = options.concurrency ?? 4;
+  let failure: Error | undefined;
+  const flush = async () => {
+    if (pendingRows > 0) {
+      const write = writeBatch(pending, pendingRows);
+      pending = new Map();
+      pendingRows = 0;
+      // A failed write is kept (not left as an unhandled rejection) and rethrown below.
+      const tracked: Promise<void> = write
+        .catch((error: unknown) => {
+          failure ??= error instanceof Error ? error : new Error(String(error));
+        })
+        .finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+    }
+    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+    if (failure !== undefined) throw failure;
+  };
+  const drain = async () => {
+    await flush();
+    await Promise.all(inFlight);
+    if (failure !== undefined) throw failure;
+    await updateImportCounts(db, batchId, counts);
+  };
+
+  const input = createReadStream(options.path);
+  const parser = input.pipe(
+    parse({
+      bom: true,
+      delimiter: await detectDelimiter(options.path),
+      relax_column_count: true,
+      // Spreadsheet exports leave quotes inside unquoted cells (=HYPERLINK("…")): keep them as text.
+      relax_quotes: true,
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+      max_record_size: 1_000_000,
+      info: true,
+    }),
+  );
+  let lastLine = 0;
+  let lastEmpty = 0;
+  parser.on('skip', (error: CsvError) => {
+    counts.total += 1;
+    const line = typeof error.lines === 'number' ? error.lines : lastLine + 1;
+    refuse(line, `unreadable CSV: ${error.message.split('\n')[0] ?? error.code}`);
+    lastLine = line;
+  });
+
+  let plan: ColumnPlan | undefined;
+  let batchesSinceProgress = 0;
+  try {
+    for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
+      // The record's first line: after the previous record and any empty lines skipped since.
+      const line = lastLine + 1 + (parsed.info.empty_lines - lastEmpty);
+      lastLine = parsed.info.lines;
+      lastEmpty = parsed.info.empty_lines;
+      if (plan === undefined) {
+        plan = planColumns(parsed.record, options.columnMap);
+        continue;
+      }
+      counts.total += 1;
+      const result = toNewLead(recordToRow(parsed.record, plan), options.attribution);
+      if (!result.ok) {
+        refuse(line, result.reason);
+        continue;
+      }
+      const identity = identityHash(result.lead.email);
+      const earlier = pending.get(identity);
+      if (earlier !== undefined) counts.duplicates += 1;
+      else pendingRows += 1;
+      pending.set(identity, earlier === undefined ? result.lead : mergeLeads(earlier, result.lead));
+      if (pendingRows >= batchSize) {
+        await flush();
+        batchesSinceProgress += 1;
+        if (batchesSinceProgress >= maxInFlight) {
+          batchesSinceProgress = 0;
+          await updateImportCounts(db, batchId, counts);
+          await options.onProgress?.(counts, input.bytesRead);
+        }
+      }
+    }
+    await drain();
+    await options.onProgress?.(counts, input.bytesRead);
+  } catch (error) {
+    input.destroy();
+    // Let batches already sent finish (or fail) before the batch is marked FAILED.
+    await Promise.all(inFlight);
+    await finishImportBatch(db, batchId, { status: 'FAILED', counts, errors, now: clock.now() });
+    throw error;
+  }
+  await finishImportBatch(db, batchId, { status: 'DONE', counts, errors, now: clock.now() });
+  return { outcome: 'imported', batchId, fileHash, ...counts, errors, moreErrors: counts.invalid - errors.length };
 }

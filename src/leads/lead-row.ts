@@ -170,12 +170,12 @@ export const leadRowSchema = z.object({
     .string()
     .trim()
     .toLowerCase()
-    .min(1, 'email is missing')
+    .min(1, { message: 'email is missing', abort: true })
     .refine((value) => !lineBreak.test(value), 'email may not contain line breaks')
     .refine(isEmailAddress, 'not a valid email address'),
   first_name: nameField('first name').optional(),
   last_name: nameField('last name').optional(),
-  company: nameField('company').optional().or(textField.optional()),
+  company: textField.optional(),
   timezone: textField.optional(),
   linkedin: textField.optional(),
   x: textField.optional(),

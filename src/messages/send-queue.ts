@@ -14,6 +14,8 @@ const rateSettings: Record<Channel, keyof Config> = {
   instagram: 'INSTAGRAM_RATE_PER_SECOND',
 };
 
+const unboundedPerSecond = 1_000_000;
+
 /**
  * The `send-<channel>` queue of one channel. Attempts and backoff come from config when jobs
  * are added; the limiter (jobs per second for this channel) from `<CHANNEL>_RATE_PER_SECOND`.
@@ -33,7 +35,9 @@ export function defineSendQueue(channel: Channel) {
     concurrency: (config) => config.SEND_CONCURRENCY,
     limiter: (config) => {
       const perSecond = config[rateSettings[channel]];
-      return typeof perSecond === 'number' ? { max: perSecond, duration: 1000 } : undefined;
+      // BullMQ honours a provider's Retry-After (Queue.rateLimit) only on a worker that has a
+      // limiter, so an unset rate still gets one, too high to ever bind.
+      return { max: typeof perSecond === 'number' ? perSecond : unboundedPerSecond, duration: 1000 };
     },
     maxJobMs: 60_000,
   });

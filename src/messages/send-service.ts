@@ -31,6 +31,15 @@ import { suppress } from '../suppression/suppression-service.js';
 import { emailIdentity } from '../channels/email/email-identity.js';
 import type { DomainThrottle } from '../channels/email/domain-throttle.js';
 
+/**
+ * How long the first send of a batch waits for the concurrent jobs of its worker to join it:
+ * a few milliseconds of latency buys one query per batch instead of one per message.
+ */
+const batchLingerMs = 3;
+
+/** How many times a delivery the provider accepted is written before the job gives up. */
+const outcomeWriteAttempts = 8;
+
 /** How long a held job waits before its gates are checked again. */
 const holdFor = {
   killSwitch: 10_000,
@@ -83,11 +92,11 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
   const contexts = new Batcher<number, SendContextRow | undefined>(async (ids) => {
     const byId = await loadSendContexts(db, ids);
     return ids.map((id) => byId.get(id));
-  });
+  }, 500, batchLingerMs);
   const claims = new Batcher<number, boolean>(async (ids) => {
     const claimed = await claimForSending(db, ids, clock.now());
     return ids.map((id) => claimed.has(id));
-  });
+  }, 500, batchLingerMs);
   const identities = new Batcher<EmailIdentityRow, void>(async (rows) => {
     await recordEmailIdentities(db, rows);
     return rows.map(() => undefined);
@@ -96,7 +105,7 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
   const deliveries = new Batcher<Delivery, boolean>(async (batch) => {
     const recorded = await recordDeliveries(db, batch, clock.now());
     return batch.map((delivery) => recorded.has(delivery.id));
-  });
+  }, 500, batchLingerMs);
 
   /** Claims one message with its cap units in one transaction; returns the full scope if any. */
   async function claimWithCaps(id: number, scopes: CapScope[]): Promise<{ claimed: boolean; full?: CapScope }> {
@@ -125,6 +134,24 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
    */
   function lostClaim(now: Date): SendDecision {
     return { kind: 'hold', until: new Date(now.getTime() + holdFor.killSwitch), reason: 'state changed while claiming' };
+  }
+
+  /**
+   * Records a delivery the provider has accepted. The write is idempotent (SENDING → SENT), so a
+   * database blip is retried here: failing the job instead would leave the message SENDING and,
+   * once stale, UNKNOWN, although we know it was sent.
+   */
+  async function recordDelivery(delivery: Delivery): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await deliveries.run(delivery);
+        return;
+      } catch (error) {
+        if (attempt >= outcomeWriteAttempts) throw error;
+        log.warn({ err: error, messageId: delivery.id, attempt }, 'recording a delivery failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
   }
 
   function adapterFor(context: SendContextRow): ChannelAdapter | undefined {
@@ -236,7 +263,7 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
         return handleSendError(context, error, scopes, attempt);
       }
       const status = context.mode === 'PROOF' ? 'SENT_PROOF' : 'SENT';
-      await deliveries.run({ id: context.id, status, provider: result.provider, externalId: result.externalId });
+      await recordDelivery({ id: context.id, status, provider: result.provider, externalId: result.externalId });
       return { kind: 'sent', status, externalId: result.externalId };
     },
   };

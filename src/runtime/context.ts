@@ -16,6 +16,10 @@ import { BreakerRegistry, breakerOptions } from '../channels/resilience/breakers
 import { publishBreakerState } from '../channels/resilience/breaker-states.js';
 import { buildLiveChannels, type PostPublisher, type SocialPlatform } from '../channels/live-channels.js';
 import { domainThrottle } from '../channels/email/domain-throttle.js';
+import { contentCalendar, type ContentCalendar } from '../content/content-calendar.js';
+import { composeService, type ComposeService } from '../llm/compose-service.js';
+import { llmBudget } from '../llm/llm-budget.js';
+import { llmClient } from '../llm/llm-client.js';
 import { templateService, type TemplateService } from '../templates/template-service.js';
 import { reviewService, type ReviewService } from '../review/review-service.js';
 
@@ -37,6 +41,10 @@ export interface AppContext {
   liveAdapters: Partial<Record<Channel, ChannelAdapter>>;
   /** Content-calendar publishers of LIVE campaigns, by platform. */
   publishers: Partial<Record<SocialPlatform, PostPublisher>>;
+  /** LLM personalisation of planned messages (the `compose` queue). */
+  compose: ComposeService;
+  /** The content calendar: campaign posts published by `publish-<platform>` jobs. */
+  content: ContentCalendar;
   /** The circuit breakers of this process (one per external account). */
   breakers: BreakerRegistry;
   /** Closes the queues, the Redis connection and the database pool, in that order. */
@@ -61,13 +69,27 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const redis = createRedisConnection(config, options.redisRole ?? 'worker', log);
   const queues = new QueueRegistry(redis, config.QUEUE_PREFIX);
   const campaigns = campaignService({ db, queues, clock, log });
-  const ticks = tickService({ db, queues, clock, log, config, campaigns });
   const breakers = new BreakerRegistry(breakerOptions(config), log, (state) => {
     publishBreakerState(redis, config.QUEUE_PREFIX, state).catch((error: unknown) => log.warn({ err: error }, 'could not record a breaker state'));
   });
   const live = buildLiveChannels(config, breakers);
-  const liveAdapters = options.liveAdapters ?? live.adapters;
   const publishers = options.publishers ?? live.publishers;
+  const content = contentCalendar({ db, queues, clock, log, publishers });
+  const compose = composeService({
+    db,
+    queues,
+    config,
+    clock,
+    log,
+    breakers,
+    budget: llmBudget(redis, config.QUEUE_PREFIX, { rpm: config.LLM_RPM, tpm: config.LLM_TPM }, clock),
+    llm:
+      config.LLM_BASE_URL === undefined
+        ? undefined
+        : llmClient({ baseUrl: config.LLM_BASE_URL, apiKey: config.LLM_API_KEY, model: config.LLM_MODEL, maxTokens: config.LLM_MAX_TOKENS, timeoutMs: config.LLM_TIMEOUT }),
+  });
+  const ticks = tickService({ db, queues, clock, log, config, campaigns, content, compose });
+  const liveAdapters = options.liveAdapters ?? live.adapters;
   const throttle = config.EMAIL_DOMAIN_PER_MINUTE === undefined ? undefined : domainThrottle(redis, config.QUEUE_PREFIX, config.EMAIL_DOMAIN_PER_MINUTE, clock);
   const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
   const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis });
@@ -88,6 +110,8 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     reviews,
     liveAdapters,
     publishers,
+    content,
+    compose,
     breakers,
     async close() {
       breakers.shutdown();

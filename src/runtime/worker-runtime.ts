@@ -27,6 +27,14 @@ export async function warnOnEvictionPolicy(ctx: AppContext): Promise<void> {
   }
 }
 
+/** Upserts the tick scheduler of every ACTIVE campaign (removing others) and the reconciler's. */
+export async function syncJobSchedulers(ctx: AppContext): Promise<void> {
+  await ctx.campaigns.syncSchedulers();
+  await ctx.queues
+    .get(reconcileQueue)
+    .upsertJobScheduler(reconcileSchedulerId, { every: ctx.config.RECONCILE_EVERY }, { name: reconcileQueue.jobName, data: {} });
+}
+
 /**
  * Starts one BullMQ worker per processor after checking the job catalogue, syncs the campaign
  * tick schedulers with the database and schedules the reconciler.
@@ -52,6 +60,9 @@ export async function startWorkers(
       connection,
       prefix: ctx.config.QUEUE_PREFIX,
       concurrency: processor.queue.concurrency(ctx.config),
+      // A job whose worker died is retried once its lock lapses and the stall check sees it.
+      lockDuration: ctx.config.JOB_LOCK_DURATION,
+      stalledInterval: ctx.config.JOB_LOCK_DURATION,
       ...(limiter === undefined ? {} : { limiter }),
     });
     worker.on('error', (error) => ctx.log.warn({ err: error, queue: processor.queue.name }, 'worker error'));
@@ -64,17 +75,21 @@ export async function startWorkers(
     });
     return worker;
   });
+  let schedulerSync: NodeJS.Timeout | undefined;
   if (options.schedule !== false) {
-    await ctx.campaigns.syncSchedulers();
-    await ctx.queues
-      .get(reconcileQueue)
-      .upsertJobScheduler(reconcileSchedulerId, { every: ctx.config.RECONCILE_EVERY }, { name: reconcileQueue.jobName, data: {} });
+    await syncJobSchedulers(ctx);
+    // Job schedulers live in Redis: after a flush or a restart without persistence they are
+    // gone, reconciler included. This timer, outside Redis, puts them back.
+    schedulerSync = setInterval(() => {
+      syncJobSchedulers(ctx).catch((error: unknown) => ctx.log.warn({ err: error }, 'job scheduler sync failed; will retry'));
+    }, ctx.config.RECONCILE_EVERY);
   }
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
   ctx.log.info({ queues: processors.map((processor) => processor.queue.name) }, 'workers started');
   return {
     workers,
     async close() {
+      clearInterval(schedulerSync);
       await Promise.all(workers.map((worker) => worker.close()));
       await connection.quit().catch(() => connection.disconnect());
     },

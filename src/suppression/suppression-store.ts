@@ -77,3 +77,26 @@ export function suppressedLeadSql(campaignIdExpression: string): string {
         OR (s.kind = 'domain' AND s.value = split_part(l.email, '@', 2)))
   )`;
 }
+
+/**
+ * Of the given addresses (normalised email with its identity hash), those suppressed for the
+ * campaign (globally or for it) by email, domain or identity, as identity hashes; one query.
+ */
+export async function suppressedIdentities(
+  db: Knex,
+  campaignId: number | null,
+  entries: ReadonlyArray<{ email: string; identityHash: string }>,
+): Promise<Set<string>> {
+  if (entries.length === 0) return new Set();
+  const { rows } = await db.raw<{ rows: Array<{ identity: string }> }>(
+    `SELECT x.identity FROM unnest(?::text[], ?::text[]) AS x(email, identity)
+      WHERE EXISTS (
+        SELECT 1 FROM suppressions s
+         WHERE (s.campaign_id IS NULL OR s.campaign_id = ?::bigint)
+           AND ((s.kind = 'identity' AND s.value = x.identity)
+             OR (s.kind = 'email' AND s.value = x.email)
+             OR (s.kind = 'domain' AND s.value = split_part(x.email, '@', 2))))`,
+    [entries.map((entry) => entry.email), entries.map((entry) => entry.identityHash), campaignId],
+  );
+  return new Set(rows.map((row) => row.identity));
+}

@@ -117,7 +117,7 @@ export async function previewTemplate(
  * @throws PreviewError when the template would not be sendable, or no email adapter is configured.
  */
 export async function sendTemplateTest(
-  deps: { db: Knex; adapter: ChannelAdapter | undefined; timeoutMs: number },
+  deps: { db: Knex; adapter: ChannelAdapter | undefined; timeoutMs: number; publicUrl: string },
   request: { templateId: number; to: string; lead?: string; campaignId?: number; fromEmail?: string; fromName?: string },
 ): Promise<{ preview: Preview; result: SendResult }> {
   const template = await findTemplate(deps.db, request.templateId);
@@ -137,10 +137,11 @@ export async function sendTemplateTest(
   const campaign = preview.campaignId === null ? undefined : await findCampaign(deps.db, preview.campaignId);
   const fromEmail = request.fromEmail ?? campaign?.fromEmail ?? undefined;
   if (fromEmail === undefined) throw new PreviewError('give --from (the template has no campaign with a sender)', 'invalid');
+  const testId = randomUUID();
   const result = await deps.adapter.send(
     {
       id: 0,
-      idempotencyKey: `test-${randomUUID()}`,
+      idempotencyKey: `test-${testId}`,
       campaignId: preview.campaignId ?? 0,
       channel: 'email',
       recipient: request.to,
@@ -149,6 +150,12 @@ export async function sendTemplateTest(
       fromName: request.fromName ?? campaign?.fromName ?? null,
       fromEmail,
       replyTo: campaign?.replyTo ?? null,
+      // A test email is no campaign message: its unsubscribe targets are well-formed but tied to no lead.
+      email: {
+        messageId: `<test-${testId}@${fromEmail.split('@')[1] ?? 'drumbeat.invalid'}>`,
+        unsubscribeUrl: new URL(`/u/test-${testId}`, deps.publicUrl).toString(),
+        unsubscribeMailto: `mailto:${fromEmail}?subject=unsubscribe`,
+      },
     },
     { signal: AbortSignal.timeout(deps.timeoutMs) },
   );

@@ -81,12 +81,12 @@ describe('social platform clients against local servers', () => {
   it('classifies answers: 401 permanent (token never in the error), 429 honours Retry-After, 5xx transient', async () => {
     server = await startPlatformServer(() => ({ status: 401, body: { title: 'Unauthorized', detail: 'Unauthorized' } }));
     const client = xClient({ baseUrl: server.url, bearerToken: token, timeoutMs: 2000 });
-    const unauthorized = await client.sendMessage('1', 'hi', signal()).catch((error: unknown) => error as Error);
+    const unauthorized = (await client.sendMessage('1', 'hi', signal()).catch((error: unknown) => error)) as Error;
     expect(unauthorized).to.be.instanceOf(PermanentSendError);
     expect(unauthorized.message).to.include('refused our credentials').and.not.include(token);
 
     server.answer(() => ({ status: 429, headers: { 'retry-after': '7' }, body: { title: 'Too Many Requests' } }));
-    const limited = await client.sendMessage('1', 'hi', signal()).catch((error: unknown) => error as Error);
+    const limited = (await client.sendMessage('1', 'hi', signal()).catch((error: unknown) => error)) as Error;
     expect(limited).to.be.instanceOf(RateLimitedError);
     expect((limited as RateLimitedError).retryAfterMs).to.equal(7000);
 

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { defineQueue, keepCompleted } from '../src/jobs/queue-definition.js';
+
+const attributionSchema = z
+  .object({
+    source: z.string().max(200).optional(),
+    sourceRef: z.string().max(200).optional(),
+    utmSource: z.string().max(200).optional(),
+    utmMedium: z.string().max(200).optional(),
+    utmCampaign: z.string().max(200).optional(),
+    utmContent: z.string().max(200).optional(),
+    utmTerm: z.string().max(200).optional(),
+    consent: z.enum(['UNKNOWN', 'GRANTED', 'DENIED']).optional(),
+  })
+  .strict();
+
+/**
+ * One uploaded CSV imported into one campaign (`POST /api/campaigns/:id/imports`). The job
+ * reports its progress (rows and bytes) for Bull Board; the file is deleted when it ends.
+ * One attempt: a retry would find the batch half done and import the rest as duplicates,
+ * so a failed import is re-run by the operator (with `force`) once the cause is fixed.
+ */
+export const importLeadsQueue = defineQueue({
+  name: 'import-leads',
+  jobName: 'import-csv',
+  schema: z
+    .object({
+      campaignId: z.number().int().positive(),
+      path: z.string().min(1),
+      fileName: z.string().min(1).max(500),
+      createdBy: z.string().max(200).nullable(),
+      force: z.boolean().default(false),
+      attribution: attributionSchema.default({}),
+    })
+    .strict(),
+  defaultJobOptions: {
+    attempts: 1,
+    removeOnComplete: keepCompleted,
+    removeOnFail: { count: 1000 },
+  },
+  concurrency: () => 2,
+  maxJobMs: 30 * 60_000,
+});

@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { CliError, parseId, print, withContext } from './cli-support.js';
+import { PostStateError } from '../content/content-calendar.js';
+import { readBreakerStates } from '../channels/resilience/breaker-states.js';
+
+/**
+ * `drumbeat posts …` (the content calendar: list, schedule, approve, reject), `drumbeat breakers`
+ * (circuit-breaker states reported by the workers) and `drumbeat llm-usage <campaignId>`.
+ */
+export function registerChannelCommands(program: Command): void {
+  const posts = program.command('posts').description('the content calendar: public posts of a campaign');
+
+  posts
+    .command('list <campaignId>')
+    .description('list a campaign’s posts with their time and status')
+    .option('--json', 'print as JSON')
+    .action(async (campaignId: string, options: { json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const list = await ctx.content.list(parseId(campaignId));
+        if (options.json === true) return print(list, true);
+        for (const post of list) {
+          print(`#${post.id}  ${post.scheduledAt.toISOString()}  ${post.platform}  ${post.status}${post.externalId === null ? '' : `  ${post.externalId}`}  ${post.text.slice(0, 60)}`, false);
+        }
+        if (list.length === 0) print('this campaign has no posts', false);
+      });
+    });
+
+  posts
+    .command('schedule <campaignId>')
+    .description('write the campaign’s posts from its spec and add their publish jobs (each tick does this too)')
+    .action(async (campaignId: string) => {
+      await withContext(async (ctx) => print(`${await ctx.content.schedule(parseId(campaignId))} publish job(s) handed to the queue`, false));
+    });
+
+  for (const verb of ['approve', 'reject'] as const) {
+    posts
+      .command(`${verb} <postId>`)
+      .description(verb === 'approve' ? 'approve a post held for review; it publishes at its time' : 'reject a post held for review; it is never published')
+      .option('--by <name>', 'who decides', 'cli')
+      .action(async (postId: string, options: { by: string }) => {
+        await withContext(async (ctx) => {
+          try {
+            if (verb === 'approve') await ctx.content.approve(parseId(postId), options.by);
+            else await ctx.content.reject(parseId(postId), options.by);
+          } catch (error) {
+            if (error instanceof PostStateError) throw new CliError(error.message);
+            throw error;
+          }
+          print(`post ${postId} ${verb === 'approve' ? 'approved' : 'rejected'}`, false);
+        });
+      });
+  }
+
+  program
+    .command('breakers')
+    .description('circuit-breaker states last reported by the workers')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const states = await readBreakerStates(ctx.redis, ctx.config.QUEUE_PREFIX);
+        if (options.json === true) return print(states, true);
+        for (const state of states) print(`${state.name}  ${state.state}  since ${state.since}${state.retryAt === undefined ? '' : `  trial at ${state.retryAt}`}`, false);
+        if (states.length === 0) print('no breaker has reported yet', false);
+      });
+    });
+
+  program
+    .command('llm-usage <campaignId>')
+    .description('LLM requests, tokens and fallbacks of a campaign, per day')
+    .option('--json', 'print as JSON')
+    .action(async (campaignId: string, options: { json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const rows = (await ctx.db('llm_usage').where({ campaign_id: parseId(campaignId) }).orderBy('day')) as Array<{
+          day: string;
+          requests: number;
+          prompt_tokens: number;
+          completion_tokens: number;
+          fallbacks: number;
+        }>;
+        if (options.json === true) return print(rows, true);
+        for (const row of rows) {
+          print(`${String(row.day)}  requests ${row.requests}  prompt ${row.prompt_tokens}  completion ${row.completion_tokens}  fallbacks ${row.fallbacks}`, false);
+        }
+        if (rows.length === 0) print('no LLM use recorded', false);
+      });
+    });
+}

@@ -1,0 +1,172 @@
+import { UnrecoverableError } from 'bullmq';
+import type { Knex } from 'knex';
+import type { Logger } from '../log/logger.js';
+import type { Clock } from '../runtime/clock.js';
+import type { QueueRegistry } from '../jobs/queue-registry.js';
+import { AmbiguousSendError, CircuitOpenError, PermanentSendError, RateLimitedError } from '../channels/adapter.js';
+import type { PostPublisher, SocialPlatform } from '../channels/live-channels.js';
+import { campaignSpecSchema } from '../campaigns/campaign-spec.js';
+import { readKillSwitch } from '../settings/kill-switch.js';
+import { publishQueues } from '../../queues/index.js';
+import { findPost, insertPosts, listPosts, PUBLISHABLE_STATUSES, transitionPost, waitingPosts, type CampaignPost } from './post-store.js';
+
+/** What a publish job should do next; the processor turns holds and rate limits into BullMQ moves. */
+export type PublishDecision =
+  | { kind: 'published'; status: 'PUBLISHED' | 'PUBLISHED_PROOF'; externalId: string }
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'not-publishable'; status: string }
+  | { kind: 'unknown'; reason: string }
+  | { kind: 'hold'; until: Date; reason: string }
+  | { kind: 'rate-limited'; retryAfterMs: number };
+
+export interface ContentCalendarDeps {
+  db: Knex;
+  queues: QueueRegistry;
+  clock: Clock;
+  log: Logger;
+  /** LIVE publishers by platform; PROOF campaigns publish nothing and record PUBLISHED_PROOF. */
+  publishers: Partial<Record<SocialPlatform, PostPublisher>>;
+}
+
+/** Raised for an operator request the post's state does not allow. */
+export class PostStateError extends Error {
+  override name = 'PostStateError';
+}
+
+const holdFor = { killSwitch: 10_000, paused: 5 * 60_000 } as const;
+
+/**
+ * The content calendar: a campaign's public posts, each published once at its time by a delayed
+ * `publish-<platform>` job whose id is the post key. Posts are written from the campaign spec
+ * and their jobs (re-)added by every tick, so a Redis flush loses nothing; Postgres status
+ * (compare-and-set to PUBLISHING before the platform call) keeps each post to one publish. The
+ * same gates as messages apply: kill switch, campaign state, review approval.
+ */
+export function contentCalendar({ db, queues, clock, log, publishers }: ContentCalendarDeps) {
+  async function enqueue(posts: readonly CampaignPost[]): Promise<number> {
+    const now = clock.now().getTime();
+    let added = 0;
+    for (const post of posts) {
+      added += await queues.addMany(publishQueues[post.platform], [
+        { data: { postId: post.id }, opts: { jobId: post.postKey, delay: Math.max(0, post.scheduledAt.getTime() - now) } },
+      ]);
+    }
+    return added;
+  }
+
+  function fail(post: CampaignPost, to: 'FAILED' | 'DEAD' | 'UNKNOWN' | 'SCHEDULED', text: string) {
+    return transitionPost(db, post.id, ['PUBLISHING'], to, clock.now(), { last_error: text });
+  }
+
+  return {
+    /**
+     * Writes a campaign's posts from its spec (once) and adds the publish job of each post that
+     * waits for one; re-adding an existing job id is a no-op. Returns the jobs handed to BullMQ.
+     */
+    async schedule(campaignId: number): Promise<number> {
+      const row = (await db('campaigns').where({ id: campaignId }).first('spec', 'require_review')) as { spec: unknown; require_review: boolean } | undefined;
+      if (row === undefined) return 0;
+      const spec = campaignSpecSchema.safeParse(row.spec);
+      if (!spec.success || spec.data.posts.length === 0) return 0;
+      await insertPosts(db, campaignId, spec.data.posts, row.require_review);
+      return enqueue(await waitingPosts(db, campaignId));
+    },
+
+    list: (campaignId: number) => listPosts(db, campaignId),
+
+    /** Approves a post held for review and schedules its job. */
+    async approve(postId: number, by: string): Promise<CampaignPost> {
+      const now = clock.now();
+      if (!(await transitionPost(db, postId, ['PENDING_REVIEW'], 'APPROVED', now, { review_decided_by: by, review_decided_at: now }))) {
+        throw new PostStateError(`post ${postId} is not waiting for review`);
+      }
+      const post = await findPost(db, postId);
+      if (post === undefined) throw new PostStateError(`post ${postId} does not exist`);
+      await enqueue([post]);
+      return post;
+    },
+
+    /** Rejects a post held for review: it is never published. */
+    async reject(postId: number, by: string): Promise<void> {
+      const now = clock.now();
+      if (!(await transitionPost(db, postId, ['PENDING_REVIEW'], 'REJECTED', now, { review_decided_by: by, review_decided_at: now }))) {
+        throw new PostStateError(`post ${postId} is not waiting for review`);
+      }
+    },
+
+    /** Publishes one post if every gate allows it now. */
+    async publish(postId: number, attempt: { attemptsMade: number; attempts: number }): Promise<PublishDecision> {
+      const post = await findPost(db, postId);
+      if (post === undefined) throw new UnrecoverableError(`post ${postId} does not exist`);
+      const now = clock.now();
+      if (!PUBLISHABLE_STATUSES.includes(post.status)) return { kind: 'not-publishable', status: post.status };
+      if ((await readKillSwitch(db)).on) return { kind: 'hold', until: new Date(now.getTime() + holdFor.killSwitch), reason: 'kill switch on' };
+      const campaign = (await db('campaigns').where({ id: post.campaignId }).first('status', 'mode')) as { status: string; mode: string };
+      if (campaign.status === 'ARCHIVED') {
+        await transitionPost(db, post.id, PUBLISHABLE_STATUSES, 'SKIPPED', now, { skip_reason: 'campaign archived' });
+        return { kind: 'skipped', reason: 'campaign archived' };
+      }
+      // A finished sequence does not cancel the calendar: COMPLETED campaigns still publish.
+      if (campaign.status !== 'ACTIVE' && campaign.status !== 'COMPLETED') {
+        return { kind: 'hold', until: new Date(now.getTime() + holdFor.paused), reason: `campaign ${campaign.status}` };
+      }
+      if (post.scheduledAt.getTime() > now.getTime()) return { kind: 'hold', until: post.scheduledAt, reason: 'not yet due' };
+      const publisher = campaign.mode === 'PROOF' ? undefined : publishers[post.platform];
+      if (campaign.mode === 'LIVE' && publisher === undefined) {
+        await transitionPost(db, post.id, PUBLISHABLE_STATUSES, 'DEAD', now, { last_error: `no ${post.platform} publisher is configured` });
+        throw new UnrecoverableError(`no ${post.platform} publisher is configured for LIVE posts`);
+      }
+      const openUntil = publisher?.openUntil();
+      if (openUntil !== undefined) return { kind: 'hold', until: openUntil, reason: `${post.platform} circuit breaker open` };
+
+      const claimed = await db('campaign_posts')
+        .where({ id: post.id })
+        .whereIn('status', PUBLISHABLE_STATUSES)
+        .update({ status: 'PUBLISHING', publishing_at: now, attempts: db.raw('attempts + 1'), updated_at: now });
+      if (claimed !== 1) return { kind: 'not-publishable', status: 'changed concurrently' };
+
+      if (publisher === undefined) {
+        const externalId = `proof-post-${post.id}`;
+        await transitionPost(db, post.id, ['PUBLISHING'], 'PUBLISHED_PROOF', now, { provider: 'proof', external_id: externalId, published_at: now });
+        return { kind: 'published', status: 'PUBLISHED_PROOF', externalId };
+      }
+      try {
+        const result = await publisher.publish({ key: post.postKey, text: post.text, mediaUrl: post.mediaUrl });
+        await transitionPost(db, post.id, ['PUBLISHING'], 'PUBLISHED', clock.now(), {
+          provider: result.provider,
+          external_id: result.externalId,
+          published_at: clock.now(),
+          last_error: null,
+        });
+        log.info({ postId: post.id, platform: post.platform, externalId: result.externalId }, 'post published');
+        return { kind: 'published', status: 'PUBLISHED', externalId: result.externalId };
+      } catch (error) {
+        const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        if (error instanceof AmbiguousSendError) {
+          // The platform may have published it: never post twice; an operator checks.
+          await fail(post, 'UNKNOWN', text);
+          log.error({ postId: post.id, err: error }, 'publish outcome unknown; an operator must resolve it');
+          return { kind: 'unknown', reason: text };
+        }
+        if (error instanceof CircuitOpenError) {
+          await fail(post, 'SCHEDULED', text);
+          return { kind: 'hold', until: error.retryAt, reason: error.message };
+        }
+        if (error instanceof RateLimitedError) {
+          await fail(post, 'SCHEDULED', text);
+          return { kind: 'rate-limited', retryAfterMs: error.retryAfterMs };
+        }
+        if (error instanceof PermanentSendError) {
+          await fail(post, 'DEAD', text);
+          log.error({ postId: post.id, err: error }, 'publish failed permanently');
+          throw new UnrecoverableError(text);
+        }
+        const finalAttempt = attempt.attemptsMade + 1 >= attempt.attempts;
+        await fail(post, finalAttempt ? 'DEAD' : 'FAILED', text);
+        throw error instanceof Error ? error : new Error(text);
+      }
+    },
+  };
+}
+
+export type ContentCalendar = ReturnType<typeof contentCalendar>;

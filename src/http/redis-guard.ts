@@ -1,0 +1,29 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Redis } from '../redis/connection.js';
+
+const unavailableBody = { error: 'the queue store (Redis) is unavailable; nothing was changed, try again shortly' };
+
+/**
+ * Whether an error means Redis could not be reached: the HTTP producer connection refuses
+ * commands while disconnected (`enableOfflineQueue: false`) instead of queueing them.
+ */
+export function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /enableOfflineQueue|Connection is closed|ECONNREFUSED|Stream isn't writeable/.test(error.message)
+  );
+}
+
+/** Answers 503 at once, before anything changes, when a route that enqueues finds Redis down. */
+export function requireRedis(redis: Redis) {
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    if (redis.status === 'ready') next();
+    else res.status(503).set('Retry-After', '5').json(unavailableBody);
+  };
+}
+
+/** The 503 answer for a Redis failure in the middle of a request. */
+export function answerRedisUnavailable(res: Response): void {
+  res.status(503).set('Retry-After', '5').json(unavailableBody);
+}

@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import busboy from 'busboy';
+import type { NextFunction, Request, Response, Router } from 'express';
+import { z } from 'zod';
+import type { AppContext } from '../runtime/context.js';
+import { CampaignStateError } from '../campaigns/campaign-service.js';
+import { importLeadsQueue } from '../../queues/import-leads.js';
+import { captureLeads } from './lead-capture.js';
+import { findImportBatch, listImportBatches } from './import-batch-store.js';
+import { errorReportCsv } from './lead-export.js';
+import type { LeadRow } from './lead-row.js';
+
+const idParam = z.object({ id: z.coerce.number().int().positive() });
+const text = z.string().max(2000).optional();
+
+/** One lead of `POST /api/campaigns/:id/leads` (camelCase; unknown keys refused). */
+const apiLeadSchema = z
+  .object({
+    email: z.string().max(320),
+    firstName: text,
+    lastName: text,
+    company: text,
+    timezone: text,
+    linkedin: text,
+    x: text,
+    instagram: text,
+    source: text,
+    sourceRef: text,
+    utmSource: text,
+    utmMedium: text,
+    utmCampaign: text,
+    utmContent: text,
+    utmTerm: text,
+    referrer: text,
+    consent: z.enum(['UNKNOWN', 'GRANTED', 'DENIED', 'WITHDRAWN']).optional(),
+    custom: z.record(z.string().max(200), z.string().max(2000)).optional(),
+  })
+  .strict();
+
+/** The body: an array of leads (up to 10,000 per request; larger lists go through `/imports`). */
+const apiLeadsBody = z.array(z.unknown()).min(1).max(10_000);
+
+function apiLeadToRow(lead: z.infer<typeof apiLeadSchema>): LeadRow {
+  return {
+    email: lead.email,
+    first_name: lead.firstName,
+    last_name: lead.lastName,
+    company: lead.company,
+    timezone: lead.timezone,
+    linkedin: lead.linkedin,
+    x: lead.x,
+    instagram: lead.instagram,
+    source: lead.source ?? 'api',
+    source_ref: lead.sourceRef,
+    utm_source: lead.utmSource,
+    utm_medium: lead.utmMedium,
+    utm_campaign: lead.utmCampaign,
+    utm_content: lead.utmContent,
+    utm_term: lead.utmTerm,
+    referrer: lead.referrer,
+    consent: lead.consent,
+    custom: lead.custom ?? {},
+  };
+}
+
+/** Bytes of a size such as `200mb`. */
+export function parseByteSize(size: string): number {
+  const match = /^(\d+)(b|kb|mb|gb)$/i.exec(size);
+  if (match === null) throw new Error(`"${size}" is not a size`);
+  const units: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+  return Number(match[1]) * (units[(match[2] ?? 'b').toLowerCase()] ?? 1);
+}
+
+class UploadError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const importFields = z.object({
+  force: z.enum(['true', 'false', '1', '0']).optional(),
+  source: z.string().max(200).optional(),
+  sourceRef: z.string().max(200).optional(),
+  utmSource: z.string().max(200).optional(),
+  utmMedium: z.string().max(200).optional(),
+  utmCampaign: z.string().max(200).optional(),
+  utmContent: z.string().max(200).optional(),
+  utmTerm: z.string().max(200).optional(),
+  consent: z.enum(['UNKNOWN', 'GRANTED', 'DENIED']).optional(),
+});
+
+/**
+ * Streams a multipart upload's one file to disk, refusing it past `maxBytes` (the partial
+ * file is removed). Returns its path and name and the form's other fields.
+ */
+function receiveUpload(req: Request, directory: string, maxBytes: number): Promise<{ path: string; fileName: string; fields: Record<string, string> }> {
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 20, fieldSize: 1000 } });
+    } catch {
+      reject(new UploadError(400, 'expected multipart/form-data with a CSV file'));
+      return;
+    }
+    const fields: Record<string, string> = {};
+    let upload: Promise<{ path: string; fileName: string }> | undefined;
+    parser.on('field', (name, value) => {
+      fields[name] = value;
+    });
+    parser.on('file', (_name, stream, info) => {
+      const path = join(directory, `${randomUUID()}.csv`);
+      let truncated = false;
+      stream.on('limit', () => {
+        truncated = true;
+      });
+      upload = pipeline(stream, createWriteStream(path)).then(async () => {
+        if (truncated) {
+          await rm(path, { force: true });
+          throw new UploadError(413, `the file is larger than the limit of ${maxBytes} bytes`);
+        }
+        return { path, fileName: info.filename || 'upload.csv' };
+      });
+    });
+    parser.on('error', () => reject(new UploadError(400, 'the multipart body could not be read')));
+    parser.on('close', () => {
+      if (upload === undefined) reject(new UploadError(400, 'no file in the upload (send it as a multipart "file" part)'));
+      else upload.then((file) => resolve({ ...file, fields }), reject);
+    });
+    req.pipe(parser);
+  });
+}
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+
+function route(handler: Handler) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    handler(req, res).catch((error: unknown) => {
+      if (error instanceof UploadError) res.status(error.status).json({ error: error.message });
+      else if (error instanceof CampaignStateError) res.status(404).json({ error: error.message });
+      else next(error);
+    });
+  };
+}
+
+/**
+ * Lead intake on the admin API: `POST /campaigns/:id/leads` (a JSON array, same rules as an
+ * import), `POST /campaigns/:id/imports` (a multipart CSV, size-capped, imported by a job with
+ * progress in Bull Board), `GET /campaigns/:id/imports` and `GET /imports/:id/errors.csv`.
+ */
+export function leadApiRoutes(router: Router, ctx: AppContext): void {
+  const maxBytes = parseByteSize(ctx.config.IMPORT_MAX_BYTES);
+  const uploadDir = ctx.config.IMPORT_UPLOAD_DIR ?? join(tmpdir(), 'drumbeat-imports');
+
+  router.post(
+    '/campaigns/:id/leads',
+    route(async (req, res) => {
+      const { id } = idParam.parse(req.params);
+      await ctx.campaigns.require(id);
+      const items = apiLeadsBody.parse(req.body);
+      const rows: LeadRow[] = [];
+      const shapeErrors: Array<{ index: number; reason: string }> = [];
+      items.forEach((item, index) => {
+        const parsed = apiLeadSchema.safeParse(item);
+        if (parsed.success) rows.push(apiLeadToRow(parsed.data));
+        else {
+          shapeErrors.push({ index, reason: z.prettifyError(parsed.error).replace(/\n/g, ' ') });
+          rows.push({ email: '', custom: {} });
+        }
+      });
+      const report = await captureLeads(ctx, id, rows, { enroll: true });
+      const badShape = new Set(shapeErrors.map((error) => error.index));
+      const errors = [...shapeErrors, ...report.errors.filter((error) => !badShape.has(error.index))].sort((a, b) => a.index - b.index);
+      res.status(200).json({
+        total: report.total,
+        imported: report.imported,
+        duplicates: report.duplicates,
+        invalid: report.invalid,
+        suppressed: report.suppressed,
+        errors,
+      });
+    }),
+  );
+
+  router.post(
+    '/campaigns/:id/imports',
+    route(async (req, res) => {
+      const { id } = idParam.parse(req.params);
+      await ctx.campaigns.require(id);
+      const declared = Number(req.get('content-length') ?? 0);
+      if (declared > maxBytes + 64 * 1024) throw new UploadError(413, `the upload is larger than the limit of ${ctx.config.IMPORT_MAX_BYTES}`);
+      await mkdir(uploadDir, { recursive: true });
+      const upload = await receiveUpload(req, uploadDir, maxBytes);
+      const fields = importFields.safeParse(upload.fields);
+      if (!fields.success) {
+        await rm(upload.path, { force: true });
+        throw new UploadError(400, z.prettifyError(fields.error));
+      }
+      const { force, ...attribution } = fields.data;
+      const job = await ctx.queues.get(importLeadsQueue).add(
+        importLeadsQueue.jobName,
+        importLeadsQueue.schema.parse({
+          campaignId: id,
+          path: upload.path,
+          fileName: upload.fileName,
+          createdBy: 'api',
+          force: force === 'true' || force === '1',
+          attribution,
+        }),
+      );
+      res.status(202).json({ jobId: job.id, queue: importLeadsQueue.name });
+    }),
+  );
+
+  router.get(
+    '/campaigns/:id/imports',
+    route(async (req, res) => {
+      const { id } = idParam.parse(req.params);
+      res.json({ imports: await listImportBatches(ctx.db, id) });
+    }),
+  );
+
+  router.get(
+    '/imports/:id/errors.csv',
+    route(async (req, res) => {
+      const { id } = idParam.parse(req.params);
+      const batch = await findImportBatch(ctx.db, id);
+      if (batch === undefined) {
+        res.status(404).json({ error: 'no such import' });
+        return;
+      }
+      res.type('text/csv').set('Content-Disposition', `attachment; filename="import-${id}-errors.csv"`).send(errorReportCsv(batch.errors));
+    }),
+  );
+}

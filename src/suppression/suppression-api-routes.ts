@@ -1,0 +1,63 @@
+import type { NextFunction, Request, Response, Router } from 'express';
+import { z } from 'zod';
+import type { Knex } from 'knex';
+import { suppress, SuppressionTargetError, unsuppress } from './suppression-service.js';
+import { listSuppressions } from './suppression-store.js';
+
+const listQuery = z.object({
+  kind: z.enum(['email', 'domain', 'identity']).optional(),
+  campaignId: z.coerce.number().int().positive().optional(),
+  afterId: z.coerce.number().int().nonnegative().default(0),
+  limit: z.coerce.number().int().positive().max(1000).default(100),
+});
+
+const targetBody = z
+  .object({
+    target: z.string().min(1).max(320),
+    reason: z.string().min(1).max(200).default('manual'),
+    campaignId: z.number().int().positive().nullable().default(null),
+  })
+  .strict();
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+
+function route(handler: Handler) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    handler(req, res).catch((error: unknown) => {
+      if (error instanceof SuppressionTargetError) res.status(400).json({ error: error.message });
+      else next(error);
+    });
+  };
+}
+
+/**
+ * Suppressions on the admin API: `GET /suppressions` (keyset-paged by `afterId`), `POST
+ * /suppressions` `{ target, reason?, campaignId? }` (an address, an @domain or an identity
+ * hash) and `DELETE /suppressions` with the same body to lift one.
+ */
+export function suppressionApiRoutes(router: Router, deps: { db: Knex }): void {
+  router.get(
+    '/suppressions',
+    route(async (req, res) => {
+      const query = listQuery.parse(req.query);
+      const suppressions = await listSuppressions(deps.db, query);
+      res.json({ suppressions, nextAfterId: suppressions.length === query.limit ? suppressions[suppressions.length - 1]?.id : null });
+    }),
+  );
+  router.post(
+    '/suppressions',
+    route(async (req, res) => {
+      const body = targetBody.parse(req.body);
+      const stored = await suppress(deps.db, body.target, { reason: body.reason, campaignId: body.campaignId, createdBy: 'api' });
+      res.status(201).json({ suppressed: stored });
+    }),
+  );
+  router.delete(
+    '/suppressions',
+    route(async (req, res) => {
+      const body = targetBody.parse(req.body);
+      const removed = await unsuppress(deps.db, body.target, { campaignId: body.campaignId });
+      res.status(removed === 0 ? 404 : 200).json({ removed });
+    }),
+  );
+}

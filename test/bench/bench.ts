@@ -1,0 +1,232 @@
+/**
+ * `npm run bench [-- --leads N]`: measures, in one run on the same Redis and Postgres,
+ *   B — bare BullMQ: N no-op jobs added with addBulk (chunks of 1,000), one worker at the
+ *       engine's send concurrency, removeOnComplete;
+ *   P — the full PROOF pipeline of a one-step campaign of N leads: tick → message rows →
+ *       addBulk → send jobs through every gate → outcome recorded → enrollment completed;
+ * and one tick's selection on a campaign with 1,000,000 enrollments of which 1,000 are due.
+ * Prints its figures; the last line is JSON. Uses its own database (`drumbeat_bench`) and
+ * queue prefix, so it never touches the demo's or the tests' data.
+ */
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { createLogger } from '../../src/log/logger.js';
+import { createDb, type Knex } from '../../src/db/knex.js';
+import { ensureDatabase, migrateLatest } from '../../src/db/migrate.js';
+import { createAppContext } from '../../src/runtime/context.js';
+import { startWorkers } from '../../src/runtime/worker-runtime.js';
+import { parseCampaignSpec } from '../../src/campaigns/campaign-spec.js';
+import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
+
+function argument(name: string, fallback: number): number {
+  const index = process.argv.indexOf(`--${name}`);
+  const value = index === -1 ? undefined : Number(process.argv[index + 1]);
+  return value !== undefined && Number.isInteger(value) && value > 0 ? value : fallback;
+}
+
+const leads = argument('leads', 20_000);
+const baseUrl = new URL(loadConfig().DATABASE_URL);
+baseUrl.pathname = '/drumbeat_bench';
+const config: Config = loadConfig({ ...process.env, DATABASE_URL: baseUrl.toString(), QUEUE_PREFIX: `bench${process.pid}`, LOG_LEVEL: 'warn' });
+
+async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+async function usedMemoryMb(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 1024 / 1024;
+}
+
+/** B: the ceiling — BullMQ alone moving N no-op jobs. */
+async function bareBullmq(redis: Redis): Promise<number> {
+  const prefix = `${config.QUEUE_PREFIX}bare`;
+  const queue = new Queue('bare', { connection: redis, prefix });
+  let done = 0;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const worker = new Worker(
+    'bare',
+    () => {
+      done += 1;
+      if (done === leads) finish();
+      return Promise.resolve();
+    },
+    { connection: redis, prefix, concurrency: config.SEND_CONCURRENCY },
+  );
+  await worker.waitUntilReady();
+  const started = performance.now();
+  for (let start = 0; start < leads; start += 1000) {
+    const chunk = Array.from({ length: Math.min(1000, leads - start) }, (_, index) => ({
+      name: 'noop',
+      data: { messageId: start + index + 1 },
+      opts: { jobId: `bare-${start + index}`, removeOnComplete: true },
+    }));
+    await queue.addBulk(chunk);
+  }
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await deletePrefix(redis, prefix);
+  return leads / seconds;
+}
+
+async function seedLeads(db: Knex, campaignId: number, count: number, prefix: string, dueAt: Date): Promise<void> {
+  await db.raw(
+    `WITH inserted AS (
+       INSERT INTO leads (email, identity_hash, first_name, company)
+       SELECT ? || i || '@bench.example', md5(? || i), 'Lead' || i, 'Bench' FROM generate_series(1, ?) AS i
+       ON CONFLICT (identity_hash) DO UPDATE SET updated_at = now()
+       RETURNING id
+     )
+     INSERT INTO campaign_leads (campaign_id, lead_id, state, current_step, next_action_at)
+     SELECT ?, id, 'NEW', 0, ? FROM inserted
+     ON CONFLICT (campaign_id, lead_id) DO NOTHING`,
+    [prefix, prefix, count, campaignId, dueAt],
+  );
+}
+
+/** P: the whole engine on a one-step PROOF campaign; returns leads/s, wall time and peak RSS. */
+async function pipeline(redis: Redis): Promise<{ perSecond: number; wallSeconds: number; peakRssMb: number; redisDeltaMb: number }> {
+  const ctx = createAppContext(config, createLogger(config));
+  const stamp = Date.now().toString(36);
+  const campaignId = await ctx.campaigns.create(
+    parseCampaignSpec({
+      name: `Bench ${stamp}`,
+      slug: `bench-${stamp}`,
+      mode: 'PROOF',
+      tickEvery: '1h',
+      from: { name: 'Bench', email: 'bench@example.com' },
+      steps: [{ channel: 'email', subject: 'Hi <%= it.lead.firstName %>', body: 'Hello <%= it.lead.firstName %> at <%= it.lead.company %>' }],
+    }),
+  );
+  await seedLeads(ctx.db, campaignId, leads, `p${stamp}-`, new Date(Date.now() - 1000));
+  await ctx.campaigns.approve(campaignId, 'bench', 'bench');
+  await ctx.campaigns.start(campaignId);
+  // The bench drives the one tick itself; drop the scheduler's.
+  await ctx.queues.get(campaignTickQueue).removeJobScheduler(tickSchedulerId(campaignId));
+  await ctx.queues.get(campaignTickQueue).drain(true);
+  const memoryBefore = await usedMemoryMb(redis);
+
+  const workers = await startWorkers(ctx, undefined, { schedule: false });
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const started = performance.now();
+  await ctx.queues.get(campaignTickQueue).add('tick', { campaignId, slot: new Date().toISOString() }, { jobId: `bench-tick-${stamp}` });
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const row = (await ctx.db('campaign_leads').where({ campaign_id: campaignId }).whereNot({ state: 'COMPLETED' }).first('id')) as
+      | { id: number }
+      | undefined;
+    if (row === undefined) break;
+  }
+  const wallSeconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  await workers.close();
+  const [{ sent }] = (await ctx.db('messages').where({ campaign_id: campaignId, status: 'SENT_PROOF' }).count('* as sent')) as [{ sent: number }];
+  const [{ rows }] = (await ctx.db('proof_deliveries').where('idempotency_key', 'like', `c${campaignId}-%`).count('* as rows')) as [{ rows: number }];
+  if (sent !== leads || rows !== leads) throw new Error(`pipeline sent ${sent} messages and wrote ${rows} proof rows for ${leads} leads`);
+  for (const queue of ctx.queues.all()) await queue.clean(0, 100_000, 'completed');
+  const redisDeltaMb = (await usedMemoryMb(redis)) - memoryBefore;
+  await ctx.close();
+  return { perSecond: leads / wallSeconds, wallSeconds, peakRssMb: peakRss / 1024 / 1024, redisDeltaMb };
+}
+
+/** One tick's selection on 1,000,000 enrollments of which 1,000 are due (the data is kept between runs). */
+async function tickSelection(db: Knex): Promise<number> {
+  const spec = parseCampaignSpec({
+    name: 'Bench one million',
+    slug: 'bench-one-million',
+    mode: 'PROOF',
+    from: { name: 'Bench', email: 'bench@example.com' },
+    steps: [{ channel: 'email', subject: 'Hi', body: 'Hi' }],
+  });
+  let campaign = (await db('campaigns').where({ slug: spec.slug }).first('id')) as { id: number } | undefined;
+  if (campaign === undefined) {
+    process.stderr.write('seeding 1,000,000 enrollments (first run only)…\n');
+    [campaign] = (await db('campaigns')
+      .insert({ name: spec.name, slug: spec.slug, mode: 'PROOF', spec: JSON.stringify(spec) })
+      .returning('id')) as Array<{ id: number }>;
+    if (campaign === undefined) throw new Error('campaign insert failed');
+    const future = new Date(Date.now() + 365 * 86_400_000);
+    for (let batch = 0; batch < 10; batch += 1) await seedLeads(db, campaign.id, 100_000, `m${batch}-`, future);
+    await db.raw('ANALYZE campaign_leads');
+  }
+  const campaignId = campaign.id;
+  // Make exactly 1,000 due now, the rest in the future.
+  await db('campaign_leads').where({ campaign_id: campaignId }).where('next_action_at', '<=', new Date()).update({ next_action_at: new Date(Date.now() + 365 * 86_400_000) });
+  await db.raw(
+    `UPDATE campaign_leads SET next_action_at = now() - interval '1 minute'
+      WHERE id IN (SELECT id FROM campaign_leads WHERE campaign_id = ? ORDER BY id LIMIT 1000)`,
+    [campaignId],
+  );
+  const timings: number[] = [];
+  for (let run = 0; run < 5; run += 1) {
+    await db.transaction(async (trx) => {
+      const started = performance.now();
+      const due = (await trx
+        .select('cl.id', 'cl.lead_id', 'cl.current_step', 'l.email', 'l.first_name', 'l.last_name', 'l.company', 'l.custom')
+        .from('campaign_leads as cl')
+        .join('leads as l', 'l.id', 'cl.lead_id')
+        .where('cl.campaign_id', campaignId)
+        .whereIn('cl.state', ['NEW', 'ACTIVE'])
+        .whereNotNull('cl.next_action_at')
+        .where('cl.next_action_at', '<=', new Date())
+        .orderBy([{ column: 'cl.next_action_at' }, { column: 'cl.id' }])
+        .limit(1000)
+        .forUpdate('cl')
+        .skipLocked()) as unknown[];
+      timings.push(performance.now() - started);
+      if (due.length !== 1000) throw new Error(`selected ${due.length} due enrollments, expected 1000`);
+      await trx.rollback();
+    }).catch((error: unknown) => {
+      if (error instanceof Error && error.message.startsWith('selected')) throw error;
+    });
+  }
+  timings.sort((a, b) => a - b);
+  return timings[Math.floor(timings.length / 2)] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  await ensureDatabase(config.DATABASE_URL);
+  const db = createDb(config);
+  await migrateLatest(db);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  try {
+    process.stderr.write(`bench: ${leads} leads, send concurrency ${config.SEND_CONCURRENCY}\n`);
+    const bare = await bareBullmq(redis);
+    process.stderr.write(`B bare BullMQ: ${bare.toFixed(0)} jobs/s\n`);
+    const piped = await pipeline(redis);
+    process.stderr.write(
+      `P pipeline: ${piped.perSecond.toFixed(0)} leads/s, ${piped.wallSeconds.toFixed(2)} s, peak RSS ${piped.peakRssMb.toFixed(0)} MB, Redis +${piped.redisDeltaMb.toFixed(2)} MB\n`,
+    );
+    const selectMs = await tickSelection(db);
+    process.stderr.write(`tick selection on 1M enrollments (1,000 due): ${selectMs.toFixed(1)} ms (median of 5)\n`);
+    process.stdout.write(
+      `${JSON.stringify({
+        leads,
+        bare_jobs_per_s: Math.round(bare),
+        pipeline_leads_per_s: Math.round(piped.perSecond),
+        ratio: Number((piped.perSecond / bare).toFixed(3)),
+        pipeline_wall_s: Number(piped.wallSeconds.toFixed(2)),
+        worker_peak_rss_mb: Math.round(piped.peakRssMb),
+        redis_used_memory_delta_mb: Number(piped.redisDeltaMb.toFixed(2)),
+        tick_select_ms_1m_enrollments: Number(selectMs.toFixed(1)),
+      })}\n`,
+    );
+  } finally {
+    await deletePrefix(redis, config.QUEUE_PREFIX);
+    redis.disconnect();
+    await db.destroy();
+  }
+}
+
+await main();

@@ -1,0 +1,205 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
+import type { AppContext } from '../../src/runtime/context.js';
+import { resetDatabase, resetRedis, testRun } from '../setup/hooks.js';
+import { engineContext, eventually, makeLeads, seedCampaign, spawnDrumbeat, stopProcess } from '../support/engine.js';
+
+const run = promisify(execFile);
+
+/** Worker settings that make recovery quick enough to watch in a test. */
+const chaosEnv = { JOB_LOCK_DURATION: '3s', RECONCILE_EVERY: '1s', SENDING_STALE_AFTER: '3s', SEND_CONCURRENCY: '10', SEND_BACKOFF: '100ms' };
+
+const twoSteps = {
+  tickEvery: '1s',
+  steps: [
+    { channel: 'email' as const, delay: '0s', subject: 'Hi', body: 'One <%= it.lead.firstName %>' },
+    { channel: 'linkedin' as const, delay: '1s', body: 'Two <%= it.lead.firstName %>' },
+  ],
+};
+
+interface Outcome {
+  completed: number;
+  unknown: number;
+}
+
+/**
+ * The exactly-once check: every proof ledger key appears at most once; every message is
+ * SENT_PROOF or UNKNOWN (a send caught mid-flight, never resent); every enrollment finished
+ * all steps, each with exactly one ledger row, or stopped on an UNKNOWN message.
+ */
+async function assertExactlyOnce(ctx: AppContext, campaignId: number, leads: number, steps: number): Promise<Outcome> {
+  const duplicates = (await ctx.db('proof_deliveries')
+    .select('idempotency_key')
+    .count('* as count')
+    .groupBy('idempotency_key')
+    .having(ctx.db.raw('count(*) > 1'))) as unknown[];
+  expect(duplicates, 'no message reached the provider twice').to.deep.equal([]);
+  const statuses = (await ctx.db('messages').where({ campaign_id: campaignId }).groupBy('status').select('status').count('* as count')) as Array<{
+    status: string;
+    count: number;
+  }>;
+  for (const row of statuses) expect(['SENT_PROOF', 'UNKNOWN'], `no message is ${row.status}`).to.include(row.status);
+  const { rows } = await ctx.db.raw<{ rows: Array<{ state: string; sent: number; ledger: number; unknown: number }> }>(
+    `SELECT cl.state,
+            count(m.id) FILTER (WHERE m.status = 'SENT_PROOF')::int AS sent,
+            count(p.id)::int AS ledger,
+            count(m.id) FILTER (WHERE m.status = 'UNKNOWN')::int AS unknown
+       FROM campaign_leads cl
+       LEFT JOIN messages m ON m.enrollment_id = cl.id
+       LEFT JOIN proof_deliveries p ON p.message_id = m.id AND m.status = 'SENT_PROOF'
+      WHERE cl.campaign_id = ?
+      GROUP BY cl.id, cl.state`,
+    [campaignId],
+  );
+  expect(rows).to.have.length(leads);
+  let completed = 0;
+  let unknown = 0;
+  for (const row of rows) {
+    if (row.unknown > 0) {
+      unknown += 1;
+      expect(row.unknown, 'at most the step in flight is UNKNOWN').to.equal(1);
+    } else {
+      completed += 1;
+      expect(row, 'a finished lead got every step exactly once').to.deep.equal({ state: 'COMPLETED', sent: steps, ledger: steps, unknown: 0 });
+    }
+  }
+  return { completed, unknown };
+}
+
+async function sentCount(ctx: AppContext, campaignId: number): Promise<number> {
+  const [{ count }] = (await ctx.db('messages').where({ campaign_id: campaignId, status: 'SENT_PROOF' }).count('* as count')) as [{ count: number }];
+  return count;
+}
+
+async function untilCompleted(ctx: AppContext, campaignId: number, timeoutMs = 90_000): Promise<void> {
+  await eventually(async () => (await ctx.campaigns.require(campaignId)).status === 'COMPLETED', 'the campaign to complete', timeoutMs);
+}
+
+function redisUp(): Promise<boolean> {
+  const probe = new Redis(testRun.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+  probe.on('error', () => undefined);
+  return probe
+    .connect()
+    .then(() => probe.ping())
+    .then(() => true, () => false)
+    .finally(() => probe.disconnect());
+}
+
+describe('chaos: crashes and outages in the middle of a campaign', function () {
+  this.timeout(180_000);
+  let ctx: AppContext;
+  let workers: ChildProcess[] = [];
+
+  function startWorker(env: Record<string, string> = {}): ChildProcess {
+    const worker = spawnDrumbeat(['worker'], { ...chaosEnv, ...env });
+    workers.push(worker);
+    return worker;
+  }
+
+  beforeEach(async () => {
+    await resetDatabase();
+    await resetRedis();
+    ctx = engineContext();
+  });
+
+  afterEach(async () => {
+    await Promise.all(workers.map((worker) => stopProcess(worker)));
+    workers = [];
+    await ctx.close();
+  });
+
+  it('kill -9 of the worker, again and again: every step exactly once, a send caught mid-flight is UNKNOWN and not resent', async () => {
+    const leads = 1500;
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(leads), scheduled: true, spec: twoSteps });
+    for (const threshold of [200, 900, 1700]) {
+      const worker = startWorker();
+      await eventually(async () => (await sentCount(ctx, campaignId)) >= threshold, `${threshold} sends`, 60_000);
+      worker.kill('SIGKILL');
+      await once(worker, 'exit');
+    }
+    startWorker();
+    await untilCompleted(ctx, campaignId);
+    const outcome = await assertExactlyOnce(ctx, campaignId, leads, 2);
+    expect(outcome.completed + outcome.unknown).to.equal(leads);
+    expect(outcome.completed).to.be.greaterThan(leads * 0.9);
+  });
+
+  it('Redis flushed in the middle: completes with no duplicate and none missing', async () => {
+    const leads = 1500;
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(leads), scheduled: true, spec: twoSteps });
+    startWorker();
+    await eventually(async () => (await sentCount(ctx, campaignId)) >= 600, '600 sends', 60_000);
+    await resetRedis();
+    await untilCompleted(ctx, campaignId);
+    expect(await assertExactlyOnce(ctx, campaignId, leads, 2)).to.deep.equal({ completed: leads, unknown: 0 });
+  });
+
+  it('Postgres backends of the worker terminated in the middle: the pool recovers and the process keeps running', async () => {
+    const leads = 1500;
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(leads), scheduled: true, spec: twoSteps });
+    const worker = startWorker();
+    for (const threshold of [300, 1200]) {
+      await eventually(async () => (await sentCount(ctx, campaignId)) >= threshold, `${threshold} sends`, 60_000);
+      const { rows } = await ctx.db.raw<{ rows: Array<{ terminated: boolean }> }>(
+        `SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = ?`,
+        [`drumbeat-${worker.pid}`],
+      );
+      expect(rows.length, 'the worker had backends to terminate').to.be.greaterThan(0);
+    }
+    await untilCompleted(ctx, campaignId);
+    expect(worker.exitCode, 'the worker did not crash').to.equal(null);
+    const outcome = await assertExactlyOnce(ctx, campaignId, leads, 2);
+    expect(outcome.completed + outcome.unknown).to.equal(leads);
+  });
+
+  it('SIGTERM in the middle of a batch: active sends drain, a restarted worker finishes, nothing lost or doubled', async () => {
+    const leads = 1500;
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(leads), scheduled: true, spec: twoSteps });
+    const first = startWorker();
+    await eventually(async () => (await sentCount(ctx, campaignId)) >= 500, '500 sends', 60_000);
+    const exited = once(first, 'exit') as Promise<[number | null]>;
+    first.kill('SIGTERM');
+    const [code] = await exited;
+    expect(code).to.equal(0);
+    const [{ count: sending }] = (await ctx.db('messages').where({ campaign_id: campaignId, status: 'SENDING' }).count('* as count')) as [{ count: number }];
+    expect(sending, 'no send was abandoned mid-flight').to.equal(0);
+    startWorker();
+    await untilCompleted(ctx, campaignId);
+    expect(await assertExactlyOnce(ctx, campaignId, leads, 2)).to.deep.equal({ completed: leads, unknown: 0 });
+  });
+
+  it('four worker processes on one campaign: exactly once, and the daily cap holds', async () => {
+    const leads = 2000;
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(leads), scheduled: true, spec: { ...twoSteps, dailyCap: 2500 } });
+    for (let index = 0; index < 4; index += 1) startWorker({ SEND_CONCURRENCY: '25' });
+    await eventually(async () => (await sentCount(ctx, campaignId)) >= 2500, 'the cap to be reached', 120_000);
+    // Let any send that raced the cap finish, then check nothing went past it.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await sentCount(ctx, campaignId)).to.equal(2500);
+    const [{ rows }] = (await ctx.db('proof_deliveries as p').join('messages as m', 'm.id', 'p.message_id').where('m.campaign_id', campaignId).count('* as rows')) as [{ rows: number }];
+    expect(rows).to.equal(2500);
+    const duplicates = (await ctx.db('proof_deliveries').select('idempotency_key').groupBy('idempotency_key').having(ctx.db.raw('count(*) > 1'))) as unknown[];
+    expect(duplicates).to.deep.equal([]);
+  });
+
+  it('Redis restarted in the middle: the same worker resumes without a restart and completes', async function () {
+    if (process.env.CHAOS_RESTART_REDIS === '0') this.skip();
+    const leads = 1500;
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(leads), scheduled: true, spec: twoSteps });
+    const worker = startWorker();
+    await eventually(async () => (await sentCount(ctx, campaignId)) >= 600, '600 sends', 60_000);
+    await run('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'shutdown', 'nosave']).catch(() => undefined);
+    await eventually(async () => !(await redisUp()), 'Redis to stop', 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await run('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', '6379', '--save', '', '--appendonly', 'no']);
+    await eventually(() => redisUp(), 'Redis to come back', 10_000);
+    await untilCompleted(ctx, campaignId);
+    expect(worker.exitCode, 'the worker was never restarted').to.equal(null);
+    const outcome = await assertExactlyOnce(ctx, campaignId, leads, 2);
+    expect(outcome.completed + outcome.unknown).to.equal(leads);
+  });
+});
