@@ -62,6 +62,9 @@ interface PlannedMessage {
   queued_at: Date | null;
 }
 
+/** What the tick needs back about each message it inserted. */
+type InsertedMessage = Pick<PlannedMessage, 'idempotency_key' | 'status' | 'channel' | 'step_index' | 'enrollment_id'> & { id: number };
+
 /** What the render log needs about a planned message that came from a template. */
 interface RenderTrace {
   templateVersionId: number;
@@ -154,7 +157,7 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
         .limit(limit)
         .forUpdate('cl')
         .skipLocked()) as DueEnrollment[];
-      if (due.length === 0) return { selected: 0, inserted: [] as Array<PlannedMessage & { id: number }> };
+      if (due.length === 0) return { selected: 0, inserted: [] as InsertedMessage[] };
 
       const planned: PlannedMessage[] = [];
       const traces = new Map<string, RenderTrace>();
@@ -171,9 +174,11 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       const inserted =
         planned.length === 0
           ? []
-          : ((await trx('messages').insert(planned).onConflict(['campaign_id', 'lead_id', 'step_index']).ignore().returning('*')) as Array<
-              PlannedMessage & { id: number }
-            >);
+          : ((await trx('messages')
+              .insert(planned)
+              .onConflict(['campaign_id', 'lead_id', 'step_index'])
+              .ignore()
+              .returning(['id', 'idempotency_key', 'status', 'channel', 'step_index', 'enrollment_id'])) as InsertedMessage[]);
       if (compose !== undefined) await compose.divert(trx, campaign.id, inserted);
       const renders: RenderLogEntry[] = [];
       for (const message of inserted) {
@@ -224,17 +229,24 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
         // Read once per tick: every message of this tick renders from the same template versions.
         const templates = await currentVersions(db, referencedTemplateIds(steps));
         let capLeft = await remainingCap(db, capScopes(config, campaign, null, now));
+        // A committed batch's jobs are added while the next batch is selected and written:
+        // Redis and Postgres work overlap, one batch apart, and every add follows its commit.
+        let adding: Promise<void> = Promise.resolve();
         while (capLeft > 0) {
           const batch = await runBatch(campaign, steps, templates, now, Math.min(config.TICK_BATCH_SIZE, capLeft));
           result.selected += batch.selected;
           result.created += batch.inserted.length;
           const toSend = batch.inserted.filter((message) => message.status === 'QUEUED');
           result.heldForReview += batch.inserted.filter((message) => message.status === 'PENDING_REVIEW').length;
-          result.enqueued += await enqueueSends(queues, config, toSend);
-          if (compose !== undefined) await compose.enqueue(batch.inserted);
+          await adding;
+          adding = (async () => {
+            result.enqueued += await enqueueSends(queues, config, toSend);
+            if (compose !== undefined) await compose.enqueue(batch.inserted);
+          })();
           capLeft -= toSend.length;
           if (batch.selected < config.TICK_BATCH_SIZE) break;
         }
+        await adding;
         if (capLeft <= 0) result.outcome = 'capped';
         if (result.selected === 0 && (await campaigns.completeIfFinished(campaignId))) result.outcome = 'completed';
       }

@@ -87,21 +87,39 @@ export async function loadSendContexts(db: Knex, ids: readonly number[]): Promis
   return new Map(rows.map((row) => [row.id, row]));
 }
 
+/** One message to claim; an email also fixes its Message-ID and unsubscribe token hash. */
+export interface SendClaim {
+  id: number;
+  providerMessageId: string | null;
+  unsubscribeTokenHash: string | null;
+}
+
 /**
  * Compare-and-set of many messages from a sendable status to SENDING, committed before any
  * adapter call. The same statement re-checks, under the row lock, that the campaign is ACTIVE,
- * the kill switch is off and the lead is not suppressed. Returns the ids it claimed.
+ * the kill switch is off and the lead is not suppressed, and stores each email's Message-ID
+ * and unsubscribe token hash (needed as soon as the email is out). Returns the ids it claimed.
  */
-export async function claimForSending(db: Knex, ids: readonly number[], now: Date): Promise<Set<number>> {
+export async function claimForSending(db: Knex, claims: readonly SendClaim[], now: Date): Promise<Set<number>> {
   const { rows } = await db.raw<{ rows: Array<{ id: number }> }>(
-    `UPDATE messages m SET status = 'SENDING', sending_at = ?, attempts = m.attempts + 1, updated_at = ?
-       FROM campaigns c, leads l
-      WHERE m.id = ANY(?::bigint[]) AND m.status = ANY(?::text[])
+    `UPDATE messages m SET status = 'SENDING', sending_at = ?, attempts = m.attempts + 1, updated_at = ?,
+            provider_message_id = coalesce(nullif(claim.provider_message_id, ''), m.provider_message_id),
+            unsubscribe_token_hash = coalesce(nullif(claim.token_hash, ''), m.unsubscribe_token_hash)
+       FROM unnest(?::bigint[], ?::text[], ?::text[]) AS claim(id, provider_message_id, token_hash), campaigns c, leads l
+      WHERE m.id = claim.id AND m.status = ANY(?::text[])
         AND c.id = m.campaign_id AND c.status = 'ACTIVE'
         AND l.id = m.lead_id AND NOT ${suppressedLeadSql('m.campaign_id')}
         AND NOT ${killSwitchSql}
       RETURNING m.id`,
-    [now, now, [...ids], [...SENDABLE_STATUSES]],
+    [
+      now,
+      now,
+      claims.map((claim) => claim.id),
+      // '' stands for "none" in the text arrays (the driver's array typing has no null element).
+      claims.map((claim) => claim.providerMessageId ?? ''),
+      claims.map((claim) => claim.unsubscribeTokenHash ?? ''),
+      [...SENDABLE_STATUSES],
+    ],
   );
   return new Set(rows.map((row) => row.id));
 }
@@ -211,24 +229,3 @@ export async function settleMessage(
   });
 }
 
-/** The identity of one email fixed before it is sent: our Message-ID and the unsubscribe token's hash. */
-export interface EmailIdentityRow {
-  id: number;
-  providerMessageId: string;
-  unsubscribeTokenHash: string;
-}
-
-/**
- * Stores the Message-IDs and unsubscribe token hashes of many emails in one statement, before
- * they are sent, so that a reply or an unsubscribe click always finds its message. Both values
- * are derived from the message key, so writing them again on a retry changes nothing.
- */
-export async function recordEmailIdentities(db: Knex, rows: readonly EmailIdentityRow[]): Promise<void> {
-  await db.raw(
-    `UPDATE messages m SET provider_message_id = v.provider_message_id, unsubscribe_token_hash = v.token_hash
-       FROM unnest(?::bigint[], ?::text[], ?::text[]) AS v(id, provider_message_id, token_hash)
-      WHERE m.id = v.id
-        AND (m.provider_message_id IS DISTINCT FROM v.provider_message_id OR m.unsubscribe_token_hash IS DISTINCT FROM v.token_hash)`,
-    [rows.map((row) => row.id), rows.map((row) => row.providerMessageId), rows.map((row) => row.unsubscribeTokenHash)],
-  );
-}

@@ -20,8 +20,7 @@ import {
   claimForSending,
   loadSendContexts,
   recordDeliveries,
-  recordEmailIdentities,
-  type EmailIdentityRow,
+  type SendClaim,
   settleMessage,
   SENDABLE_STATUSES,
   type Delivery,
@@ -93,14 +92,10 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
     const byId = await loadSendContexts(db, ids);
     return ids.map((id) => byId.get(id));
   }, 500, batchLingerMs);
-  const claims = new Batcher<number, boolean>(async (ids) => {
-    const claimed = await claimForSending(db, ids, clock.now());
-    return ids.map((id) => claimed.has(id));
+  const claims = new Batcher<SendClaim, boolean>(async (batch) => {
+    const claimed = await claimForSending(db, batch, clock.now());
+    return batch.map((claim) => claimed.has(claim.id));
   }, 500, batchLingerMs);
-  const identities = new Batcher<EmailIdentityRow, void>(async (rows) => {
-    await recordEmailIdentities(db, rows);
-    return rows.map(() => undefined);
-  });
   const unsubscribeSecret = config.UNSUBSCRIBE_SECRET ?? config.SESSION_SECRET;
   const deliveries = new Batcher<Delivery, boolean>(async (batch) => {
     const recorded = await recordDeliveries(db, batch, clock.now());
@@ -108,10 +103,10 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
   }, 500, batchLingerMs);
 
   /** Claims one message with its cap units in one transaction; returns the full scope if any. */
-  async function claimWithCaps(id: number, scopes: CapScope[]): Promise<{ claimed: boolean; full?: CapScope }> {
+  async function claimWithCaps(claim: SendClaim, scopes: CapScope[]): Promise<{ claimed: boolean; full?: CapScope }> {
     return db.transaction(async (trx) => {
-      const claimed = await claimForSending(trx, [id], clock.now());
-      if (!claimed.has(id)) return { claimed: false };
+      const claimed = await claimForSending(trx, [claim], clock.now());
+      if (!claimed.has(claim.id)) return { claimed: false };
       const full = await reserveCaps(trx, scopes);
       // Throwing rolls the claim back: the message stays QUEUED and takes no unit anywhere.
       if (full !== undefined) throw new CapFull(full);
@@ -225,16 +220,6 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
         if (until !== undefined) return { kind: 'hold', until, reason: `recipient domain ${domain} throttled` };
       }
 
-      // Claim: QUEUED → SENDING committed (with cap units, atomically) before the adapter call.
-      const scopes = capScopes(config, { id: context.campaign_id, dailyCap: context.daily_cap, timezone: context.timezone }, context.channel, now);
-      if (scopes.length === 0) {
-        if (!(await claims.run(context.id))) return lostClaim(now);
-      } else {
-        const claim = await claimWithCaps(context.id, scopes);
-        if (claim.full !== undefined) return { kind: 'hold', until: claim.full.resetsAt, reason: `daily cap ${claim.full.scope} reached` };
-        if (!claim.claimed) return lostClaim(now);
-      }
-
       const message: OutboundMessage = {
         id: context.id,
         idempotencyKey: context.idempotency_key,
@@ -247,15 +232,28 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
         fromEmail: context.from_email,
         replyTo: context.reply_to,
       };
+      const claim: SendClaim = { id: context.id, providerMessageId: null, unsubscribeTokenHash: null };
       if (context.channel === 'email' && unsubscribeSecret !== undefined) {
-        // Stored before the send: an unsubscribe click or a reply may arrive as soon as it is out.
+        // Stored with the claim, before the send: an unsubscribe click or a reply may arrive as soon as it is out.
         const { tokenHash, ...extras } = emailIdentity(
           { secret: unsubscribeSecret, publicUrl: config.PUBLIC_URL, mailto: config.UNSUBSCRIBE_MAILTO },
           { idempotencyKey: context.idempotency_key, fromEmail: context.from_email, replyTo: context.reply_to },
         );
-        await identities.run({ id: context.id, providerMessageId: extras.messageId, unsubscribeTokenHash: tokenHash });
+        claim.providerMessageId = extras.messageId;
+        claim.unsubscribeTokenHash = tokenHash;
         message.email = extras;
       }
+
+      // Claim: QUEUED → SENDING committed (with cap units, atomically) before the adapter call.
+      const scopes = capScopes(config, { id: context.campaign_id, dailyCap: context.daily_cap, timezone: context.timezone }, context.channel, now);
+      if (scopes.length === 0) {
+        if (!(await claims.run(claim))) return lostClaim(now);
+      } else {
+        const claimed = await claimWithCaps(claim, scopes);
+        if (claimed.full !== undefined) return { kind: 'hold', until: claimed.full.resetsAt, reason: `daily cap ${claimed.full.scope} reached` };
+        if (!claimed.claimed) return lostClaim(now);
+      }
+
       let result: SendResult;
       try {
         result = await callAdapter(adapter, message);
