@@ -23,9 +23,9 @@ export async function readiness(ctx: AppContext): Promise<PreflightReport> {
   return { ok: report.ok, checks: [...report.checks, ...breakerChecks(states)] };
 }
 
-/** Starts the HTTP server of an API process on the configured host and port. */
-export async function startHttp(ctx: AppContext): Promise<Server> {
-  const app = createApp({
+/** The Express app of the API process: probes, admin board, admin API, webhooks and forms. */
+export function buildHttpApp(ctx: AppContext) {
+  return createApp({
     config: ctx.config,
     log: ctx.log,
     db: ctx.db,
@@ -35,6 +35,11 @@ export async function startHttp(ctx: AppContext): Promise<Server> {
     apiRoutes: (router) => apiRoutes(router, ctx),
     publicRoutes: (router) => publicFeedbackRoutes(router, ctx),
   });
+}
+
+/** Starts the HTTP server of an API process on the configured host and port. */
+export async function startHttp(ctx: AppContext): Promise<Server> {
+  const app = buildHttpApp(ctx);
   return new Promise((resolve, reject) => {
     const server = app.listen(ctx.config.PORT, ctx.config.HOST, () => {
       ctx.log.info({ host: ctx.config.HOST, port: ctx.config.PORT }, 'api listening');
