@@ -1,6 +1,7 @@
-import { DelayedError, Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import type { QueueDefinition } from '../jobs/queue-definition.js';
+import { applyJobDecision } from '../jobs/job-decision.js';
 import type { PublishDecision } from './content-calendar.js';
 import type { PublishJob } from './publish-queue.js';
 
@@ -10,13 +11,5 @@ import type { PublishJob } from './publish-queue.js';
  */
 export async function runPublishJob(queue: QueueDefinition, data: PublishJob, job: Job, ctx: AppContext, token: string | undefined): Promise<PublishDecision> {
   const decision = await ctx.content.publish(data.postId, { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 });
-  if (decision.kind === 'hold') {
-    await job.moveToDelayed(Math.max(decision.until.getTime(), Date.now() + 10), token);
-    throw new DelayedError(decision.reason);
-  }
-  if (decision.kind === 'rate-limited') {
-    await ctx.queues.get(queue).rateLimit(decision.retryAfterMs);
-    throw Worker.RateLimitError();
-  }
-  return decision;
+  return applyJobDecision(decision, job, token, queue, ctx.queues);
 }
