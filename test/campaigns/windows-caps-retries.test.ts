@@ -6,6 +6,7 @@ import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runt
 import { sendEmailQueue } from '../../queues/send-email.js';
 import { TransientSendError, PermanentSendError, type ChannelAdapter, type OutboundMessage } from '../../src/channels/adapter.js';
 import { suppress } from '../../src/suppression/suppression-service.js';
+import { setKillSwitch } from '../../src/settings/kill-switch.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, eventually, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 
@@ -155,6 +156,36 @@ describe('send windows, caps and retries', function () {
     }, 'one sent, the suppressed one skipped');
     expect(flaky.calls).to.have.length(7);
     expect(flaky.calls[6]?.recipient).to.equal('lead-1@example.com');
+  });
+
+  it('the kill switch stops adapter calls across workers within a second', async () => {
+    const started: number[] = [];
+    const slow: ChannelAdapter = {
+      provider: 'slow-smtp',
+      async send(message) {
+        started.push(Date.now());
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return { provider: 'slow-smtp', externalId: `ext-${message.id}` };
+      },
+    };
+    ctx = engineContext({ liveAdapters: { email: slow }, env: { SEND_CONCURRENCY: '20' } });
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(600), spec: { mode: 'LIVE' } });
+    await ctx.ticks.runTick(campaignId, ctx.clock.now());
+    await run();
+    const second = await startWorkers(ctx, undefined, { schedule: false });
+    try {
+      await eventually(async () => started.length >= 50 || undefined, '50 sends under way');
+      const killedAt = Date.now();
+      await setKillSwitch(ctx, true, 'test');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const late = started.filter((at) => at > killedAt + 1000);
+      expect(late, 'no adapter call started more than a second after the switch').to.deep.equal([]);
+      expect(started.length).to.be.below(600);
+      expect((await statusCounts(ctx, campaignId)).SENDING ?? 0, 'nothing left mid-send').to.equal(0);
+    } finally {
+      await second.close();
+      await setKillSwitch(ctx, false, 'test');
+    }
   });
 
   it('a permanent failure ends DEAD at once; a hard bounce also suppresses the address', async () => {

@@ -1,0 +1,33 @@
+import { expect } from 'chai';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/log/logger.js';
+import { createAppContext } from '../../src/runtime/context.js';
+import { warnOnEvictionPolicy } from '../../src/runtime/worker-runtime.js';
+import { testConfig } from '../setup/hooks.js';
+
+describe('Redis eviction policy at start-up', () => {
+  it('warns loudly when maxmemory-policy is not noeviction, and not when it is', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const config = testConfig({ LOG_LEVEL: 'warn' });
+    const ctx = createAppContext(config, createLogger(config, sink));
+    const original = ((await ctx.redis.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction';
+    try {
+      await ctx.redis.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      await warnOnEvictionPolicy(ctx);
+      expect(lines.join('')).to.include('REDIS MAXMEMORY-POLICY IS \\"allkeys-lru\\", NOT \\"noeviction\\"');
+      lines.length = 0;
+      await ctx.redis.config('SET', 'maxmemory-policy', 'noeviction');
+      await warnOnEvictionPolicy(ctx);
+      expect(lines).to.deep.equal([]);
+    } finally {
+      await ctx.redis.config('SET', 'maxmemory-policy', original);
+      await ctx.close();
+    }
+  });
+});
