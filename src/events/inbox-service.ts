@@ -4,7 +4,7 @@ import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { Batcher } from '../db/batcher.js';
 import { eventJobId, eventsQueue } from '../../queues/events.js';
 import type { InboxEventInput } from './feedback-event.js';
-import { insertInboxEvents, rememberReplayToken, unappliedEventIds, type StoredEvent } from './inbox-store.js';
+import { insertInboxEvents, pruneReplayTokens, rememberReplayToken, unappliedEventIds, type StoredEvent } from './inbox-store.js';
 import { WebhookAuthError } from './webhook-signatures.js';
 
 /** Raised when events were stored but their jobs could not be enqueued (Redis away): answer 503. */
@@ -65,19 +65,25 @@ export function inboxService({ db, queues, clock }: InboxServiceDeps) {
 
     /**
      * Stores one event only if its signing token was never seen, in one transaction: a
-     * replayed token stores nothing; a failed store does not burn the token.
+     * replayed token stores nothing; a failed store does not burn the token. Tokens seen
+     * before `forgetTokensBefore` are forgotten.
      * @throws WebhookAuthError for a replayed token.
      */
-    async storeWithReplayToken(event: InboxEventInput, token: string): Promise<StoreOutcome> {
+    async storeWithReplayToken(event: InboxEventInput, token: string, forgetTokensBefore: Date): Promise<StoreOutcome> {
       const stored = await db.transaction(async (trx) => {
         if (!(await rememberReplayToken(trx, event.provider, token, clock.now()))) throw new WebhookAuthError('signing token already used');
         return insertInboxEvents(trx, [event], clock.now());
       });
+      // Tokens older than the timestamp window are refused as stale anyway: no need to keep them.
+      await pruneReplayTokens(db, forgetTokensBefore);
       await enqueue(stored);
       return outcome(stored);
     },
 
-    /** Re-enqueues up to `limit` stored but unapplied events (after Redis lost their jobs). */
+    /**
+     * Re-enqueues up to `limit` stored but unapplied events, for a sweep after Redis lost
+     * their jobs when no redelivery comes to do it.
+     */
     async requeueUnapplied(limit = 10_000): Promise<number> {
       const ids = await unappliedEventIds(db, limit);
       await enqueue(ids.map((id) => ({ id, duplicate: true, pending: true })));

@@ -8,9 +8,12 @@ import type { CampaignService } from '../campaigns/campaign-service.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { sendQueues } from '../../queues/index.js';
 import { enqueueSends } from './enqueue-sends.js';
+import type { InboxService } from '../events/inbox-service.js';
 
 export interface ReconcileResult {
   requeued: number;
+  /** Stored webhook events not yet applied, whose apply jobs were added again (a no-op for live ones). */
+  requeuedEvents: number;
   markedUnknown: number;
   completedCampaigns: number;
 }
@@ -29,15 +32,17 @@ export interface ReconcilerDeps {
   config: Config;
   campaigns: CampaignService;
   redis: Redis;
+  inbox: Pick<InboxService, 'requeueUnapplied'>;
 }
 
 /**
  * Restores what Redis may have lost and flags what a crash left behind. Postgres is the record:
  * a QUEUED (or APPROVED, or FAILED-and-retrying) message whose job no longer exists gets its job
  * back (jobId dedup makes a second add harmless); a message SENDING for longer than
- * `SENDING_STALE_AFTER` becomes UNKNOWN, never resent on its own.
+ * `SENDING_STALE_AFTER` becomes UNKNOWN, never resent on its own. Stored webhook events that are
+ * not applied yet get their apply jobs back the same way.
  */
-export function reconcilerService({ db, queues, clock, log, config, campaigns, redis }: ReconcilerDeps) {
+export function reconcilerService({ db, queues, clock, log, config, campaigns, redis, inbox }: ReconcilerDeps) {
   /** Which of these messages have no job in their send queue, checked with one pipelined round trip. */
   async function withoutJobs(messages: WaitingMessage[]): Promise<WaitingMessage[]> {
     const pipeline = redis.pipeline();
@@ -91,13 +96,14 @@ export function reconcilerService({ db, queues, clock, log, config, campaigns, r
     async reconcile(): Promise<ReconcileResult> {
       const markedUnknown = await markStaleSending();
       const requeued = await requeueLost();
+      const requeuedEvents = await inbox.requeueUnapplied();
       let completedCampaigns = 0;
       const active = (await db('campaigns').where({ status: 'ACTIVE' }).select('id')) as Array<{ id: number }>;
       for (const campaign of active) {
         if (await campaigns.completeIfFinished(campaign.id)) completedCampaigns += 1;
       }
       if (requeued > 0) log.warn({ requeued }, 'reconciler re-enqueued messages whose jobs were gone');
-      return { requeued, markedUnknown, completedCampaigns };
+      return { requeued, requeuedEvents, markedUnknown, completedCampaigns };
     },
   };
 }

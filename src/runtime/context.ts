@@ -7,6 +7,7 @@ import { createRedisConnection, type ConnectionRole, type Redis } from '../redis
 import { campaignService, type CampaignService } from '../campaigns/campaign-service.js';
 import { tickService, type TickService } from '../campaigns/tick-service.js';
 import { sendService, type SendService } from '../messages/send-service.js';
+import { inboxService } from '../events/inbox-service.js';
 import { reconcilerService, type ReconcilerService } from '../messages/reconciler-service.js';
 import { proofAdapter } from '../channels/proof/proof-adapter.js';
 import type { ChannelAdapter } from '../channels/adapter.js';
@@ -92,7 +93,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const liveAdapters = options.liveAdapters ?? live.adapters;
   const throttle = config.EMAIL_DOMAIN_PER_MINUTE === undefined ? undefined : domainThrottle(redis, config.QUEUE_PREFIX, config.EMAIL_DOMAIN_PER_MINUTE, clock);
   const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
-  const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis });
+  const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis, inbox: inboxService({ db, queues, clock }) });
   const templates = templateService({ db, clock });
   const reviews = reviewService({ db, queues, config, clock, log });
   return {

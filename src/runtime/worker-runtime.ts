@@ -46,11 +46,11 @@ export async function startWorkers(
 ): Promise<RunningWorkers> {
   checkCatalogue(allQueues, processors);
   await warnOnEvictionPolicy(ctx);
-  const longestJobMs = Math.max(...processors.map((processor) => processor.queue.maxJobMs));
-  if (ctx.config.SHUTDOWN_TIMEOUT <= longestJobMs) {
-    ctx.log.warn(
-      { shutdownTimeoutMs: ctx.config.SHUTDOWN_TIMEOUT, longestJobMs },
-      'SHUTDOWN_TIMEOUT is not longer than the longest job: a shutdown may cut a running job short',
+  const outlasting = processors.filter((processor) => processor.queue.maxJobMs >= ctx.config.SHUTDOWN_TIMEOUT).map((processor) => processor.queue.name);
+  if (outlasting.length > 0) {
+    ctx.log.info(
+      { shutdownTimeoutMs: ctx.config.SHUTDOWN_TIMEOUT, queues: outlasting },
+      'jobs of these queues may outlast SHUTDOWN_TIMEOUT: a shutdown during one cuts it short',
     );
   }
   const connection: Redis = createRedisConnection(ctx.config, 'worker', ctx.log);

@@ -2,10 +2,10 @@ import type { Knex } from 'knex';
 import type { Clock } from '../runtime/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { campaignTickQueue } from '../../queues/campaign-tick.js';
-import { sendQueues } from '../../queues/index.js';
+import { publishQueues, sendQueues } from '../../queues/index.js';
 
-/** The queues a kill switch pauses: everything that leads to a send. */
-const haltedByKillSwitch = [campaignTickQueue, ...Object.values(sendQueues)];
+/** The queues a kill switch pauses: everything that leads to a send or a post. */
+const haltedByKillSwitch = [campaignTickQueue, ...Object.values(sendQueues), ...Object.values(publishQueues)];
 
 const KILL_SWITCH_KEY = 'kill_switch';
 

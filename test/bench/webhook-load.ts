@@ -1,11 +1,12 @@
 /**
  * Load test of the signed webhook intake (issue 6): a real `drumbeat api` process on a
- * scratch database and queue prefix, hit by autocannon with one signed drumbeat event per
- * request (`POST /webhooks/events`, HMAC over the raw body, fresh timestamp), every 20th
- * request a redelivery of an earlier event. Prints requests/s, latency percentiles and
- * whether every distinct event was stored exactly once.
+ * scratch database and queue prefix, hit by autocannon with signed drumbeat events
+ * (`POST /webhooks/events`, HMAC over the raw body, fresh timestamp), one per request or a
+ * batch of N per request as providers send them; every 20th event is a redelivery of an
+ * earlier one. Prints requests/s, events/s, latency percentiles and whether every distinct
+ * event was stored exactly once.
  *
- *   node --import tsx test/bench/webhook-load.ts [seconds=15] [connections=50]
+ *   node --import tsx test/bench/webhook-load.ts [seconds=15] [connections=50] [eventsPerRequest=1]
  *
  * Uses DATABASE_URL's server (database `drumbeat_bench_webhooks`, created and dropped) and
  * REDIS_URL (prefix `dbbenchwh<pid>`, deleted afterwards).
@@ -22,6 +23,7 @@ import { signDrumbeat } from '../../src/events/webhook-signatures.js';
 
 const seconds = Number(process.argv[2] ?? 15);
 const connections = Number(process.argv[3] ?? 50);
+const eventsPerRequest = Number(process.argv[4] ?? 1);
 const config = loadConfig();
 const databaseUrl = new URL(config.DATABASE_URL);
 databaseUrl.pathname = '/drumbeat_bench_webhooks';
@@ -68,12 +70,16 @@ async function waitForApi(): Promise<void> {
 
 let sent = 0;
 const distinct = new Set<string>();
-function nextRequest(request: autocannon.Request): autocannon.Request {
+function nextEvent(): Record<string, string> {
   sent += 1;
-  // Every 20th request redelivers an earlier event: it must be acknowledged and not stored again.
+  // Every 20th event redelivers an earlier one: it must be acknowledged and not stored again.
   const id = sent % 20 === 0 && sent > 20 ? `evt-${sent - 10}` : `evt-${sent}`;
   distinct.add(id);
-  const body = JSON.stringify({ id, type: 'opened', occurredAt: new Date().toISOString(), email: `lead-${sent % 5000}@bench.example` });
+  return { id, type: 'opened', occurredAt: new Date().toISOString(), email: `lead-${sent % 5000}@bench.example` };
+}
+function nextRequest(request: autocannon.Request): autocannon.Request {
+  const events = Array.from({ length: eventsPerRequest }, nextEvent);
+  const body = JSON.stringify(eventsPerRequest === 1 ? events[0] : events);
   return {
     ...request,
     body,
@@ -97,14 +103,16 @@ try {
     seconds,
     connections,
     requests: result.requests.total,
+    eventsPerRequest,
     requestsPerSecond: Math.round(result.requests.average),
+    eventsPerSecond: Math.round(result.requests.average * eventsPerRequest),
     latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
     distinctEventsSent: distinct.size,
     inboxRows: row?.stored,
-    storedExactlyOnce: row?.stored === row?.distinct && (row?.stored ?? 0) >= distinct.size - connections,
+    storedExactlyOnce: row?.stored === row?.distinct && (row?.stored ?? 0) >= distinct.size - connections * eventsPerRequest,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 } finally {

@@ -142,6 +142,9 @@ describe('content calendar', function () {
     await setKillSwitch(engine, true, 'test');
     workers = await startWorkers(engine, undefined, { schedule: false });
     await engine.content.approve(held!.id, 'reviewer@example.com');
+    // The switch paused the publish queue; resume it to show the database flag alone still holds a job a worker picks up.
+    expect(await engine.queues.get(publishXQueue).isPaused()).to.equal(true);
+    await engine.queues.get(publishXQueue).resume();
     await eventually(async () => (await Job.fromId(engine.queues.get(publishXQueue), held!.post_key))?.getState().then((state) => state === 'delayed'), 'held by the kill switch');
     expect(x.requests).to.have.length(0);
     await setKillSwitch(engine, false, 'test');

@@ -116,7 +116,7 @@ export function webhookRoutes(router: Router, deps: WebhookDeps): void {
       // Mailgun signs timestamp + token, carried inside the body: it must be parsed first.
       const webhook = mailgunWebhook(rawBody(req));
       verifyMailgunSignature(webhook.signature, config.MAILGUN_SIGNING_KEY, clock.now(), tolerance);
-      return inbox.storeWithReplayToken(webhook.event, webhook.signature.token);
+      return inbox.storeWithReplayToken(webhook.event, webhook.signature.token, new Date(clock.now().getTime() - 2 * tolerance));
     }),
   );
 }
