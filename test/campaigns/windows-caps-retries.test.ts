@@ -174,7 +174,7 @@ describe('send windows, caps and retries', function () {
     await run();
     const second = await startWorkers(ctx, undefined, { schedule: false });
     try {
-      await eventually(async () => started.length >= 50 || undefined, '50 sends under way');
+      await eventually(() => Promise.resolve(started.length >= 50), '50 sends under way');
       const killedAt = Date.now();
       await setKillSwitch(ctx, true, 'test');
       await new Promise((resolve) => setTimeout(resolve, 1500));
