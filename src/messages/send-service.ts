@@ -94,7 +94,9 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
   }, 500, batchLingerMs);
   const claims = new Batcher<SendClaim, boolean>(async (batch) => {
     const claimed = await claimForSending(db, batch, clock.now());
-    return batch.map((claim) => claimed.has(claim.id));
+    // One row update claims a message once: if two jobs asked for the same message in one
+    // batch, only the first gets it.
+    return batch.map((claim) => claimed.delete(claim.id));
   }, 500, batchLingerMs);
   const unsubscribeSecret = config.UNSUBSCRIBE_SECRET ?? config.SESSION_SECRET;
   const deliveries = new Batcher<Delivery, boolean>(async (batch) => {
