@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { defineQueue, keepCompleted } from '../src/jobs/queue-definition.js';
 
-const attributionSchema = z
+/** Attribution and consent given with an upload, applied to every lead of the file. */
+export const importAttributionSchema = z
   .object({
     source: z.string().max(200).optional(),
     sourceRef: z.string().max(200).optional(),
@@ -30,7 +31,7 @@ export const importLeadsQueue = defineQueue({
       fileName: z.string().min(1).max(500),
       createdBy: z.string().max(200).nullable(),
       force: z.boolean().default(false),
-      attribution: attributionSchema.default({}),
+      attribution: importAttributionSchema.default({}),
     })
     .strict(),
   defaultJobOptions: {

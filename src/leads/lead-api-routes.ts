@@ -9,7 +9,7 @@ import type { NextFunction, Request, Response, Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
 import { CampaignStateError } from '../campaigns/campaign-service.js';
-import { importLeadsQueue } from '../../queues/import-leads.js';
+import { importAttributionSchema, importLeadsQueue } from '../../queues/import-leads.js';
 import { captureLeads } from './lead-capture.js';
 import { findImportBatch, listImportBatches } from './import-batch-store.js';
 import { errorReportCsv } from './lead-export.js';
@@ -85,17 +85,8 @@ class UploadError extends Error {
   }
 }
 
-const importFields = z.object({
-  force: z.enum(['true', 'false', '1', '0']).optional(),
-  source: z.string().max(200).optional(),
-  sourceRef: z.string().max(200).optional(),
-  utmSource: z.string().max(200).optional(),
-  utmMedium: z.string().max(200).optional(),
-  utmCampaign: z.string().max(200).optional(),
-  utmContent: z.string().max(200).optional(),
-  utmTerm: z.string().max(200).optional(),
-  consent: z.enum(['UNKNOWN', 'GRANTED', 'DENIED']).optional(),
-});
+// The upload's form fields: the job's attribution fields plus `force`; other fields are ignored.
+const importFields = z.object({ ...importAttributionSchema.shape, force: z.enum(['true', 'false', '1', '0']).optional() });
 
 /**
  * Streams a multipart upload's one file to disk, refusing it past `maxBytes` (the partial
