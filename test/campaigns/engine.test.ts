@@ -2,38 +2,24 @@ import { expect } from 'chai';
 import { Job } from 'bullmq';
 import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
-import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
 import { enqueueSends } from '../../src/messages/enqueue-sends.js';
 import { suppress } from '../../src/suppression/suppression-service.js';
 import { setKillSwitch } from '../../src/settings/kill-switch.js';
 import { markReplied } from '../../src/leads/enrollment-service.js';
 import { campaignReport } from '../../src/analytics/campaign-report.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
-import { engineContext, eventually, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
+import { eventually, freshEngine, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 
 describe('campaign engine', function () {
   this.timeout(30_000);
+  const clock = new ManualClock(new Date());
+  const engine = freshEngine(() => {
+    clock.set(new Date());
+    return { clock };
+  });
   let ctx: AppContext;
-  let workers: RunningWorkers | undefined;
-  let clock: ManualClock;
-
-  beforeEach(async () => {
-    await resetDatabase();
-    await resetRedis();
-    clock = new ManualClock(new Date());
-    ctx = engineContext({ clock });
-  });
-
-  afterEach(async () => {
-    await workers?.close();
-    workers = undefined;
-    await ctx.close();
-  });
-
-  async function run(): Promise<void> {
-    workers = await startWorkers(ctx, undefined, { schedule: false });
-  }
+  beforeEach(() => (ctx = engine.ctx));
+  const run = () => engine.startWorkers();
 
   it('sends each step of the sequence once per lead, waits the step delay, then completes the campaign', async () => {
     const { campaignId } = await seedCampaign(ctx, {

@@ -3,25 +3,20 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppContext } from '../../src/runtime/context.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
-import { engineContext, runDrumbeat } from '../support/engine.js';
+import { freshEngine, runDrumbeat } from '../support/engine.js';
 
 describe('drumbeat CLI', function () {
   this.timeout(120_000);
+  const engine = freshEngine();
   let ctx: AppContext;
   let dir: string;
 
   beforeEach(async () => {
-    await resetDatabase();
-    await resetRedis();
-    ctx = engineContext();
+    ctx = engine.ctx;
     dir = await mkdtemp(join(tmpdir(), 'drumbeat-cli-'));
   });
 
-  afterEach(async () => {
-    await ctx.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
 
   it('lists its commands with --help', async () => {
     const help = await runDrumbeat(['--help']);

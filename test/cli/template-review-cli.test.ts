@@ -3,25 +3,20 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppContext } from '../../src/runtime/context.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
-import { engineContext, ledger, makeLeads, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
+import { freshEngine, ledger, makeLeads, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
 
 describe('template and review commands', function () {
   this.timeout(90_000);
+  const engine = freshEngine();
   let ctx: AppContext;
   let dir: string;
 
   beforeEach(async () => {
-    await resetDatabase();
-    await resetRedis();
-    ctx = engineContext();
+    ctx = engine.ctx;
     dir = await mkdtemp(join(tmpdir(), 'drumbeat-cli-'));
   });
 
-  afterEach(async () => {
-    await ctx.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
 
   it('saves, refuses, previews templates, and approves and rejects held messages from the command line', async () => {
     const good = join(dir, 'good.eta');

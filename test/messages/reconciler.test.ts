@@ -1,29 +1,19 @@
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { ManualClock } from '../../src/runtime/clock.js';
-import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
-import { engineContext, eventually, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
+import { resetRedis } from '../setup/hooks.js';
+import { eventually, freshEngine, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 
 describe('reconciler', function () {
   this.timeout(30_000);
+  const clock = new ManualClock(new Date());
+  const engine = freshEngine(() => {
+    clock.set(new Date());
+    return { clock };
+  });
   let ctx: AppContext;
-  let workers: RunningWorkers | undefined;
-  let clock: ManualClock;
-
-  beforeEach(async () => {
-    await resetDatabase();
-    await resetRedis();
-    clock = new ManualClock(new Date());
-    ctx = engineContext({ clock });
-  });
-
-  afterEach(async () => {
-    await workers?.close();
-    workers = undefined;
-    await ctx.close();
-  });
+  beforeEach(() => (ctx = engine.ctx));
 
   it('re-enqueues queued messages whose jobs Redis lost, and the campaign completes with no duplicate and none missing', async () => {
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(300) });
@@ -35,7 +25,7 @@ describe('reconciler', function () {
     expect(first.requeued).to.equal(300);
     const second = await ctx.reconciler.reconcile();
     expect(second.requeued, 'jobs that exist are left alone').to.equal(0);
-    workers = await startWorkers(ctx, undefined, { schedule: false });
+    await engine.startWorkers();
     await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 300, 'all 300 sent');
     expect(await ledger(ctx, campaignId)).to.deep.equal({ rows: 300, distinct: 300 });
     expect((await ctx.reconciler.reconcile()).completedCampaigns).to.equal(1);
@@ -51,7 +41,7 @@ describe('reconciler', function () {
     expect((await ctx.reconciler.reconcile()).markedUnknown, 'not stale yet').to.equal(0);
     clock.advance(2000);
     expect((await ctx.reconciler.reconcile()).markedUnknown).to.equal(1);
-    workers = await startWorkers(ctx, undefined, { schedule: false });
+    await engine.startWorkers();
     await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 1, 'the other message sent');
     await eventually(async () => (await ctx.queues.get(sendEmailQueue).getJobCounts('completed')).completed === 2, 'both jobs done');
     const unknown = (await ctx.db('messages').where({ id: stuck.id }).first()) as { status: string; last_error: string };

@@ -1,27 +1,14 @@
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
-import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { unknownService } from '../../src/messages/unknown-service.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
-import { engineContext, eventually, ledger, makeLeads, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
+import { eventually, freshEngine, ledger, makeLeads, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
 
 describe('resolving UNKNOWN messages', function () {
   this.timeout(30_000);
+  const engine = freshEngine();
   let ctx: AppContext;
-  let workers: RunningWorkers | undefined;
-
-  beforeEach(async () => {
-    await resetDatabase();
-    await resetRedis();
-    ctx = engineContext();
-  });
-
-  afterEach(async () => {
-    await workers?.close();
-    workers = undefined;
-    await ctx.close();
-  });
+  beforeEach(() => (ctx = engine.ctx));
 
   /** Three leads whose first message ended UNKNOWN, as after a crash mid-send. */
   async function threeUnknown(): Promise<{ campaignId: number; ids: number[] }> {
@@ -54,7 +41,7 @@ describe('resolving UNKNOWN messages', function () {
     const cli = await runDrumbeat(['messages', 'resolve', String(resendId), '--as', 'resend', '--by', 'ops']);
     expect(cli.code, cli.stderr).to.equal(0);
 
-    workers = await startWorkers(ctx, undefined, { schedule: false });
+    await engine.startWorkers();
     await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 2, 'the resent one delivered');
     expect(await statusCounts(ctx, campaignId)).to.deep.equal({ SENT_PROOF: 2, DEAD: 1 });
     expect(await ledger(ctx, campaignId), 'only the resend reached the provider').to.deep.equal({ rows: 1, distinct: 1 });

@@ -5,7 +5,8 @@ import { createLogger } from '../../src/log/logger.js';
 import { createAppContext, type AppContext, type ContextOptions } from '../../src/runtime/context.js';
 import { parseCampaignSpec, type CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import { enrollLeads, upsertLeads, type NewLead } from '../../src/leads/lead-store.js';
-import { testConfig, testEnv } from '../setup/hooks.js';
+import { resetDatabase, resetRedis, testConfig, testEnv } from '../setup/hooks.js';
+import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -141,4 +142,35 @@ export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promis
   const [code] = await exited;
   clearTimeout(timer);
   return code;
+}
+
+/**
+ * Registers hooks that give every test of the suite an empty database, an empty queue prefix
+ * and a fresh context (built by `options`, called per test), and close its workers and context
+ * afterwards.
+ */
+export function freshEngine(options: () => ContextOptions = () => ({})) {
+  let current: AppContext | undefined;
+  let workers: RunningWorkers | undefined;
+  beforeEach(async () => {
+    await resetDatabase();
+    await resetRedis();
+    current = engineContext(options());
+  });
+  afterEach(async () => {
+    await workers?.close();
+    workers = undefined;
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    get ctx(): AppContext {
+      if (current === undefined) throw new Error('the engine exists only inside a test');
+      return current;
+    },
+    /** Starts every worker in this process, without schedulers (tests drive the ticks). */
+    async startWorkers(): Promise<void> {
+      workers = await startWorkers(this.ctx, undefined, { schedule: false });
+    },
+  };
 }
