@@ -9,22 +9,14 @@ import { parseColumnMap, ColumnMappingError, type Attribution } from '../leads/l
 import { findImportBatch, listImportBatches } from '../leads/import-batch-store.js';
 import { errorReportCsv, writeLeadsCsv } from '../leads/lead-export.js';
 import { forgetLead, leadTimeline } from '../leads/lead-privacy.js';
-import type { Consent } from '../leads/lead-store.js';
 
-interface ImportFlags {
+/** The import command's flags: the attribution given to every row, and how to run. */
+type ImportFlags = Omit<Attribution, 'referrer'> & {
   map: string[];
   force?: boolean;
   json?: boolean;
   by: string;
-  source?: string;
-  sourceRef?: string;
-  utmSource?: string;
-  utmMedium?: string;
-  utmCampaign?: string;
-  utmContent?: string;
-  utmTerm?: string;
-  consent?: Consent;
-}
+};
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
