@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { Job } from 'bullmq';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
 import { enqueueSends } from '../../src/messages/enqueue-sends.js';
@@ -8,15 +7,12 @@ import { suppress } from '../../src/suppression/suppression-service.js';
 import { setKillSwitch } from '../../src/settings/kill-switch.js';
 import { markReplied } from '../../src/leads/enrollment-service.js';
 import { campaignReport } from '../../src/analytics/campaign-report.js';
-import { eventually, freshEngine, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
+import { eventually, freshEngineWithClock, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 
 describe('campaign engine', function () {
   this.timeout(30_000);
-  const clock = new ManualClock(new Date());
-  const engine = freshEngine(() => {
-    clock.set(new Date());
-    return { clock };
-  });
+  const engine = freshEngineWithClock();
+  const { clock } = engine;
   let ctx: AppContext;
   beforeEach(() => (ctx = engine.ctx));
   const run = () => engine.startWorkers();

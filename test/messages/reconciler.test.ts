@@ -1,17 +1,13 @@
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
-import { ManualClock } from '../../src/runtime/clock.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
 import { resetRedis } from '../setup/hooks.js';
-import { eventually, freshEngine, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
+import { eventually, freshEngineWithClock, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 
 describe('reconciler', function () {
   this.timeout(30_000);
-  const clock = new ManualClock(new Date());
-  const engine = freshEngine(() => {
-    clock.set(new Date());
-    return { clock };
-  });
+  const engine = freshEngineWithClock();
+  const { clock } = engine;
   let ctx: AppContext;
   beforeEach(() => (ctx = engine.ctx));
 

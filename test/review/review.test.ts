@@ -1,36 +1,21 @@
 import { expect } from 'chai';
 import { Job } from 'bullmq';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
-import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
 import { enqueueSends } from '../../src/messages/enqueue-sends.js';
 import { CampaignStateError } from '../../src/campaigns/campaign-service.js';
 import { parseCampaignSpec } from '../../src/campaigns/campaign-spec.js';
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { startApp, type RunningApp } from '../http/http-harness.js';
-import { engineContext, eventually, ledger, makeLeads, seedCampaign, specFor, statusCounts } from '../support/engine.js';
+import { eventually, freshEngineWithClock, ledger, makeLeads, seedCampaign, specFor, statusCounts } from '../support/engine.js';
 
 describe('review gate', function () {
   this.timeout(30_000);
+  const engine = freshEngineWithClock();
+  const { clock } = engine;
   let ctx: AppContext;
-  let clock: ManualClock;
-  let workers: RunningWorkers | undefined;
-
-  beforeEach(async () => {
-    await resetDatabase();
-    await resetRedis();
-    clock = new ManualClock(new Date());
-    ctx = engineContext({ clock });
-  });
-
-  afterEach(async () => {
-    await workers?.close();
-    workers = undefined;
-    await ctx.close();
-  });
+  beforeEach(() => (ctx = engine.ctx));
 
   const twoSteps = {
     requireReview: true,
@@ -46,7 +31,7 @@ describe('review gate', function () {
 
   it('a requireReview campaign sends nothing until approval, then exactly the approved and edited text, once', async () => {
     const { campaignId } = await seedCampaign(ctx, { spec: twoSteps, leads: makeLeads(3) });
-    workers = await startWorkers(ctx, undefined, { schedule: false });
+    await engine.startWorkers();
     const tick = await ctx.ticks.runTick(campaignId, clock.now());
     expect(tick).to.include({ heldForReview: 3, enqueued: 0 });
     const waiting = await ctx.reviews.list({ campaignId });
@@ -99,7 +84,7 @@ describe('review gate', function () {
   it('a rejected message is never sent; the lead skips that step (SKIP_STEP) or ends (END_LEAD)', async () => {
     const skip = await seedCampaign(ctx, { spec: twoSteps, leads: makeLeads(2, 'skip') });
     const end = await seedCampaign(ctx, { spec: { ...twoSteps, onReject: 'END_LEAD' }, leads: makeLeads(1, 'end') });
-    workers = await startWorkers(ctx, undefined, { schedule: false });
+    await engine.startWorkers();
     await ctx.ticks.runTick(skip.campaignId, clock.now());
     await ctx.ticks.runTick(end.campaignId, clock.now());
     await expect(ctx.reviews.reject(await pendingIds(skip.campaignId), { by: 'bob', reason: '  ' })).to.be.rejectedWith('needs a reason');
@@ -139,7 +124,7 @@ describe('review gate', function () {
     await enqueueSends(ctx.queues, ctx.config, [pending!, toReject!]);
     await queue.add(sendEmailQueue.jobName, { messageId: pending!.id }, { jobId: 'forced-by-hand' });
     const delayed = await queue.add(sendEmailQueue.jobName, { messageId: toReject!.id }, { jobId: 'forced-delayed', delay: 3_600_000 });
-    workers = await startWorkers(ctx, undefined, { schedule: false });
+    await engine.startWorkers();
     await delayed.promote();
     await eventually(async () => (await queue.getJobCounts('completed')).completed === 4, 'the four forced jobs to finish');
     const results = (await queue.getJobs(['completed'])).map((job) => job.returnvalue as { kind: string });

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/log/logger.js';
 import { createAppContext, type AppContext, type ContextOptions } from '../../src/runtime/context.js';
+import { ManualClock } from '../../src/runtime/clock.js';
 import { parseCampaignSpec, type CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import { enrollLeads, upsertLeads, type NewLead } from '../../src/leads/lead-store.js';
 import { resetDatabase, resetRedis, testConfig, testEnv } from '../setup/hooks.js';
@@ -173,4 +174,14 @@ export function freshEngine(options: () => ContextOptions = () => ({})) {
       workers = await startWorkers(this.ctx, undefined, { schedule: false });
     },
   };
+}
+
+/** {@link freshEngine} with a manual clock set to the real time at the start of each test. */
+export function freshEngineWithClock() {
+  const clock = new ManualClock(new Date());
+  const engine = freshEngine(() => {
+    clock.set(new Date());
+    return { clock };
+  });
+  return Object.assign(engine, { clock });
 }

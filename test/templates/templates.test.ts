@@ -1,7 +1,5 @@
 import { expect } from 'chai';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
-import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { renderTemplate, TemplateRenderError } from '../../src/templates/render.js';
 import { TemplateValidationError } from '../../src/templates/validate.js';
 import { findPlaceholders } from '../../src/templates/placeholders.js';
@@ -9,8 +7,7 @@ import { chooseVariant } from '../../src/templates/compose.js';
 import { previewCampaignStep, previewTemplate } from '../../src/templates/preview.js';
 import { CampaignSpecError, parseCampaignSpec } from '../../src/campaigns/campaign-spec.js';
 import { campaignReport } from '../../src/analytics/campaign-report.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
-import { engineContext, eventually, ledger, makeLeads, seedCampaign, specFor, statusCounts } from '../support/engine.js';
+import { eventually, freshEngine, freshEngineWithClock, ledger, makeLeads, seedCampaign, specFor, statusCounts } from '../support/engine.js';
 
 const context = (lead: Partial<{ firstName: string | null; company: string | null; custom: Record<string, unknown> }> = {}) => ({
   lead: { email: 'a@example.com', firstName: 'Ada', lastName: 'Lovelace', company: 'Acme', custom: {}, ...lead },
@@ -18,49 +15,41 @@ const context = (lead: Partial<{ firstName: string | null; company: string | nul
 });
 
 describe('templates: strict rendering and save-time validation', () => {
-  it('refuses to save a template using an unknown variable, naming the variable and its line; nothing is stored', async () => {
-    const ctx = engineContext();
-    try {
-      await resetDatabase();
-      const body = 'Hello <%= it.lead.firstName %>,\n\nyour plan:\n<%= it.lead.custom.plan %> at <%= it.lead.compnay %>';
-      const error = await ctx.templates.add({ name: 'welcome', channel: 'email', subject: 'Hi', body }, 'test').then(
-        () => undefined,
-        (caught: unknown) => caught,
-      );
-      expect(error).to.be.instanceOf(TemplateValidationError);
-      const message = (error as Error).message;
-      expect(message).to.include('body line 4: unknown variable it.lead.custom.plan');
-      expect(message).to.include('body line 4: unknown variable it.lead.compnay');
-      expect(await ctx.templates.list()).to.deep.equal([]);
+  const engine = freshEngine();
 
-      const saved = await ctx.templates.add({ name: 'welcome', channel: 'email', subject: 'Hi', body: body.replace('compnay', 'company'), customFields: ['plan'] }, 'test');
-      expect(saved.version.version).to.equal(1);
-    } finally {
-      await ctx.close();
-    }
+  it('refuses to save a template using an unknown variable, naming the variable and its line; nothing is stored', async () => {
+    const ctx = engine.ctx;
+    const body = 'Hello <%= it.lead.firstName %>,\n\nyour plan:\n<%= it.lead.custom.plan %> at <%= it.lead.compnay %>';
+    const error = await ctx.templates.add({ name: 'welcome', channel: 'email', subject: 'Hi', body }, 'test').then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).to.be.instanceOf(TemplateValidationError);
+    const message = (error as Error).message;
+    expect(message).to.include('body line 4: unknown variable it.lead.custom.plan');
+    expect(message).to.include('body line 4: unknown variable it.lead.compnay');
+    expect(await ctx.templates.list()).to.deep.equal([]);
+
+    const saved = await ctx.templates.add({ name: 'welcome', channel: 'email', subject: 'Hi', body: body.replace('compnay', 'company'), customFields: ['plan'] }, 'test');
+    expect(saved.version.version).to.equal(1);
   });
 
   it('refuses templates that do not compile, print raw output, or reach outside their data', async () => {
-    const ctx = engineContext();
-    try {
-      await resetDatabase();
-      const cases: Array<[string, string]> = [
-        ['Hi\n<%= it.lead.firstName ', 'body line 2: unclosed tag'],
-        ['Hi <%~ it.lead.firstName %>', 'raw output'],
-        ['Hi <%= process.env.DATABASE_URL %>', '"process" is not allowed'],
-        ['Hi <%= it.lead["firstName"] %>', 'unknown variable it.lead[…]'],
-        ['Hi <%= it.campaign.owner %>', 'unknown variable it.campaign.owner'],
-      ];
-      for (const [body, expected] of cases) {
-        await expect(ctx.templates.add({ name: 'bad', channel: 'email', subject: 'Hi', body }, 'test'), body).to.be.rejectedWith(TemplateValidationError, expected);
-      }
-      expect(() => parseCampaignSpec(specFor({ steps: [{ channel: 'email', subject: 'Hi', body: 'Dear <%= it.lead.nickname %>' }] }))).to.throw(
-        CampaignSpecError,
-        'steps.0.body: line 1: unknown variable it.lead.nickname',
-      );
-    } finally {
-      await ctx.close();
+    const ctx = engine.ctx;
+    const cases: Array<[string, string]> = [
+      ['Hi\n<%= it.lead.firstName ', 'body line 2: unclosed tag'],
+      ['Hi <%~ it.lead.firstName %>', 'raw output'],
+      ['Hi <%= process.env.DATABASE_URL %>', '"process" is not allowed'],
+      ['Hi <%= it.lead["firstName"] %>', 'unknown variable it.lead[…]'],
+      ['Hi <%= it.campaign.owner %>', 'unknown variable it.campaign.owner'],
+    ];
+    for (const [body, expected] of cases) {
+      await expect(ctx.templates.add({ name: 'bad', channel: 'email', subject: 'Hi', body }, 'test'), body).to.be.rejectedWith(TemplateValidationError, expected);
     }
+    expect(() => parseCampaignSpec(specFor({ steps: [{ channel: 'email', subject: 'Hi', body: 'Dear <%= it.lead.nickname %>' }] }))).to.throw(
+      CampaignSpecError,
+      'steps.0.body: line 1: unknown variable it.lead.nickname',
+    );
   });
 
   it('a missing value is an error naming the expression and line, never the text "undefined"', () => {
@@ -93,22 +82,10 @@ describe('templates: strict rendering and save-time validation', () => {
 
 describe('templates: in the campaign engine', function () {
   this.timeout(30_000);
+  const engine = freshEngineWithClock();
+  const { clock } = engine;
   let ctx: AppContext;
-  let clock: ManualClock;
-  let workers: RunningWorkers | undefined;
-
-  beforeEach(async () => {
-    await resetDatabase();
-    await resetRedis();
-    clock = new ManualClock(new Date());
-    ctx = engineContext({ clock });
-  });
-
-  afterEach(async () => {
-    await workers?.close();
-    workers = undefined;
-    await ctx.close();
-  });
+  beforeEach(() => (ctx = engine.ctx));
 
   it('each placeholder pattern in the rendered output blocks the send: SKIPPED with the reason and the offending text', async () => {
     const leftovers = ['{{first_name}}', 'ends }}', '<% x', 'x %>', 'TODO', 'TBD', '[PLACEHOLDER]', '[Your Name]', '<VALUE>', 'undefined', 'null', 'NaN', '[object Object]'];
@@ -120,7 +97,7 @@ describe('templates: in the campaign engine', function () {
       leads,
       spec: { customFields: ['note'], steps: [{ channel: 'email', subject: 'Hi', body: '<p>Note: <%= it.lead.custom.note %></p>' }] },
     });
-    workers = await startWorkers(ctx, undefined, { schedule: false });
+    await engine.startWorkers();
     await ctx.ticks.runTick(campaignId, clock.now());
     await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 1, 'the clean message sent');
     expect(await statusCounts(ctx, campaignId)).to.deep.equal({ SENT_PROOF: 1, SKIPPED: leftovers.length });
