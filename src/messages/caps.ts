@@ -31,7 +31,8 @@ export function capScopes(
 ): CapScope[] {
   const scopes: CapScope[] = [];
   const utcDay = now.toISOString().slice(0, 10);
-  const utcReset = nextLocalMidnight(now, 'UTC');
+  // The next UTC midnight, computed without time-zone formatting: this runs for every send.
+  const utcReset = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1));
   if (config.GLOBAL_DAILY_CAP !== undefined) {
     scopes.push({ scope: 'global', day: utcDay, limit: config.GLOBAL_DAILY_CAP, resetsAt: utcReset });
   }
