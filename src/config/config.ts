@@ -118,7 +118,9 @@ export const configSchema = z.object({
   INSTAGRAM_ACCOUNT_ID: z.string().regex(/^(me|\d+)$/, 'me or a numeric account id').default('me'),
   INSTAGRAM_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'a version such as v21.0').default('v21.0'),
 
-  SEND_CONCURRENCY: positiveInt(50),
+  SEND_CONCURRENCY: positiveInt(400),
+  /** LIVE adapter calls in flight per channel and worker process (each LIVE email holds one SMTP connection). */
+  LIVE_SEND_SLOTS: positiveInt(10),
   SEND_ATTEMPTS: positiveInt(5),
   SEND_BACKOFF: durationMs('5s'),
   SEND_TIMEOUT: durationMs('30s'),

@@ -58,6 +58,15 @@ export interface SendContextRow {
   killed: boolean;
 }
 
+/**
+ * Query options that make the driver prepare a hot statement once per connection under this
+ * name, so Postgres parses and plans it once instead of on every batch. Only for SQL whose text
+ * never changes (the batch sizes live in array parameters).
+ */
+export function preparedAs(name: string): { name: string } {
+  return { name };
+}
+
 const killSwitchSql = `coalesce((SELECT (value->>'on')::boolean FROM settings WHERE key = 'kill_switch'), false)`;
 
 /** Loads the send contexts of many messages in one query (suppressions and kill switch included). */
@@ -83,7 +92,7 @@ export async function loadSendContexts(db: Knex, ids: readonly number[]): Promis
        JOIN campaign_steps s ON s.campaign_id = m.campaign_id AND s.step_index = m.step_index
       WHERE m.id = ANY(?::bigint[])`,
     [[...ids]],
-  );
+  ).options(preparedAs('load-send-contexts'));
   return new Map(rows.map((row) => [row.id, row]));
 }
 
@@ -99,15 +108,18 @@ export interface SendClaim {
  * adapter call. The same statement re-checks, under the row lock, that the campaign is ACTIVE,
  * the kill switch is off and the lead is not suppressed, and stores each email's Message-ID
  * and unsubscribe token hash (needed as soon as the email is out). Returns the ids it claimed.
+ * The rows are found by primary key and the campaign is read by a sub-select, not joined: with
+ * the campaign joined, stale statistics led the planner to scan every sendable message of the
+ * campaign for each batch (20,000 rows to claim 12).
  */
 export async function claimForSending(db: Knex, claims: readonly SendClaim[], now: Date): Promise<Set<number>> {
   const { rows } = await db.raw<{ rows: Array<{ id: number }> }>(
     `UPDATE messages m SET status = 'SENDING', sending_at = ?, attempts = m.attempts + 1, updated_at = ?,
             provider_message_id = coalesce(nullif(claim.provider_message_id, ''), m.provider_message_id),
             unsubscribe_token_hash = coalesce(nullif(claim.token_hash, ''), m.unsubscribe_token_hash)
-       FROM unnest(?::bigint[], ?::text[], ?::text[]) AS claim(id, provider_message_id, token_hash), campaigns c, leads l
-      WHERE m.id = claim.id AND m.status = ANY(?::text[])
-        AND c.id = m.campaign_id AND c.status = 'ACTIVE'
+       FROM unnest(?::bigint[], ?::text[], ?::text[]) AS claim(id, provider_message_id, token_hash), leads l
+      WHERE m.id = ANY(?::bigint[]) AND m.id = claim.id AND m.status = ANY(?::text[])
+        AND (SELECT c.status FROM campaigns c WHERE c.id = m.campaign_id) = 'ACTIVE'
         AND l.id = m.lead_id AND NOT ${suppressedLeadSql('m.campaign_id')}
         AND NOT ${killSwitchSql}
       RETURNING m.id`,
@@ -118,9 +130,10 @@ export async function claimForSending(db: Knex, claims: readonly SendClaim[], no
       // '' stands for "none" in the text arrays (the driver's array typing has no null element).
       claims.map((claim) => claim.providerMessageId ?? ''),
       claims.map((claim) => claim.unsubscribeTokenHash ?? ''),
+      claims.map((claim) => claim.id),
       [...SENDABLE_STATUSES],
     ],
-  );
+  ).options(preparedAs('claim-for-sending'));
   return new Set(rows.map((row) => row.id));
 }
 
@@ -162,7 +175,7 @@ export async function recordDeliveries(db: Knex, deliveries: readonly Delivery[]
       now,
       now,
     ],
-  );
+  ).options(preparedAs('record-deliveries'));
   return new Set(rows.map((row) => row.id));
 }
 

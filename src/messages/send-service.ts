@@ -6,6 +6,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { isInsideWindow, nextWindowOpening } from '../campaigns/send-window.js';
 import { Batcher } from '../db/batcher.js';
+import { Semaphore } from '../runtime/semaphore.js';
 import {
   AmbiguousSendError,
   CircuitOpenError,
@@ -29,12 +30,6 @@ import {
 import { suppress } from '../suppression/suppression-service.js';
 import { emailIdentity } from '../channels/email/email-identity.js';
 import type { DomainThrottle } from '../channels/email/domain-throttle.js';
-
-/**
- * How long the first send of a batch waits for the concurrent jobs of its worker to join it:
- * a few milliseconds of latency buys one query per batch instead of one per message.
- */
-const batchLingerMs = 3;
 
 /** How many times a delivery the provider accepted is written before the job gives up. */
 const outcomeWriteAttempts = 8;
@@ -91,18 +86,28 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
   const contexts = new Batcher<number, SendContextRow | undefined>(async (ids) => {
     const byId = await loadSendContexts(db, ids);
     return ids.map((id) => byId.get(id));
-  }, 500, batchLingerMs);
+  });
   const claims = new Batcher<SendClaim, boolean>(async (batch) => {
     const claimed = await claimForSending(db, batch, clock.now());
     // One row update claims a message once: if two jobs asked for the same message in one
     // batch, only the first gets it.
     return batch.map((claim) => claimed.delete(claim.id));
-  }, 500, batchLingerMs);
+  });
   const unsubscribeSecret = config.UNSUBSCRIBE_SECRET ?? config.SESSION_SECRET;
+  const callSlots = new Map<Channel, Semaphore>();
+  /** Bounds the LIVE calls of one channel in flight (SMTP conversations, platform requests). */
+  function liveCallSlots(channel: Channel): Semaphore {
+    let slots = callSlots.get(channel);
+    if (slots === undefined) {
+      slots = new Semaphore(config.LIVE_SEND_SLOTS);
+      callSlots.set(channel, slots);
+    }
+    return slots;
+  }
   const deliveries = new Batcher<Delivery, boolean>(async (batch) => {
     const recorded = await recordDeliveries(db, batch, clock.now());
     return batch.map((delivery) => recorded.has(delivery.id));
-  }, 500, batchLingerMs);
+  });
 
   /** Claims one message with its cap units in one transaction; returns the full scope if any. */
   async function claimWithCaps(claim: SendClaim, scopes: CapScope[]): Promise<{ claimed: boolean; full?: CapScope }> {
@@ -246,22 +251,29 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
         message.email = extras;
       }
 
-      // Claim: QUEUED → SENDING committed (with cap units, atomically) before the adapter call.
       const scopes = capScopes(config, { id: context.campaign_id, dailyCap: context.daily_cap, timezone: context.timezone }, context.channel, now);
-      if (scopes.length === 0) {
-        if (!(await claims.run(claim))) return lostClaim(now);
-      } else {
-        const claimed = await claimWithCaps(claim, scopes);
-        if (claimed.full !== undefined) return { kind: 'hold', until: claimed.full.resetsAt, reason: `daily cap ${claimed.full.scope} reached` };
-        if (!claimed.claimed) return lostClaim(now);
-      }
-
-      let result: SendResult;
-      try {
-        result = await callAdapter(adapter, message);
-      } catch (error) {
-        return handleSendError(context, error, scopes, attempt);
-      }
+      // Claim: QUEUED → SENDING committed (with cap units, atomically) before the adapter call.
+      // A LIVE send takes one of its channel's call slots first, so it waits QUEUED, not SENDING.
+      const claimAndCall = async (): Promise<{ decision: SendDecision } | { result: SendResult } | { error: unknown }> => {
+        if (scopes.length === 0) {
+          if (!(await claims.run(claim))) return { decision: lostClaim(now) };
+        } else {
+          const claimed = await claimWithCaps(claim, scopes);
+          if (claimed.full !== undefined) {
+            return { decision: { kind: 'hold', until: claimed.full.resetsAt, reason: `daily cap ${claimed.full.scope} reached` } };
+          }
+          if (!claimed.claimed) return { decision: lostClaim(now) };
+        }
+        try {
+          return { result: await callAdapter(adapter, message) };
+        } catch (error) {
+          return { error };
+        }
+      };
+      const called = context.mode === 'LIVE' ? await liveCallSlots(context.channel).use(claimAndCall) : await claimAndCall();
+      if ('decision' in called) return called.decision;
+      if ('error' in called) return handleSendError(context, called.error, scopes, attempt);
+      const { result } = called;
       const status = context.mode === 'PROOF' ? 'SENT_PROOF' : 'SENT';
       await recordDelivery({ id: context.id, status, provider: result.provider, externalId: result.externalId });
       return { kind: 'sent', status, externalId: result.externalId };

@@ -18,6 +18,7 @@ import { createAppContext } from '../../src/runtime/context.js';
 import { startWorkers } from '../../src/runtime/worker-runtime.js';
 import { parseCampaignSpec } from '../../src/campaigns/campaign-spec.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
+import { cpuSecondsByCommand } from './cpu-usage.js';
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -37,6 +38,23 @@ async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
     cursor = next;
     if (keys.length > 0) await redis.unlink(...keys);
   } while (cursor !== '0');
+}
+
+/** CPU seconds of this process, Redis and every Postgres backend, to say where a phase's time went. */
+function cpuSnapshot(): { node: number; redis: number; postgres: number } {
+  const usage = process.cpuUsage();
+  const others = cpuSecondsByCommand(['redis-server', 'postgres']);
+  return { node: (usage.user + usage.system) / 1e6, redis: others['redis-server'] ?? 0, postgres: others.postgres ?? 0 };
+}
+
+/** Prints the CPU each part used during a phase, in µs per job, and as cores busy over its wall time. */
+function reportCpu(phase: string, before: ReturnType<typeof cpuSnapshot>, wallSeconds: number): void {
+  const after = cpuSnapshot();
+  const parts = (['node', 'redis', 'postgres'] as const).map((part) => {
+    const seconds = after[part] - before[part];
+    return `${part} ${((seconds / leads) * 1e6).toFixed(0)} µs/job (${(seconds / wallSeconds).toFixed(2)} cores)`;
+  });
+  process.stderr.write(`  ${phase} CPU: ${parts.join(', ')}\n`);
 }
 
 async function usedMemoryMb(redis: Redis): Promise<number> {
@@ -61,6 +79,7 @@ async function bareBullmq(redis: Redis): Promise<number> {
     { connection: redis, prefix, concurrency: config.SEND_CONCURRENCY },
   );
   await worker.waitUntilReady();
+  const cpuBefore = cpuSnapshot();
   const started = performance.now();
   for (let start = 0; start < leads; start += 1000) {
     const chunk = Array.from({ length: Math.min(1000, leads - start) }, (_, index) => ({
@@ -72,6 +91,7 @@ async function bareBullmq(redis: Redis): Promise<number> {
   }
   await finished;
   const seconds = (performance.now() - started) / 1000;
+  reportCpu('B', cpuBefore, seconds);
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
@@ -119,6 +139,7 @@ async function pipeline(redis: Redis): Promise<{ perSecond: number; wallSeconds:
   const workers = await startWorkers(ctx, undefined, { schedule: false });
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const cpuBefore = cpuSnapshot();
   const started = performance.now();
   await ctx.queues.get(campaignTickQueue).add('tick', { campaignId, slot: new Date().toISOString() }, { jobId: `bench-tick-${stamp}` });
   for (;;) {
@@ -129,6 +150,7 @@ async function pipeline(redis: Redis): Promise<{ perSecond: number; wallSeconds:
     if (row === undefined) break;
   }
   const wallSeconds = (performance.now() - started) / 1000;
+  reportCpu('P', cpuBefore, wallSeconds);
   clearInterval(sampler);
   await workers.close();
   const [{ sent }] = (await ctx.db('messages').where({ campaign_id: campaignId, status: 'SENT_PROOF' }).count('* as sent')) as [{ sent: number }];

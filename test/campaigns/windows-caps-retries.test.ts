@@ -188,6 +188,38 @@ describe('send windows, caps and retries', function () {
     }
   });
 
+  it('LIVE calls in flight stay within LIVE_SEND_SLOTS however many jobs run; the waiting ones stay QUEUED', async () => {
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let mostSendingOverSlots = 0;
+    const sent: number[] = [];
+    const slow: ChannelAdapter = {
+      provider: 'slow-smtp',
+      async send(message) {
+        inFlight += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        const { rows } = await ctx.db.raw<{ rows: Array<{ sending: number; recorded: number }> }>(
+          `SELECT count(*) FILTER (WHERE status = 'SENDING')::int AS sending, count(*) FILTER (WHERE status = 'SENT')::int AS recorded FROM messages`,
+        );
+        const [{ sending, recorded }] = rows as [{ sending: number; recorded: number }];
+        // SENDING = in the adapter (at most the slots) or back from it with the outcome not yet written.
+        mostSendingOverSlots = Math.max(mostSendingOverSlots, sending - (sent.length - recorded));
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        inFlight -= 1;
+        sent.push(message.id);
+        return { provider: 'slow-smtp', externalId: `ext-${message.id}` };
+      },
+    };
+    ctx = engineContext({ liveAdapters: { email: slow }, env: { SEND_CONCURRENCY: '40', LIVE_SEND_SLOTS: '3' } });
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(60), spec: { mode: 'LIVE' } });
+    await ctx.ticks.runTick(campaignId, ctx.clock.now());
+    await run();
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT === 60, 'all 60 sent');
+    expect(new Set(sent).size).to.equal(60);
+    expect(mostInFlight, 'adapter calls at once').to.equal(3);
+    expect(mostSendingOverSlots, 'messages SENDING beyond those in the adapter or being recorded').to.be.at.most(3);
+  });
+
   it('a permanent failure ends DEAD at once; a hard bounce also suppresses the address', async () => {
     const bouncing = recordingAdapter(() => new PermanentSendError('550 no such user', true));
     ctx = engineContext({ liveAdapters: { email: bouncing.adapter } });
