@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { preparedAs } from '../db/bindings.js';
 import { feedbackPayloadSchema, type FeedbackPayload, type InboxEventInput, type InboxProvider } from './feedback-event.js';
 
 export const INBOX_EVENTS = 'inbox_events';
@@ -63,7 +64,7 @@ export async function insertInboxEvents(db: Knex, events: readonly InboxEventInp
       events.map((event) => event.payload.type),
       events.map((event) => JSON.stringify(event.payload)),
     ],
-  );
+  ).options(preparedAs('insert-inbox-events'));
   const fresh = new Map(inserted.map((row) => [key(row.provider, row.event_id), row.id]));
   const existing = new Map<string, { id: number; pending: boolean }>();
   const missing = events.filter((event) => !fresh.has(key(event.provider, event.eventId)));
@@ -73,7 +74,7 @@ export async function insertInboxEvents(db: Knex, events: readonly InboxEventInp
          FROM inbox_events i JOIN unnest(?::text[], ?::text[]) AS k(provider, event_id)
            ON i.provider = k.provider AND i.event_id = k.event_id`,
       [missing.map((event) => event.provider), missing.map((event) => event.eventId)],
-    );
+    ).options(preparedAs('find-inbox-events'));
     for (const row of rows) existing.set(key(row.provider, row.event_id), { id: row.id, pending: row.applied_at === null });
   }
   // The same event twice in one batch: the first occurrence is new, the others duplicates.

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Channel, SendWindow } from '../campaigns/campaign-spec.js';
 import type { CampaignMode, CampaignStatus, StrategyStatus } from '../campaigns/campaign-store.js';
 import { suppressedLeadSql } from '../suppression/suppression-store.js';
+import { preparedAs } from '../db/bindings.js';
 
 export const MESSAGES = 'messages';
 
@@ -56,15 +57,6 @@ export interface SendContextRow {
   stop_on_reply: boolean;
   suppressed_by: string | null;
   killed: boolean;
-}
-
-/**
- * Query options that make the driver prepare a hot statement once per connection under this
- * name, so Postgres parses and plans it once instead of on every batch. Only for SQL whose text
- * never changes (the batch sizes live in array parameters).
- */
-export function preparedAs(name: string): { name: string } {
-  return { name };
 }
 
 const killSwitchSql = `coalesce((SELECT (value->>'on')::boolean FROM settings WHERE key = 'kill_switch'), false)`;
