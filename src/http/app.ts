@@ -24,9 +24,15 @@ export interface HttpDeps {
   /** Adds routes under `/api`, after bearer-token authentication. */
   apiRoutes?: (router: express.Router) => void;
   /**
-   * Adds unauthenticated routes at `/` (provider webhooks, public forms), ahead of `/admin`
-   * and `/api`; they must authenticate requests themselves (e.g. by signature) and must not
-   * use paths under `/admin` or `/api`.
+   * Adds the provider webhook routes under `/webhooks`. They see the raw body (signatures cover
+   * the exact bytes), come first, and pass through nothing else: no JSON, form or cookie
+   * parsing, no other route matching. They must authenticate requests themselves.
+   */
+  webhookRoutes?: (router: express.Router) => void;
+  /**
+   * Adds unauthenticated routes at `/` (public forms, unsubscribe), ahead of `/admin` and
+   * `/api`; they must authenticate requests themselves (e.g. by token) and must not use paths
+   * under `/webhooks`, `/admin` or `/api`.
    */
   publicRoutes?: (router: express.Router) => void;
 }
@@ -43,10 +49,17 @@ export function createApp(deps: HttpDeps): express.Express {
   // Behind a reverse proxy, req.ip and req.secure must come from X-Forwarded-* headers.
   app.set('trust proxy', config.TRUST_PROXY);
 
-  app.use(securityHeaders(config));
+  // No ETags: every answer here is dynamic, and hashing each body costs CPU on the webhook path.
+  app.set('etag', false);
+
   // Webhook signatures cover the exact bytes received: /webhooks gets them raw (size-capped),
-  // and the JSON and form parsers below then leave those requests alone.
+  // and the JSON and form parsers below then leave those requests alone. Webhooks come first:
+  // providers' machines read their JSON answers, so browser security headers do nothing there.
   app.use('/webhooks', express.raw({ type: () => true, limit: config.WEBHOOK_BODY_LIMIT }));
+  const webhookRouter = express.Router();
+  deps.webhookRoutes?.(webhookRouter);
+  app.use('/webhooks', webhookRouter);
+  app.use(securityHeaders(config));
   app.use(express.json({ limit: config.BODY_LIMIT }));
   app.use(express.urlencoded({ limit: config.BODY_LIMIT, extended: false }));
   app.use(cookieParser());

@@ -7,6 +7,7 @@ import { checkCatalogue } from '../jobs/catalogue.js';
 import { createApp } from '../http/app.js';
 import { apiRoutes } from '../http/api-routes.js';
 import { publicFeedbackRoutes } from '../http/webhooks/public-feedback-routes.js';
+import { webhookRoutes } from '../http/webhooks/webhook-routes.js';
 import { runPreflight, type PreflightReport } from '../preflight/preflight.js';
 import { breakerChecks, readBreakerStates } from '../channels/resilience/breaker-states.js';
 import { createAppContext, type AppContext } from './context.js';
@@ -33,6 +34,7 @@ export function buildHttpApp(ctx: AppContext) {
     boardQueues: allQueues.map((definition) => ctx.queues.get(definition)),
     readiness: () => readiness(ctx),
     apiRoutes: (router) => apiRoutes(router, ctx),
+    webhookRoutes: (router) => webhookRoutes(router, ctx),
     publicRoutes: (router) => publicFeedbackRoutes(router, ctx),
   });
 }

@@ -1,12 +1,14 @@
 /**
- * Load test of the signed webhook intake (issue 6): a real `drumbeat api` process on a
- * scratch database and queue prefix, hit by autocannon with signed drumbeat events
+ * Load test of the signed webhook intake (issue 6): real `drumbeat api` processes (two by
+ * default, in cluster mode as ecosystem.config.js runs them under PM2) on a scratch database
+ * and queue prefix, hit by autocannon with signed drumbeat events
  * (`POST /webhooks/events`, HMAC over the raw body, fresh timestamp), one per request or a
  * batch of N per request as providers send them; every 20th event is a redelivery of an
  * earlier one. Prints requests/s, events/s, latency percentiles and whether every distinct
- * event was stored exactly once.
+ * event was stored exactly once, and the CPU cores the api, this load client, Redis and
+ * Postgres kept busy.
  *
- *   node --import tsx test/bench/webhook-load.ts [seconds=15] [connections=50] [eventsPerRequest=1]
+ *   node --import tsx test/bench/webhook-load.ts [seconds=15] [connections=50] [eventsPerRequest=1] [apiProcesses=2]
  *
  * Uses DATABASE_URL's server (database `drumbeat_bench_webhooks`, created and dropped) and
  * REDIS_URL (prefix `dbbenchwh<pid>`, deleted afterwards).
@@ -20,10 +22,12 @@ import { loadConfig } from '../../src/config/config.js';
 import { createDb } from '../../src/db/knex.js';
 import { ensureDatabase, migrateLatest } from '../../src/db/migrate.js';
 import { signDrumbeat } from '../../src/events/webhook-signatures.js';
+import { cpuSecondsByCommand, cpuSecondsOfProcessTree } from './cpu-usage.js';
 
 const seconds = Number(process.argv[2] ?? 15);
 const connections = Number(process.argv[3] ?? 50);
 const eventsPerRequest = Number(process.argv[4] ?? 1);
+const apiProcesses = Number(process.argv[5] ?? 2);
 const config = loadConfig();
 const databaseUrl = new URL(config.DATABASE_URL);
 databaseUrl.pathname = '/drumbeat_bench_webhooks';
@@ -39,7 +43,7 @@ await db.raw('TRUNCATE inbox_events RESTART IDENTITY CASCADE');
 
 const env: Record<string, string> = {};
 for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
-const api = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', 'api'], {
+const api = spawn(process.execPath, ['--import', 'tsx', 'test/bench/api-cluster.ts', String(apiProcesses)], {
   cwd: root,
   env: {
     ...env,
@@ -87,14 +91,31 @@ function nextRequest(request: autocannon.Request): autocannon.Request {
   };
 }
 
+/** CPU seconds so far of the api process, this load client, Redis and Postgres. */
+function cpuSnapshot(): Record<string, number> {
+  const client = process.cpuUsage();
+  const services = cpuSecondsByCommand(['redis-server', 'postgres']);
+  return {
+    api: cpuSecondsOfProcessTree(api.pid ?? 0),
+    loadClient: (client.user + client.system) / 1e6,
+    redis: services['redis-server'] ?? 0,
+    postgres: services.postgres ?? 0,
+  };
+}
+
 try {
   await waitForApi();
+  const cpuBefore = cpuSnapshot();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
     duration: seconds,
     requests: [{ method: 'POST', path: '/webhooks/events', setupRequest: nextRequest }],
   });
+  const cpuAfter = cpuSnapshot();
+  const coresBusy = Object.fromEntries(
+    Object.entries(cpuAfter).map(([part, secondsUsed]) => [part, Number(((secondsUsed - (cpuBefore[part] ?? 0)) / seconds).toFixed(2))]),
+  );
   const [row] = (await db('inbox_events').select(db.raw('count(*)::int AS stored'), db.raw('count(DISTINCT event_id)::int AS distinct'))) as Array<{
     stored: number;
     distinct: number;
@@ -102,6 +123,7 @@ try {
   const report = {
     seconds,
     connections,
+    apiProcesses,
     requests: result.requests.total,
     eventsPerRequest,
     requestsPerSecond: Math.round(result.requests.average),
@@ -112,6 +134,7 @@ try {
     timeouts: result.timeouts,
     distinctEventsSent: distinct.size,
     inboxRows: row?.stored,
+    coresBusy,
     storedExactlyOnce: row?.stored === row?.distinct && (row?.stored ?? 0) >= distinct.size - connections * eventsPerRequest,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

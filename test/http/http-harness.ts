@@ -22,6 +22,7 @@ export async function startApp(deps: Partial<HttpDeps> = {}): Promise<RunningApp
     boardQueues: deps.boardQueues ?? [],
     readiness: deps.readiness ?? (() => Promise.resolve({ ok: true, checks: [] })),
     apiRoutes: deps.apiRoutes,
+    webhookRoutes: deps.webhookRoutes,
     publicRoutes: deps.publicRoutes,
   });
   const server: Server = await new Promise((resolve, reject) => {

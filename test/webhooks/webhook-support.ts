@@ -2,6 +2,7 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AppContext } from '../../src/runtime/context.js';
 import { publicFeedbackRoutes } from '../../src/http/webhooks/public-feedback-routes.js';
+import { webhookRoutes } from '../../src/http/webhooks/webhook-routes.js';
 import { startApp, type RunningApp } from '../http/http-harness.js';
 
 export const webhookSecret = 'whsec-test-0123456789abcdef';
@@ -25,7 +26,14 @@ export function fixture(name: string): Buffer {
 
 /** The app with the feedback routes, on the context's config, database and clock. */
 export function startFeedbackApp(ctx: AppContext): Promise<RunningApp> {
-  return startApp({ config: ctx.config, db: ctx.db, clock: ctx.clock, log: ctx.log, publicRoutes: (router) => publicFeedbackRoutes(router, ctx) });
+  return startApp({
+    config: ctx.config,
+    db: ctx.db,
+    clock: ctx.clock,
+    log: ctx.log,
+    webhookRoutes: (router) => webhookRoutes(router, ctx),
+    publicRoutes: (router) => publicFeedbackRoutes(router, ctx),
+  });
 }
 
 /** Rows in the inbox, and how many of them are applied. */

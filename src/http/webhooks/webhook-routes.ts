@@ -33,7 +33,7 @@ function rawBody(req: Request): Buffer {
 }
 
 /**
- * Provider webhooks, verify first, store once, apply once: each route checks the signature
+ * Provider webhooks (for a router mounted at `/webhooks`), verify first, store once, apply once: each route checks the signature
  * over the raw bytes (and the timestamp window) before parsing or storing anything, stores
  * each event once in `inbox_events` and enqueues its apply job. Answers: 200 `{ stored,
  * duplicates }` (a duplicate delivery is acknowledged and ignored), 401 bad or stale
@@ -75,7 +75,7 @@ export function webhookRoutes(router: Router, deps: WebhookDeps): void {
   }
 
   router.post(
-    '/webhooks/events',
+    '/events',
     handle('drumbeat', async (req) => {
       const raw = rawBody(req);
       verifyDrumbeatSignature(req.get('drumbeat-signature'), raw, drumbeatSecret(), clock.now(), tolerance);
@@ -84,7 +84,7 @@ export function webhookRoutes(router: Router, deps: WebhookDeps): void {
   );
 
   router.post(
-    '/webhooks/inbound',
+    '/inbound',
     handle('inbound', async (req) => {
       const raw = rawBody(req);
       verifyDrumbeatSignature(req.get('drumbeat-signature'), raw, drumbeatSecret(), clock.now(), tolerance);
@@ -93,7 +93,7 @@ export function webhookRoutes(router: Router, deps: WebhookDeps): void {
   );
 
   router.post(
-    '/webhooks/sendgrid',
+    '/sendgrid',
     handle('sendgrid', async (req) => {
       if (sendgridKey === undefined) throw new NotConfiguredError();
       const raw = rawBody(req);
@@ -110,7 +110,7 @@ export function webhookRoutes(router: Router, deps: WebhookDeps): void {
   );
 
   router.post(
-    '/webhooks/mailgun',
+    '/mailgun',
     handle('mailgun', async (req) => {
       if (config.MAILGUN_SIGNING_KEY === undefined) throw new NotConfiguredError();
       // Mailgun signs timestamp + token, carried inside the body: it must be parsed first.
