@@ -1,14 +1,14 @@
 /**
- * Load test of the signed webhook intake (issue 6): real `drumbeat api` processes (two by
- * default, in cluster mode as ecosystem.config.js runs them under PM2) on a scratch database
- * and queue prefix, hit by autocannon with signed drumbeat events
+ * Load test of the signed webhook intake (issue 6): real `drumbeat api` processes (one by
+ * default; more run in cluster mode, as ecosystem.config.js runs two under PM2) on a scratch
+ * database and queue prefix, hit by autocannon with signed drumbeat events
  * (`POST /webhooks/events`, HMAC over the raw body, fresh timestamp), one per request or a
  * batch of N per request as providers send them; every 20th event is a redelivery of an
  * earlier one. Prints requests/s, events/s, latency percentiles and whether every distinct
  * event was stored exactly once, and the CPU cores the api, this load client, Redis and
  * Postgres kept busy.
  *
- *   node --import tsx test/bench/webhook-load.ts [seconds=15] [connections=50] [eventsPerRequest=1] [apiProcesses=2]
+ *   node --import tsx test/bench/webhook-load.ts [seconds=15] [connections=50] [eventsPerRequest=1] [apiProcesses=1]
  *
  * Uses DATABASE_URL's server (database `drumbeat_bench_webhooks`, created and dropped) and
  * REDIS_URL (prefix `dbbenchwh<pid>`, deleted afterwards).
@@ -27,7 +27,7 @@ import { cpuSecondsByCommand, cpuSecondsOfProcessTree } from './cpu-usage.js';
 const seconds = Number(process.argv[2] ?? 15);
 const connections = Number(process.argv[3] ?? 50);
 const eventsPerRequest = Number(process.argv[4] ?? 1);
-const apiProcesses = Number(process.argv[5] ?? 2);
+const apiProcesses = Number(process.argv[5] ?? 1);
 const config = loadConfig();
 const databaseUrl = new URL(config.DATABASE_URL);
 databaseUrl.pathname = '/drumbeat_bench_webhooks';
