@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Channel, SendWindow } from '../campaigns/campaign-spec.js';
 import type { CampaignMode, CampaignStatus, StrategyStatus } from '../campaigns/campaign-store.js';
 import { suppressedLeadSql } from '../suppression/suppression-store.js';
-import { preparedAs } from '../db/bindings.js';
+import { arrayBinding, preparedAs } from '../db/bindings.js';
 
 export const MESSAGES = 'messages';
 
@@ -107,8 +107,8 @@ export interface SendClaim {
 export async function claimForSending(db: Knex, claims: readonly SendClaim[], now: Date): Promise<Set<number>> {
   const { rows } = await db.raw<{ rows: Array<{ id: number }> }>(
     `UPDATE messages m SET status = 'SENDING', sending_at = ?, attempts = m.attempts + 1, updated_at = ?,
-            provider_message_id = coalesce(nullif(claim.provider_message_id, ''), m.provider_message_id),
-            unsubscribe_token_hash = coalesce(nullif(claim.token_hash, ''), m.unsubscribe_token_hash)
+            provider_message_id = coalesce(claim.provider_message_id, m.provider_message_id),
+            unsubscribe_token_hash = coalesce(claim.token_hash, m.unsubscribe_token_hash)
        FROM unnest(?::bigint[], ?::text[], ?::text[]) AS claim(id, provider_message_id, token_hash), leads l
       WHERE m.id = ANY(?::bigint[]) AND m.id = claim.id AND m.status = ANY(?::text[])
         AND (SELECT c.status FROM campaigns c WHERE c.id = m.campaign_id) = 'ACTIVE'
@@ -119,9 +119,8 @@ export async function claimForSending(db: Knex, claims: readonly SendClaim[], no
       now,
       now,
       claims.map((claim) => claim.id),
-      // '' stands for "none" in the text arrays (the driver's array typing has no null element).
-      claims.map((claim) => claim.providerMessageId ?? ''),
-      claims.map((claim) => claim.unsubscribeTokenHash ?? ''),
+      arrayBinding(claims.map((claim) => claim.providerMessageId)),
+      arrayBinding(claims.map((claim) => claim.unsubscribeTokenHash)),
       claims.map((claim) => claim.id),
       [...SENDABLE_STATUSES],
     ],

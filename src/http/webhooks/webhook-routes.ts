@@ -33,12 +33,13 @@ function rawBody(req: Request): Buffer {
 }
 
 /**
- * Provider webhooks (for a router mounted at `/webhooks`), verify first, store once, apply once: each route checks the signature
- * over the raw bytes (and the timestamp window) before parsing or storing anything, stores
- * each event once in `inbox_events` and enqueues its apply job. Answers: 200 `{ stored,
- * duplicates }` (a duplicate delivery is acknowledged and ignored), 401 bad or stale
- * signature or replayed token, 400 malformed, 413 too large (the raw parser), 404 when the
- * provider's secret is not configured, 503 while the queue is unavailable (the provider retries).
+ * Provider webhooks, for a router mounted at `/webhooks`: verify first, store once, apply once.
+ * Each route checks the signature over the raw bytes (and the timestamp window) before parsing
+ * or storing anything, stores each event once in `inbox_events` and enqueues its apply job.
+ * Answers: 200 `{ stored, duplicates }` (a duplicate delivery is acknowledged and ignored),
+ * 401 bad or stale signature or replayed token, 400 malformed, 413 too large (the raw parser),
+ * 404 when the provider's secret is not configured, 503 while the queue is unavailable (the
+ * provider retries).
  */
 export function webhookRoutes(router: Router, deps: WebhookDeps): void {
   const { config, clock, log } = deps;
