@@ -5,8 +5,9 @@
  *   P — the full PROOF pipeline of a one-step campaign of N leads: tick → message rows →
  *       addBulk → send jobs through every gate → outcome recorded → enrollment completed;
  * and one tick's selection on a campaign with 1,000,000 enrollments of which 1,000 are due.
- * Prints its figures; the last line is JSON. Uses its own database (`drumbeat_bench`) and
- * queue prefix, so it never touches the demo's or the tests' data.
+ * Prints its figures; the last line is JSON. Uses its own database (`drumbeat_bench`, where only
+ * the 1M-enrollment campaign stays between runs) and queue prefix, so it never touches the
+ * demo's or the tests' data.
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -114,6 +115,18 @@ async function seedLeads(db: Knex, campaignId: number, count: number, prefix: st
   );
 }
 
+/**
+ * Removes a pipeline run's campaign, messages, proof rows and leads, so that every run starts
+ * from the same database: only the 1M-enrollment campaign, which never keeps a message. The
+ * message tables are emptied whole: deleting the enrollments row by row would look up
+ * `messages.enrollment_id` (not indexed) once per row.
+ */
+async function removePipelineCampaign(db: Knex, campaignId: number, leadPrefix: string): Promise<void> {
+  await db.raw('TRUNCATE messages, proof_deliveries CASCADE');
+  await db('campaigns').where({ id: campaignId }).delete();
+  await db('leads').where('email', 'like', `${leadPrefix}%`).delete();
+}
+
 /** P: the whole engine on a one-step PROOF campaign; returns leads/s, wall time and peak RSS. */
 async function pipeline(redis: Redis): Promise<{ perSecond: number; wallSeconds: number; peakRssMb: number; redisDeltaMb: number }> {
   const ctx = createAppContext(config, createLogger(config));
@@ -128,7 +141,8 @@ async function pipeline(redis: Redis): Promise<{ perSecond: number; wallSeconds:
       steps: [{ channel: 'email', subject: 'Hi <%= it.lead.firstName %>', body: 'Hello <%= it.lead.firstName %> at <%= it.lead.company %>' }],
     }),
   );
-  await seedLeads(ctx.db, campaignId, leads, `p${stamp}-`, new Date(Date.now() - 1000));
+  const leadPrefix = `p${stamp}-`;
+  await seedLeads(ctx.db, campaignId, leads, leadPrefix, new Date(Date.now() - 1000));
   await ctx.campaigns.approve(campaignId, 'bench', 'bench');
   await ctx.campaigns.start(campaignId);
   // The bench drives the one tick itself; drop the scheduler's.
@@ -158,6 +172,7 @@ async function pipeline(redis: Redis): Promise<{ perSecond: number; wallSeconds:
   if (sent !== leads || rows !== leads) throw new Error(`pipeline sent ${sent} messages and wrote ${rows} proof rows for ${leads} leads`);
   for (const queue of ctx.queues.all()) await queue.clean(0, 100_000, 'completed');
   const redisDeltaMb = (await usedMemoryMb(redis)) - memoryBefore;
+  await removePipelineCampaign(ctx.db, campaignId, leadPrefix);
   await ctx.close();
   return { perSecond: leads / wallSeconds, wallSeconds, peakRssMb: peakRss / 1024 / 1024, redisDeltaMb };
 }
