@@ -1,26 +1,30 @@
 import type { Knex } from 'knex';
 import { Batcher } from '../../db/batcher.js';
+import { arrayBinding, preparedAs } from '../../db/bindings.js';
 import type { ChannelAdapter, OutboundMessage, SendResult } from '../adapter.js';
 
 /**
  * The PROOF "provider": instead of calling a platform it appends one row per call to
  * `proof_deliveries` (never updated), so the ledger shows exactly what a provider would have
- * received. Concurrent calls are written in one multi-row insert.
+ * received. Concurrent calls are written in one prepared insert.
  */
 export function proofAdapter(db: Knex): ChannelAdapter {
   const ledger = new Batcher<OutboundMessage, SendResult>(async (messages) => {
-    const rows = (await db('proof_deliveries')
-      .insert(
-        messages.map((message) => ({
-          message_id: message.id,
-          idempotency_key: message.idempotencyKey,
-          channel: message.channel,
-          recipient: message.recipient,
-          subject: message.subject,
-          body: message.body,
-        })),
+    const { rows } = await db
+      .raw<{ rows: Array<{ id: number }> }>(
+        `INSERT INTO proof_deliveries (message_id, idempotency_key, channel, recipient, subject, body)
+         SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+         RETURNING id`,
+        [
+          messages.map((message) => message.id),
+          messages.map((message) => message.idempotencyKey),
+          messages.map((message) => message.channel),
+          messages.map((message) => message.recipient),
+          arrayBinding(messages.map((message) => message.subject)),
+          messages.map((message) => message.body),
+        ],
       )
-      .returning('id')) as Array<{ id: number }>;
+      .options(preparedAs('append-proof-deliveries'));
     return rows.map((row) => ({ provider: 'proof', externalId: `proof-${row.id}` }));
   });
   return {
