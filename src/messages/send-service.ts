@@ -38,6 +38,7 @@ const outcomeWriteAttempts = 8;
 const holdFor = {
   killSwitch: 10_000,
   paused: 5 * 60_000,
+  workerStopping: 1_000,
 } as const;
 
 /** What a send job should do next; the processor turns holds and rate limits into BullMQ moves. */
@@ -66,6 +67,13 @@ export interface SendServiceDeps {
   proof: ChannelAdapter;
   /** Per-recipient-domain throttle of LIVE email; none means no limit. */
   domainThrottle?: DomainThrottle;
+}
+
+/** Given to the LIVE sends still waiting for a call slot when their worker stops. */
+class WorkerStopping extends Error {
+  constructor() {
+    super('worker stopping');
+  }
 }
 
 class CapFull extends Error {
@@ -177,6 +185,14 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
   }
 
   return {
+    /**
+     * At shutdown: the LIVE sends waiting for a call slot give their jobs back (held, QUEUED)
+     * instead of keeping the worker open until every one of them has had its turn.
+     */
+    releaseWaitingSends(): void {
+      for (const slots of callSlots.values()) slots.turnAway(new WorkerStopping());
+    },
+
     async send(messageId: number, attempt: AttemptInfo): Promise<SendDecision> {
       const context = await contexts.run(messageId);
       if (context === undefined) throw new UnrecoverableError(`message ${messageId} does not exist`);
@@ -270,7 +286,14 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
           return { error };
         }
       };
-      const called = context.mode === 'LIVE' ? await liveCallSlots(context.channel).use(claimAndCall) : await claimAndCall();
+      let called: Awaited<ReturnType<typeof claimAndCall>>;
+      try {
+        called = context.mode === 'LIVE' ? await liveCallSlots(context.channel).use(claimAndCall) : await claimAndCall();
+      } catch (error) {
+        // Still QUEUED: the job goes back to Redis (delayed, no attempt spent) for another run.
+        if (error instanceof WorkerStopping) return { kind: 'hold', until: new Date(now.getTime() + holdFor.workerStopping), reason: error.message };
+        throw error;
+      }
       if ('decision' in called) return called.decision;
       if ('error' in called) return handleSendError(context, called.error, scopes, attempt);
       const { result } = called;

@@ -90,7 +90,10 @@ export async function startWorkers(
     workers,
     async close() {
       clearInterval(schedulerSync);
-      await Promise.all(workers.map((worker) => worker.close()));
+      const closing = Promise.all(workers.map((worker) => worker.close()));
+      // The workers take no new jobs now; LIVE sends queued behind the call slots hand theirs back.
+      ctx.sends.releaseWaitingSends();
+      await closing;
       await connection.quit().catch(() => connection.disconnect());
     },
   };

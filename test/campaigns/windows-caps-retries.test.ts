@@ -220,6 +220,35 @@ describe('send windows, caps and retries', function () {
     expect(mostSendingOverSlots, 'messages SENDING beyond those in the adapter or being recorded').to.be.at.most(3);
   });
 
+  it('at shutdown, LIVE sends waiting for a call slot hand their jobs back QUEUED; the next worker sends each once', async () => {
+    const calls: number[] = [];
+    const slow: ChannelAdapter = {
+      provider: 'slow-smtp',
+      async send(message) {
+        calls.push(message.id);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return { provider: 'slow-smtp', externalId: `ext-${message.id}` };
+      },
+    };
+    ctx = engineContext({ liveAdapters: { email: slow }, env: { SEND_CONCURRENCY: '20', LIVE_SEND_SLOTS: '1' } });
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(20), spec: { mode: 'LIVE' } });
+    await ctx.ticks.runTick(campaignId, ctx.clock.now());
+    await run();
+    await eventually(() => Promise.resolve(calls.length >= 1), 'the first call under way');
+    const closingAt = Date.now();
+    await workers?.close();
+    workers = undefined;
+    // Without the hand-back the worker would stay open for every queued call: 20 × 200 ms.
+    expect(Date.now() - closingAt, 'close waits for the call in the adapter only').to.be.below(1500);
+    const afterClose = await statusCounts(ctx, campaignId);
+    expect(afterClose.SENDING ?? 0, 'nothing left SENDING').to.equal(0);
+    expect(afterClose.QUEUED ?? 0, 'the waiting ones are still QUEUED').to.be.at.least(15);
+    await run();
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT === 20, 'all 20 sent by the next worker');
+    expect(calls).to.have.length(20);
+    expect(new Set(calls).size).to.equal(20);
+  });
+
   it('a permanent failure ends DEAD at once; a hard bounce also suppresses the address', async () => {
     const bouncing = recordingAdapter(() => new PermanentSendError('550 no such user', true));
     ctx = engineContext({ liveAdapters: { email: bouncing.adapter } });
