@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as coreSchema from './20261121000000_core_schema.js';
 import * as channels from './20261121100000_channels.js';
 import * as feedback from './20261121300000_feedback.js';
+import * as leanMessageIndexes from './20261121400000_lean_message_indexes.js';
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -16,6 +17,7 @@ const migrations: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['20261121000000_core_schema', coreSchema],
   ['20261121100000_channels', channels],
   ['20261121300000_feedback', feedback],
+  ['20261121400000_lean_message_indexes', leanMessageIndexes],
 ];
 
 /** The Knex migration source for drumbeat's schema. */
