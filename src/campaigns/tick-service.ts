@@ -155,7 +155,7 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
     const review = campaign.requireReview || step.requireReview;
     const rendered = { ...base, subject: composed.subject, body: composed.body, template_version_id: composed.templateVersionId, variant: composed.variant };
     const trace =
-      composed.templateVersionId !== null && composed.outputHash !== null
+      composed.templateVersionId !== null && composed.contextHash !== null && composed.outputHash !== null
         ? { templateVersionId: composed.templateVersionId, contextHash: composed.contextHash, outputHash: composed.outputHash }
         : undefined;
     if (composed.outcome === 'ok') {

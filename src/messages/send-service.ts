@@ -34,6 +34,12 @@ import type { DomainThrottle } from '../channels/email/domain-throttle.js';
 /** How many times a delivery the provider accepted is written before the job gives up. */
 const outcomeWriteAttempts = 8;
 
+/**
+ * Batches of each kind (context reads, claims, outcomes) running at once: Postgres works on
+ * some while the worker prepares the next, and the pool has connections to spare.
+ */
+const sendBatchesInFlight = 4;
+
 /** How long a held job waits before its gates are checked again. */
 const holdFor = {
   killSwitch: 10_000,
@@ -94,13 +100,13 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
   const contexts = new Batcher<number, SendContextRow | undefined>(async (ids) => {
     const byId = await loadSendContexts(db, ids);
     return ids.map((id) => byId.get(id));
-  });
+  }, undefined, sendBatchesInFlight);
   const claims = new Batcher<SendClaim, boolean>(async (batch) => {
     const claimed = await claimForSending(db, batch, clock.now());
     // One row update claims a message once: if two jobs asked for the same message in one
     // batch, only the first gets it.
     return batch.map((claim) => claimed.delete(claim.id));
-  });
+  }, undefined, sendBatchesInFlight);
   const unsubscribeSecret = config.UNSUBSCRIBE_SECRET ?? config.SESSION_SECRET;
   const callSlots = new Map<Channel, Semaphore>();
   /** Bounds the LIVE calls of one channel in flight (SMTP conversations, platform requests). */
@@ -115,7 +121,7 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
   const deliveries = new Batcher<Delivery, boolean>(async (batch) => {
     const recorded = await recordDeliveries(db, batch, clock.now());
     return batch.map((delivery) => recorded.has(delivery.id));
-  });
+  }, undefined, sendBatchesInFlight);
 
   /** Claims one message with its cap units in one transaction; returns the full scope if any. */
   async function claimWithCaps(claim: SendClaim, scopes: CapScope[]): Promise<{ claimed: boolean; full?: CapScope }> {

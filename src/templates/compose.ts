@@ -51,8 +51,8 @@ export type Composed = {
   templateVersionId: number | null;
   subject: string | null;
   body: string | null;
-  /** sha256 of the render context and of the output, for the render log. */
-  contextHash: string;
+  /** sha256 of the render context and of the output, for the render log (template renders only). */
+  contextHash: string | null;
   outputHash: string | null;
 } & (
   | { outcome: 'ok' }
@@ -88,7 +88,9 @@ export function composeMessage(
   const variant = step.variants === null ? null : chooseVariant(campaign.id, lead.id, step.stepIndex, step.variants);
   const source = variant ?? { templateId: step.templateId, subject: step.subject, body: step.body };
   const context = renderContextFor(campaign, lead);
-  const base = { variant: variant?.name ?? null, templateVersionId: null, subject: null, body: null, contextHash: sha256(JSON.stringify(context)), outputHash: null };
+  // Only template renders are logged: inline text is not hashed.
+  const contextHash = source.templateId === null ? null : sha256(JSON.stringify(context));
+  const base = { variant: variant?.name ?? null, templateVersionId: null, subject: null, body: null, contextHash, outputHash: null };
 
   let subjectText: string | null;
   let bodyText: string;
@@ -118,7 +120,8 @@ export function composeMessage(
     }
     throw error;
   }
-  const rendered = { ...base, templateVersionId, subject, body, outputHash: sha256(`${subject ?? ''}\u0000${body}`) };
+  const outputHash = templateVersionId === null ? null : sha256(`${subject ?? ''}\u0000${body}`);
+  const rendered = { ...base, templateVersionId, subject, body, outputHash };
   const hits = findPlaceholders({ subject, body });
   if (hits.length > 0) return { ...rendered, outcome: 'placeholder', reason: describePlaceholders(hits) };
   return { ...rendered, outcome: 'ok' };
