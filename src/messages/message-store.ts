@@ -61,6 +61,14 @@ export interface SendContextRow {
 
 const killSwitchSql = `coalesce((SELECT (value->>'on')::boolean FROM settings WHERE key = 'kill_switch'), false)`;
 
+/**
+ * SQL for "the message's status is one of (a text[] parameter)", written so that no status
+ * index can answer it. Statistics taken while nothing was queued or in flight count almost no
+ * such rows; trusting them, the planner would read every queued or in-flight message for each
+ * batch instead of finding the batch's rows by primary key.
+ */
+const statusAmongSql = `array_position(?::text[], m.status) IS NOT NULL`;
+
 /** Loads the send contexts of many messages in one query (suppressions and kill switch included). */
 export async function loadSendContexts(db: Knex, ids: readonly number[]): Promise<Map<number, SendContextRow>> {
   const { rows } = await db.raw<{ rows: SendContextRow[] }>(
@@ -100,10 +108,8 @@ export interface SendClaim {
  * adapter call. The same statement re-checks, under the row lock, that the campaign is ACTIVE,
  * the kill switch is off and the lead is not suppressed, and stores each email's Message-ID
  * and unsubscribe token hash (needed as soon as the email is out). Returns the ids it claimed.
- * The claims drive the plan (one primary-key look-up each) and the campaign is read by a
- * sub-select, not joined: with the campaign joined, stale statistics led the planner to scan
- * every sendable message of the campaign for each batch (20,000 rows to claim 12), and with the
- * ids also given as `m.id = ANY(…)` it matched every claim against every row.
+ * The claims drive the plan (one primary-key look-up each): the campaign is read by a
+ * sub-select, not joined, and the status test cannot use an index (see `statusAmongSql`).
  */
 export async function claimForSending(db: Knex, claims: readonly SendClaim[], now: Date): Promise<Set<number>> {
   const { rows } = await db.raw<{ rows: Array<{ id: number }> }>(
@@ -111,7 +117,7 @@ export async function claimForSending(db: Knex, claims: readonly SendClaim[], no
             provider_message_id = coalesce(claim.provider_message_id, m.provider_message_id),
             unsubscribe_token_hash = coalesce(claim.token_hash, m.unsubscribe_token_hash)
        FROM unnest(?::bigint[], ?::text[], ?::text[]) AS claim(id, provider_message_id, token_hash), leads l
-      WHERE m.id = claim.id AND m.status = ANY(?::text[])
+      WHERE m.id = claim.id AND ${statusAmongSql}
         AND (SELECT c.status FROM campaigns c WHERE c.id = m.campaign_id) = 'ACTIVE'
         AND l.id = m.lead_id AND NOT ${suppressedLeadSql('m.campaign_id')}
         AND NOT ${killSwitchSql}
@@ -139,19 +145,16 @@ export interface Delivery {
  * Records many deliveries in one statement and advances each enrollment: to the next step
  * (due at send time + its delay) or COMPLETED after the last. Only SENDING messages change,
  * and only enrollments still live and on that step. Returns the ids recorded.
- * The expected status travels with each row instead of as a literal: statistics taken while
- * nothing was in flight count almost no SENDING rows, and a literal let the planner scan every
- * SENDING message for each batch instead of finding each by primary key.
  */
 export async function recordDeliveries(db: Knex, deliveries: readonly Delivery[], now: Date): Promise<Set<number>> {
   const { rows } = await db.raw<{ rows: Array<{ id: number }> }>(
     `WITH outcome AS (
-       SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[]) AS o(id, claimed_as, status, provider, external_id)
+       SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::text[]) AS o(id, status, provider, external_id)
      ), sent AS (
        UPDATE messages m SET status = outcome.status, provider = outcome.provider, external_id = outcome.external_id,
               sent_at = ?, updated_at = ?, last_error = NULL
          FROM outcome
-        WHERE m.id = outcome.id AND m.status = outcome.claimed_as
+        WHERE m.id = outcome.id AND ${statusAmongSql}
         RETURNING m.id, m.enrollment_id, m.campaign_id, m.step_index
      ), advanced AS (
        ${advanceEnrollmentsSql('sent')}
@@ -159,12 +162,12 @@ export async function recordDeliveries(db: Knex, deliveries: readonly Delivery[]
      SELECT id FROM sent`,
     [
       deliveries.map((delivery) => delivery.id),
-      deliveries.map(() => 'SENDING'),
       deliveries.map((delivery) => delivery.status),
       deliveries.map((delivery) => delivery.provider),
       deliveries.map((delivery) => delivery.externalId),
       now,
       now,
+      ['SENDING'],
       now,
       now,
       now,

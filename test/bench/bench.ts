@@ -156,12 +156,17 @@ async function pipeline(redis: Redis): Promise<{ perSecond: number; wallSeconds:
   const cpuBefore = cpuSnapshot();
   const started = performance.now();
   await ctx.queues.get(campaignTickQueue).add('tick', { campaignId, slot: new Date().toISOString() }, { jobId: `bench-tick-${stamp}` });
+  // Done when every enrollment is COMPLETED. Polled cheaply so as not to load the system under
+  // test: first until the tick has finished and no message is still queued or in flight (a
+  // partial-index look-up), then the enrollments themselves are checked (a scan of all of them).
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const row = (await ctx.db('campaign_leads').where({ campaign_id: campaignId }).whereNot({ state: 'COMPLETED' }).first('id')) as
-      | { id: number }
-      | undefined;
-    if (row === undefined) break;
+    const tickRun = (await ctx.db('tick_runs').where({ campaign_id: campaignId }).whereNotNull('finished_at').first('id')) as { id: number } | undefined;
+    if (tickRun === undefined) continue;
+    const unsent = (await ctx.db('messages').where({ campaign_id: campaignId }).whereIn('status', ['QUEUED', 'SENDING']).first('id')) as { id: number } | undefined;
+    if (unsent !== undefined) continue;
+    const open = (await ctx.db('campaign_leads').where({ campaign_id: campaignId }).whereNot({ state: 'COMPLETED' }).first('id')) as { id: number } | undefined;
+    if (open === undefined) break;
   }
   const wallSeconds = (performance.now() - started) / 1000;
   reportCpu('P', cpuBefore, wallSeconds);
