@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --leads N]`: measures, in one run on the same Redis and Postgres,
  *   B — bare BullMQ: N no-op jobs added with addBulk (chunks of 1,000), one worker at the
- *       engine's send concurrency, removeOnComplete;
+ *       engine's send concurrency, removeOnComplete (in a process of its own);
  *   P — the full PROOF pipeline of a one-step campaign of N leads: tick → message rows →
  *       addBulk → send jobs through every gate → outcome recorded → enrollment completed;
  * and one tick's selection on a campaign with 1,000,000 enrollments of which 1,000 are due.
@@ -9,8 +9,11 @@
  * the 1M-enrollment campaign stays between runs) and queue prefix, so it never touches the
  * demo's or the tests' data.
  */
-import { Queue, Worker } from 'bullmq';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { z } from 'zod';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createDb, type Knex } from '../../src/db/knex.js';
@@ -19,7 +22,8 @@ import { createAppContext } from '../../src/runtime/context.js';
 import { startWorkers } from '../../src/runtime/worker-runtime.js';
 import { parseCampaignSpec } from '../../src/campaigns/campaign-spec.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
-import { cpuSecondsByCommand } from './cpu-usage.js';
+import { cpuSnapshot, describeCpu, type CpuSnapshot } from './cpu-usage.js';
+import { deletePrefix } from './redis-keys.js';
 
 function argument(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
@@ -32,30 +36,8 @@ const baseUrl = new URL(loadConfig().DATABASE_URL);
 baseUrl.pathname = '/drumbeat_bench';
 const config: Config = loadConfig({ ...process.env, DATABASE_URL: baseUrl.toString(), QUEUE_PREFIX: `bench${process.pid}`, LOG_LEVEL: 'warn' });
 
-async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
-}
-
-/** CPU seconds of this process, Redis and every Postgres backend, to say where a phase's time went. */
-function cpuSnapshot(): { node: number; redis: number; postgres: number } {
-  const usage = process.cpuUsage();
-  const others = cpuSecondsByCommand(['redis-server', 'postgres']);
-  return { node: (usage.user + usage.system) / 1e6, redis: others['redis-server'] ?? 0, postgres: others.postgres ?? 0 };
-}
-
-/** Prints the CPU each part used during a phase, in µs per job, and as cores busy over its wall time. */
-function reportCpu(phase: string, before: ReturnType<typeof cpuSnapshot>, wallSeconds: number): void {
-  const after = cpuSnapshot();
-  const parts = (['node', 'redis', 'postgres'] as const).map((part) => {
-    const seconds = after[part] - before[part];
-    return `${part} ${((seconds / leads) * 1e6).toFixed(0)} µs/job (${(seconds / wallSeconds).toFixed(2)} cores)`;
-  });
-  process.stderr.write(`  ${phase} CPU: ${parts.join(', ')}\n`);
+function reportCpu(phase: string, before: CpuSnapshot, wallSeconds: number): void {
+  process.stderr.write(`${describeCpu(phase, before, cpuSnapshot(), leads, wallSeconds)}\n`);
 }
 
 async function usedMemoryMb(redis: Redis): Promise<number> {
@@ -63,41 +45,23 @@ async function usedMemoryMb(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 1024 / 1024;
 }
 
-/** B: the ceiling — BullMQ alone moving N no-op jobs. */
-async function bareBullmq(redis: Redis): Promise<number> {
-  const prefix = `${config.QUEUE_PREFIX}bare`;
-  const queue = new Queue('bare', { connection: redis, prefix });
-  let done = 0;
-  let finish: () => void = () => undefined;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  const worker = new Worker(
-    'bare',
-    () => {
-      done += 1;
-      if (done === leads) finish();
-      return Promise.resolve();
-    },
-    { connection: redis, prefix, concurrency: config.SEND_CONCURRENCY },
+/**
+ * B: the ceiling — BullMQ alone moving N no-op jobs, run in a process of its own
+ * (`bare-bullmq.ts`) so that P, in this one, starts from a fresh heap and its peak RSS is the
+ * pipeline's own.
+ */
+async function bareBullmq(): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('bare-bullmq.ts', import.meta.url)), String(leads), String(config.SEND_CONCURRENCY), `${config.QUEUE_PREFIX}bare`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  await worker.waitUntilReady();
-  const cpuBefore = cpuSnapshot();
-  const started = performance.now();
-  for (let start = 0; start < leads; start += 1000) {
-    const chunk = Array.from({ length: Math.min(1000, leads - start) }, (_, index) => ({
-      name: 'noop',
-      data: { messageId: start + index + 1 },
-      opts: { jobId: `bare-${start + index}`, removeOnComplete: true },
-    }));
-    await queue.addBulk(chunk);
-  }
-  await finished;
-  const seconds = (performance.now() - started) / 1000;
-  reportCpu('B', cpuBefore, seconds);
-  await worker.close();
-  await queue.obliterate({ force: true });
-  await queue.close();
-  await deletePrefix(redis, prefix);
-  return leads / seconds;
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`phase B exited with ${code}`);
+  const result = z.object({ jobsPerSecond: z.number().positive() }).parse(JSON.parse(output));
+  return result.jobsPerSecond;
 }
 
 async function seedLeads(db: Knex, campaignId: number, count: number, prefix: string, dueAt: Date): Promise<void> {
@@ -244,7 +208,7 @@ async function main(): Promise<void> {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   try {
     process.stderr.write(`bench: ${leads} leads, send concurrency ${config.SEND_CONCURRENCY}\n`);
-    const bare = await bareBullmq(redis);
+    const bare = await bareBullmq();
     process.stderr.write(`B bare BullMQ: ${bare.toFixed(0)} jobs/s\n`);
     const piped = await pipeline(redis);
     process.stderr.write(

@@ -42,3 +42,25 @@ export function cpuSecondsOfProcessTree(pid: number): number {
   }
   return total;
 }
+
+/** CPU seconds so far of this node process, Redis and every Postgres backend. */
+export interface CpuSnapshot {
+  node: number;
+  redis: number;
+  postgres: number;
+}
+
+export function cpuSnapshot(): CpuSnapshot {
+  const usage = process.cpuUsage();
+  const others = cpuSecondsByCommand(['redis-server', 'postgres']);
+  return { node: (usage.user + usage.system) / 1e6, redis: others['redis-server'] ?? 0, postgres: others.postgres ?? 0 };
+}
+
+/** The CPU each part used between two snapshots, in µs per job and as cores busy over the wall time. */
+export function describeCpu(phase: string, before: CpuSnapshot, after: CpuSnapshot, jobs: number, wallSeconds: number): string {
+  const parts = (['node', 'redis', 'postgres'] as const).map((part) => {
+    const seconds = after[part] - before[part];
+    return `${part} ${((seconds / jobs) * 1e6).toFixed(0)} µs/job (${(seconds / wallSeconds).toFixed(2)} cores)`;
+  });
+  return `  ${phase} CPU: ${parts.join(', ')}`;
+}

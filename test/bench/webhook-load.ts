@@ -23,6 +23,7 @@ import { createDb } from '../../src/db/knex.js';
 import { ensureDatabase, migrateLatest } from '../../src/db/migrate.js';
 import { signDrumbeat } from '../../src/events/webhook-signatures.js';
 import { cpuSecondsByCommand, cpuSecondsOfProcessTree } from './cpu-usage.js';
+import { deletePrefix } from './redis-keys.js';
 
 const seconds = Number(process.argv[2] ?? 15);
 const connections = Number(process.argv[3] ?? 50);
@@ -148,11 +149,6 @@ try {
   await adminDb.raw('DROP DATABASE IF EXISTS drumbeat_bench_webhooks WITH (FORCE)');
   await adminDb.destroy();
   const redis = new Redis(config.REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  await deletePrefix(redis, prefix);
   redis.disconnect();
 }
