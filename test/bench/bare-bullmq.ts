@@ -4,7 +4,7 @@
  * worker at the given concurrency, removeOnComplete. Prints its CPU line to stderr and
  * `{"jobsPerSecond":…}` to stdout, and deletes its keys.
  *
- *   node --import tsx test/bench/bare-bullmq.ts <jobs> <concurrency> <queue prefix>
+ *   node --import tsx test/bench/bare-bullmq.ts <jobs> <concurrency> [queue prefix]
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -16,7 +16,7 @@ const jobs = Number(process.argv[2]);
 const concurrency = Number(process.argv[3]);
 const prefix = process.argv[4] ?? `benchbare${process.pid}`;
 if (!Number.isInteger(jobs) || jobs <= 0 || !Number.isInteger(concurrency) || concurrency <= 0) {
-  throw new Error('usage: bare-bullmq.ts <jobs> <concurrency> <queue prefix>');
+  throw new Error('usage: bare-bullmq.ts <jobs> <concurrency> [queue prefix]');
 }
 
 const redis = new Redis(loadConfig().REDIS_URL, { maxRetriesPerRequest: null });
