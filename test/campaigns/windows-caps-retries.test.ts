@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { Job } from 'bullmq';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
@@ -9,6 +8,7 @@ import { suppress } from '../../src/suppression/suppression-service.js';
 import { setKillSwitch } from '../../src/settings/kill-switch.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, eventually, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
+import { clockOnNext } from '../support/clock.js';
 
 /** An adapter that records every call and fails while `failuresLeft` is positive. */
 function recordingAdapter(failWith?: () => Error) {
@@ -55,17 +55,16 @@ describe('send windows, caps and retries', function () {
   }
 
   it('ticks create nothing outside the send window in the campaign time zone, and send inside it', async () => {
-    // Saturday 2026-11-21 12:00 in London.
-    const clock = new ManualClock('2026-11-21T12:00:00Z');
+    const clock = clockOnNext('sat', '12:00', 'Europe/London');
     ctx = engineContext({ clock });
     const { campaignId } = await seedCampaign(ctx, {
       leads: makeLeads(4),
       spec: { timezone: 'Europe/London', sendWindow: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:30' } },
     });
     expect((await ctx.ticks.runTick(campaignId, clock.now())).outcome).to.equal('outside-window');
-    clock.set('2026-11-23T08:59:00Z'); // Monday 08:59 London
+    clock.setAt(2, '08:59'); // Monday 08:59 London
     expect((await ctx.ticks.runTick(campaignId, clock.now())).outcome).to.equal('outside-window');
-    clock.set('2026-11-23T09:00:00Z');
+    clock.setAt(2, '09:00');
     const inside = await ctx.ticks.runTick(campaignId, clock.now());
     expect(inside.created).to.equal(4);
     await run();
@@ -73,7 +72,7 @@ describe('send windows, caps and retries', function () {
   });
 
   it('holds a send outside the lead’s own window until it opens', async () => {
-    const clock = new ManualClock('2026-11-23T10:00:00Z'); // Monday 10:00 UTC = 19:00 in Tokyo
+    const clock = clockOnNext('mon', '10:00'); // Monday 10:00 UTC = 19:00 in Tokyo
     ctx = engineContext({ clock });
     const { campaignId } = await seedCampaign(ctx, {
       leads: [{ email: 'tokyo@example.com', firstName: 'T', timezone: 'Asia/Tokyo' }, { email: 'london@example.com', firstName: 'L' }],
@@ -87,11 +86,11 @@ describe('send windows, caps and retries', function () {
     const job = await Job.fromId(ctx.queues.get(sendEmailQueue), tokyo.idempotency_key);
     expect(await job?.getState()).to.equal('delayed');
     // Held until Tuesday 09:00 Tokyo = Tuesday 00:00 UTC.
-    expect((job?.timestamp ?? 0) + (job?.delay ?? 0)).to.be.closeTo(Date.parse('2026-11-24T00:00:00Z'), 60_000);
+    expect((job?.timestamp ?? 0) + (job?.delay ?? 0)).to.be.closeTo(clock.at(1, '00:00').getTime(), 60_000);
   });
 
   it('never exceeds the campaign daily cap, and capped messages go out the next local day', async () => {
-    const clock = new ManualClock('2026-11-23T10:00:00Z');
+    const clock = clockOnNext('mon', '10:00');
     ctx = engineContext({ clock });
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(30), spec: { dailyCap: 12 } });
     const first = await ctx.ticks.runTick(campaignId, clock.now());
@@ -107,14 +106,14 @@ describe('send windows, caps and retries', function () {
     }, '12 sent and 12 held');
     expect((await ledger(ctx, campaignId)).rows).to.equal(12);
     const counter = (await ctx.db('send_counters').where({ scope: `campaign-${campaignId}` }).first()) as { used: number; day: string };
-    expect(counter).to.deep.include({ used: 12, day: '2026-11-23' });
+    expect(counter).to.deep.include({ used: 12, day: clock.day() });
 
-    clock.set('2026-11-24T00:00:30Z');
+    clock.setAt(1, '00:00:30');
     for (const job of await ctx.queues.get(sendEmailQueue).getJobs(['delayed'])) await job.promote();
     await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 24, 'held messages sent the next day');
     const third = await ctx.ticks.runTick(campaignId, clock.now());
     expect(third, 'the held messages used the new day’s cap').to.include({ outcome: 'capped', created: 0 });
-    clock.set('2026-11-25T08:00:00Z');
+    clock.setAt(2, '08:00');
     const fourth = await ctx.ticks.runTick(campaignId, clock.now());
     expect(fourth.created).to.equal(6);
     await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 30, 'the rest sent');

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { Job } from 'bullmq';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { readiness } from '../../src/runtime/processes.js';
@@ -10,6 +9,7 @@ import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { startPlatformServer, type PlatformServer } from './platform-harness.js';
 import { startSmtpServer, type SmtpHarness } from './smtp-harness.js';
+import { clockOnNext, type AnchoredClock } from '../support/clock.js';
 
 const dmSent = { status: 201, body: { data: { dm_conversation_id: 'c', dm_event_id: 'e' } } };
 const xSpec = { mode: 'LIVE' as const, steps: [{ channel: 'x' as const, delay: '0s', body: 'Hi <%= it.lead.firstName %>' }] };
@@ -40,7 +40,7 @@ describe('limiters, breakers and throttles around LIVE sends', function () {
     return server;
   }
 
-  function context(env: Record<string, string>, clock?: ManualClock): AppContext {
+  function context(env: Record<string, string>, clock?: AnchoredClock): AppContext {
     const ctx = engineContext({ env, ...(clock === undefined ? {} : { clock }) });
     contexts.push(ctx);
     return ctx;
@@ -103,7 +103,7 @@ describe('limiters, breakers and throttles around LIVE sends', function () {
   it('throttles email per recipient domain across workers: the overflow is delayed to the next minute, never failed', async () => {
     const smtp: SmtpHarness = await startSmtpServer();
     closers.push(() => smtp.close());
-    const clock = new ManualClock('2026-11-23T10:00:10Z');
+    const clock = clockOnNext('mon', '10:00:10');
     const env = { SMTP_URL: smtp.url, EMAIL_DOMAIN_PER_MINUTE: '2', SMTP_TIMEOUT: '2s' };
     const first = context(env, clock);
     const second = context(env, clock);
@@ -115,10 +115,10 @@ describe('limiters, breakers and throttles around LIVE sends', function () {
     expect(counts).to.deep.equal({ SENT: 2, QUEUED: 3 });
     expect(await first.queues.get(sendEmailQueue).getJobCounts('failed')).to.deep.equal({ failed: 0 });
 
-    clock.set('2026-11-23T10:01:05Z');
+    clock.setAt(0, '10:01:05');
     for (const job of await first.queues.get(sendEmailQueue).getJobs(['delayed'])) await job.promote();
     await eventually(async () => (await statusCounts(first, campaignId)).SENT === 4 && (await first.queues.get(sendEmailQueue).getDelayedCount()) === 1, '4 sent');
-    clock.set('2026-11-23T10:02:05Z');
+    clock.setAt(0, '10:02:05');
     for (const job of await first.queues.get(sendEmailQueue).getJobs(['delayed'])) await job.promote();
     await eventually(async () => (await statusCounts(first, campaignId)).SENT === 5, 'all 5 sent');
     expect(smtp.received).to.have.length(5);

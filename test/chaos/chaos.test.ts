@@ -1,14 +1,10 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { Redis } from 'ioredis';
 import type { AppContext } from '../../src/runtime/context.js';
-import { resetDatabase, resetRedis, testRun } from '../setup/hooks.js';
+import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, spawnDrumbeat, stopProcess } from '../support/engine.js';
-
-const run = promisify(execFile);
+import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 
 /** Worker settings that make recovery quick enough to watch in a test. */
 const chaosEnv = { JOB_LOCK_DURATION: '3s', RECONCILE_EVERY: '1s', SENDING_STALE_AFTER: '3s', SEND_CONCURRENCY: '10', SEND_BACKOFF: '100ms' };
@@ -79,20 +75,12 @@ async function untilCompleted(ctx: AppContext, campaignId: number, timeoutMs = 9
   await eventually(async () => (await ctx.campaigns.require(campaignId)).status === 'COMPLETED', 'the campaign to complete', timeoutMs);
 }
 
-function redisUp(): Promise<boolean> {
-  const probe = new Redis(testRun.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
-  probe.on('error', () => undefined);
-  return probe
-    .connect()
-    .then(() => probe.ping())
-    .then(() => true, () => false)
-    .finally(() => probe.disconnect());
-}
-
 describe('chaos: crashes and outages in the middle of a campaign', function () {
   this.timeout(180_000);
   let ctx: AppContext;
   let workers: ChildProcess[] = [];
+  /** The Redis of a test that restarts Redis: its own server, never the machine's shared one. */
+  let privateRedis: PrivateRedis | undefined;
 
   function startWorker(env: Record<string, string> = {}): ChildProcess {
     const worker = spawnDrumbeat(['worker'], { ...chaosEnv, ...env });
@@ -110,6 +98,8 @@ describe('chaos: crashes and outages in the middle of a campaign', function () {
     await Promise.all(workers.map((worker) => stopProcess(worker)));
     workers = [];
     await ctx.close();
+    await privateRedis?.stop();
+    privateRedis = undefined;
   });
 
   it('kill -9 of the worker, again and again: every step exactly once, a send caught mid-flight is UNKNOWN and not resent', async () => {
@@ -186,17 +176,17 @@ describe('chaos: crashes and outages in the middle of a campaign', function () {
     expect(duplicates).to.deep.equal([]);
   });
 
-  it('Redis restarted in the middle: the same worker resumes without a restart and completes', async function () {
-    if (process.env.CHAOS_RESTART_REDIS === '0') this.skip();
+  it('Redis restarted in the middle (a private server): the same worker resumes without a restart and completes', async () => {
+    privateRedis = await startPrivateRedis();
+    await ctx.close();
+    ctx = engineContext({ env: { REDIS_URL: privateRedis.url } });
     const leads = 1500;
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(leads), scheduled: true, spec: twoSteps });
-    const worker = startWorker();
+    const worker = startWorker({ REDIS_URL: privateRedis.url });
     await eventually(async () => (await sentCount(ctx, campaignId)) >= 600, '600 sends', 60_000);
-    await run('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'shutdown', 'nosave']).catch(() => undefined);
-    await eventually(async () => !(await redisUp()), 'Redis to stop', 10_000);
+    await privateRedis.stop();
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    await run('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', '6379', '--save', '', '--appendonly', 'no']);
-    await eventually(() => redisUp(), 'Redis to come back', 10_000);
+    await privateRedis.start();
     await untilCompleted(ctx, campaignId);
     expect(worker.exitCode, 'the worker was never restarted').to.equal(null);
     const outcome = await assertExactlyOnce(ctx, campaignId, leads, 2);

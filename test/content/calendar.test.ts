@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import type { z } from 'zod';
 import { Job } from 'bullmq';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { publishLinkedinQueue } from '../../queues/publish-linkedin.js';
@@ -11,6 +10,7 @@ import type { postSpecSchema } from '../../src/campaigns/campaign-spec.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign } from '../support/engine.js';
 import { startPlatformServer, type PlatformServer } from '../channels/platform-harness.js';
+import { clockOnNext } from '../support/clock.js';
 
 type PostSpecInput = z.input<typeof postSpecSchema>;
 
@@ -31,12 +31,12 @@ describe('content calendar', function () {
   let workers: RunningWorkers | undefined;
   let x: PlatformServer;
   let linkedin: PlatformServer;
-  const clock = new ManualClock('2026-11-23T09:00:00Z');
+  let clock = clockOnNext('mon', '09:00');
 
   beforeEach(async () => {
     await resetDatabase();
     await resetRedis();
-    clock.set('2026-11-23T09:00:00Z');
+    clock = clockOnNext('mon', '09:00');
     x = await startPlatformServer(() => tweeted);
     linkedin = await startPlatformServer(() => ({ status: 201, headers: { 'x-restli-id': 'urn:li:share:1' } }));
   });
@@ -67,8 +67,8 @@ describe('content calendar', function () {
   }
 
   const posts = (): PostSpecInput[] => [
-    { platform: 'x', text: 'Launch at ten', at: '2026-11-23T10:00:00Z' },
-    { platform: 'linkedin', text: 'Launch at ten, on LinkedIn', mediaUrl: 'https://example.com/launch', at: '2026-11-23T10:00:00Z' },
+    { platform: 'x', text: 'Launch at ten', at: clock.at(0, '10:00').toISOString() },
+    { platform: 'linkedin', text: 'Launch at ten, on LinkedIn', mediaUrl: 'https://example.com/launch', at: clock.at(0, '10:00').toISOString() },
   ];
 
   async function rows(engine: AppContext): Promise<PostRow[]> {
@@ -98,7 +98,7 @@ describe('content calendar', function () {
     expect(x.requests).to.have.length(0);
     expect(linkedin.requests).to.have.length(0);
 
-    clock.set('2026-11-23T10:00:00Z');
+    clock.setAt(0, '10:00');
     await promoteAll(engine);
     await eventually(async () => (await rows(engine)).every((row) => row.status === 'PUBLISHED'), 'both published');
     expect((await rows(engine)).map((row) => [row.status, row.external_id, row.attempts])).to.deep.equal([
@@ -119,7 +119,7 @@ describe('content calendar', function () {
     x.answer(() => 'hang');
     const engine = context();
     const { campaignId } = await seedCampaign(engine, { leads: makeLeads(1), spec: { mode: 'LIVE', posts: [posts()[0]!] } });
-    clock.set('2026-11-23T10:00:00Z');
+    clock.setAt(0, '10:00');
     await engine.ticks.runTick(campaignId, clock.now());
     workers = await startWorkers(engine, undefined, { schedule: false });
     await eventually(async () => (await rows(engine))[0]?.status === 'UNKNOWN', 'UNKNOWN');
@@ -133,7 +133,7 @@ describe('content calendar', function () {
   it('goes through the review gate and the kill switch; PROOF campaigns call no platform', async () => {
     const engine = context();
     const { campaignId } = await seedCampaign(engine, { leads: makeLeads(1), spec: { mode: 'LIVE', posts: [{ ...posts()[0]!, requireReview: true }] } });
-    clock.set('2026-11-23T10:00:00Z');
+    clock.setAt(0, '10:00');
     await engine.ticks.runTick(campaignId, clock.now());
     const [held] = await rows(engine);
     expect(held?.status).to.equal('PENDING_REVIEW');

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { eventService } from '../../src/events/event-service.js';
 import { inboxService } from '../../src/events/inbox-service.js';
@@ -7,6 +6,7 @@ import type { InboxEventInput } from '../../src/events/feedback-event.js';
 import { eventsQueue } from '../../queues/events.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, makeLeads, seedCampaign } from '../support/engine.js';
+import { clockNow } from '../support/clock.js';
 
 describe('inbox events: store once, apply once', function () {
   this.timeout(20_000);
@@ -15,7 +15,7 @@ describe('inbox events: store once, apply once', function () {
   beforeEach(async () => {
     await resetDatabase();
     await resetRedis();
-    ctx = engineContext({ clock: new ManualClock('2026-11-21T10:00:00Z') });
+    ctx = engineContext({ clock: clockNow() });
   });
 
   afterEach(async () => {
@@ -28,7 +28,7 @@ describe('inbox events: store once, apply once', function () {
     payload: {
       type: 'complained',
       email: 'lead-0@example.com',
-      occurredAt: '2026-11-21T09:59:00.000Z',
+      occurredAt: new Date(ctx.clock.now().getTime() - 60_000).toISOString(),
       messageRefs: [],
       campaignId: null,
       bounce: null,

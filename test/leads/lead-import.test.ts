@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { importLeadsCsv, type ImportOptions, type ImportReport } from '../../src/leads/lead-import.js';
 import { parseColumnMap } from '../../src/leads/lead-row.js';
@@ -12,6 +11,7 @@ import { writeLeadsCsv, csvCell } from '../../src/leads/lead-export.js';
 import { suppress } from '../../src/suppression/suppression-service.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, runDrumbeat, seedCampaign } from '../support/engine.js';
+import { clockNow } from '../support/clock.js';
 
 const messyCsv = fileURLToPath(new URL('./fixtures/leads-messy.csv', import.meta.url));
 
@@ -24,7 +24,7 @@ describe('streaming lead import', function () {
   beforeEach(async () => {
     await resetDatabase();
     await resetRedis();
-    ctx = engineContext({ clock: new ManualClock('2026-11-21T09:00:00Z') });
+    ctx = engineContext({ clock: clockNow() });
     ({ campaignId } = await seedCampaign(ctx, { leads: [], start: false }));
     dir = await mkdtemp(join(tmpdir(), 'drumbeat-import-'));
   });

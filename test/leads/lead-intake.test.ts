@@ -2,7 +2,6 @@ import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { publicFeedbackRoutes } from '../../src/http/webhooks/public-feedback-routes.js';
@@ -12,6 +11,7 @@ import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runt
 import { resetDatabase, resetRedis, testRun } from '../setup/hooks.js';
 import { engineContext, eventually, seedCampaign } from '../support/engine.js';
 import { startApp, type RunningApp } from '../http/http-harness.js';
+import { clockNow } from '../support/clock.js';
 
 const uploadDir = join(tmpdir(), `drumbeat-test-uploads-${testRun.id}`);
 
@@ -28,7 +28,7 @@ describe('lead intake: JSON API, CSV upload job and form capture', function () {
     await resetDatabase();
     await resetRedis();
     ctx = engineContext({
-      clock: new ManualClock('2026-11-21T09:00:00Z'),
+      clock: clockNow(),
       env: { IMPORT_MAX_BYTES: '4kb', IMPORT_UPLOAD_DIR: uploadDir, FORM_RATE_PER_MINUTE: '3', FORM_THANK_YOU_URL: 'https://example.com/thanks' },
     });
     app = await startApp({

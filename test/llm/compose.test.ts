@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { checkOpening } from '../../src/llm/compose-service.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { startPlatformServer, type PlatformServer, type RecordedRequest } from '../channels/platform-harness.js';
+import { clockNow } from '../support/clock.js';
 
 interface ChatRequest {
   model: string;
@@ -58,7 +58,7 @@ describe('LLM personalisation through the compose queue', function () {
   let llm: PlatformServer;
   let ctx: AppContext | undefined;
   let workers: RunningWorkers | undefined;
-  const clock = new ManualClock('2026-11-23T10:00:05Z');
+  const clock = clockNow();
 
   beforeEach(async () => {
     await resetDatabase();

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { ManualClock } from '../../src/runtime/clock.js';
 import { verifyPassword } from '../../src/operators/password.js';
 import { addOperator, authenticate, InvalidOperatorError, OperatorExistsError } from '../../src/operators/operator-service.js';
 import { resetDatabase, testDb } from '../setup/hooks.js';
+import { clockNow } from '../support/clock.js';
 
 describe('operator service', () => {
   const password = 'a long enough passphrase';
@@ -41,13 +41,13 @@ describe('operator service', () => {
   });
 
   it('authenticates the right password, whatever the email case, and records the sign-in time', async () => {
-    const clock = new ManualClock('2026-11-21T09:00:00Z');
+    const clock = clockNow();
     const added = await addOperator(testDb(), 'ada@example.com', password);
     const operator = await authenticate(testDb(), ' ADA@example.com', password, clock);
     expect(operator?.id).to.equal(added.id);
-    expect(operator?.lastLoginAt?.toISOString()).to.equal('2026-11-21T09:00:00.000Z');
+    expect(operator?.lastLoginAt?.toISOString()).to.equal(clock.anchor.toISOString());
     const row = (await testDb()('operators').where({ id: added.id }).first()) as { last_login_at: Date };
-    expect(row.last_login_at.toISOString()).to.equal('2026-11-21T09:00:00.000Z');
+    expect(row.last_login_at.toISOString()).to.equal(clock.anchor.toISOString());
   });
 
   it('refuses a wrong password, an unknown email and a disabled operator', async () => {

@@ -3,12 +3,12 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/log/logger.js';
 import { createAppContext, type AppContext, type ContextOptions } from '../../src/runtime/context.js';
-import { ManualClock } from '../../src/runtime/clock.js';
 import { parseCampaignSpec, type CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import { enrollLeads, upsertLeads, type NewLead } from '../../src/leads/lead-store.js';
 import { resetDatabase, resetRedis, testConfig, testEnv } from '../setup/hooks.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
+import { clockNow } from './clock.js';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -176,11 +176,11 @@ export function freshEngine(options: () => ContextOptions = () => ({})) {
   };
 }
 
-/** {@link freshEngine} with a manual clock set to the real time at the start of each test. */
+/** {@link freshEngine} with a manual clock anchored on the real now at the start of each test. */
 export function freshEngineWithClock() {
-  const clock = new ManualClock(new Date());
+  const clock = clockNow();
   const engine = freshEngine(() => {
-    clock.set(new Date());
+    clock.reanchor(clockNow());
     return { clock };
   });
   return Object.assign(engine, { clock });

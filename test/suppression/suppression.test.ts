@@ -2,7 +2,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';
@@ -12,6 +11,7 @@ import { forgetLead, leadTimeline } from '../../src/leads/lead-privacy.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, makeLeads, runDrumbeat, seedCampaign } from '../support/engine.js';
 import { startApp, type RunningApp } from '../http/http-harness.js';
+import { clockNow } from '../support/clock.js';
 
 describe('suppressions and erasure', function () {
   this.timeout(30_000);
@@ -23,7 +23,7 @@ describe('suppressions and erasure', function () {
   beforeEach(async () => {
     await resetDatabase();
     await resetRedis();
-    ctx = engineContext({ clock: new ManualClock('2026-11-21T09:00:00Z') });
+    ctx = engineContext({ clock: clockNow() });
     app = await startApp({ config: ctx.config, db: ctx.db, clock: ctx.clock, log: ctx.log, apiRoutes: (router) => apiRoutes(router, ctx) });
     auth = { authorization: `Bearer ${(await createApiToken(ctx.db, 'suppressions')).token}`, 'content-type': 'application/json' };
     dir = await mkdtemp(join(tmpdir(), 'drumbeat-suppress-'));

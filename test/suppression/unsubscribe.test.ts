@@ -1,23 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { unsubscribeTokenHash } from '../../src/suppression/unsubscribe-service.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, ledger, makeLeads, seedCampaign } from '../support/engine.js';
 import type { RunningApp } from '../http/http-harness.js';
 import { enrollmentState, isSuppressed, startFeedbackApp } from '../webhooks/webhook-support.js';
+import { clockNow, type AnchoredClock } from '../support/clock.js';
 
 describe('one-click unsubscribe (GET/POST /u/:token)', function () {
   this.timeout(20_000);
   let ctx: AppContext;
   let app: RunningApp;
-  let clock: ManualClock;
+  let clock: AnchoredClock;
 
   beforeEach(async () => {
     await resetDatabase();
     await resetRedis();
-    clock = new ManualClock('2026-11-21T10:00:00Z');
+    clock = clockNow();
     ctx = engineContext({ clock });
     app = await startFeedbackApp(ctx);
   });

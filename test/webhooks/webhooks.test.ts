@@ -1,6 +1,5 @@
 import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
-import { ManualClock } from '../../src/runtime/clock.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { signDrumbeat } from '../../src/events/webhook-signatures.js';
@@ -18,8 +17,8 @@ import {
   startFeedbackApp,
   webhookSecret,
 } from './webhook-support.js';
+import { clockNow, type AnchoredClock } from '../support/clock.js';
 
-const start = new Date('2026-11-21T10:20:00Z');
 const unix = (date: Date) => Math.floor(date.getTime() / 1000);
 const twoSteps = {
   steps: [
@@ -36,14 +35,14 @@ describe('provider webhooks: verify first, store once, apply once', function () 
   const keys = sendgridKeys();
   let ctx: AppContext;
   let app: RunningApp;
-  let clock: ManualClock;
+  let clock: AnchoredClock;
   let workers: RunningWorkers | undefined;
   let campaignId: number;
 
   beforeEach(async () => {
     await resetDatabase();
     await resetRedis();
-    clock = new ManualClock(start);
+    clock = clockNow();
     ctx = engineContext({
       clock,
       env: { WEBHOOK_SECRET: webhookSecret, MAILGUN_SIGNING_KEY: mailgunKey, SENDGRID_WEBHOOK_PUBLIC_KEY: keys.publicKeyBase64, WEBHOOK_BODY_LIMIT: '8kb' },
@@ -104,7 +103,7 @@ describe('provider webhooks: verify first, store once, apply once', function () 
 
   describe('POST /webhooks/events (drumbeat format)', () => {
     const event = (overrides: Record<string, unknown> = {}) =>
-      JSON.stringify({ id: 'evt-1', type: 'opened', occurredAt: start.toISOString(), email: 'ada@example.com', ...overrides });
+      JSON.stringify({ id: 'evt-1', type: 'opened', occurredAt: clock.anchor.toISOString(), email: 'ada@example.com', ...overrides });
 
     it('stores a valid event once, applies it once, and acknowledges a duplicate delivery without storing it again', async () => {
       const first = await postSigned('/webhooks/events', event());
@@ -157,7 +156,7 @@ describe('provider webhooks: verify first, store once, apply once', function () 
     });
 
     it('counts soft bounces and suppresses on the third in a row; a delivery in between restarts the count', async () => {
-      const at = (minute: number) => new Date(start.getTime() + minute * 60_000).toISOString();
+      const at = (minute: number) => new Date(clock.anchor.getTime() + minute * 60_000).toISOString();
       const soft = (id: string, minute: number) => event({ id, type: 'bounced', occurredAt: at(minute), data: { kind: 'soft' } });
       await postSigned('/webhooks/events', event({ id: 'd1', type: 'delivered', occurredAt: at(2) }));
       await applyAll();
@@ -179,9 +178,9 @@ describe('provider webhooks: verify first, store once, apply once', function () 
     it('suppresses on a hard bounce (BOUNCED), a complaint and an unsubscribe (UNSUBSCRIBED), in every campaign', async () => {
       const other = await seedCampaign(ctx, { leads: fixtureLeads.slice(0, 3), spec: twoSteps });
       const body = JSON.stringify([
-        { id: 'h1', type: 'bounced', occurredAt: start.toISOString(), email: 'ada@example.com', data: { kind: 'hard' } },
-        { id: 'c1', type: 'complained', occurredAt: start.toISOString(), email: 'grace.hopper@navy.example' },
-        { id: 'u1', type: 'unsubscribed', occurredAt: start.toISOString(), email: 'LINUS@kernel.example' },
+        { id: 'h1', type: 'bounced', occurredAt: clock.anchor.toISOString(), email: 'ada@example.com', data: { kind: 'hard' } },
+        { id: 'c1', type: 'complained', occurredAt: clock.anchor.toISOString(), email: 'grace.hopper@navy.example' },
+        { id: 'u1', type: 'unsubscribed', occurredAt: clock.anchor.toISOString(), email: 'LINUS@kernel.example' },
       ]);
       expect((await postSigned('/webhooks/events', body)).status).to.equal(200);
       await applyAll();
