@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonNestingDepth, MAX_JSON_DEPTH } from '../core/safe-text.js';
 
 /**
  * What happened to a message or lead, in drumbeat's words, whatever the provider called it.
@@ -46,6 +47,8 @@ export interface InboxEventInput {
   provider: InboxProvider;
   eventId: string;
   payload: FeedbackPayload;
+  /** The request body kept as received, when its text had to be cleaned to be stored. */
+  rawBodyId?: number;
 }
 
 /** Raised for a request whose body is not what the route accepts (answered 400). */
@@ -59,4 +62,15 @@ export class MalformedEventError extends Error {
 /** The bare Message-ID (no angle brackets, no spaces) so that `<a@b>` and `a@b` match. */
 export function bareMessageId(value: string): string {
   return value.trim().replace(/^<|>$/g, '');
+}
+
+/** Parses a JSON body, refusing one nested too deeply to be read safely. */
+export function parseJsonBody(rawBody: Buffer): unknown {
+  const text = rawBody.toString('utf8');
+  if (jsonNestingDepth(text) > MAX_JSON_DEPTH) throw new MalformedEventError(`body nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new MalformedEventError('body is not valid JSON');
+  }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { simpleParser, type HeaderValue } from 'mailparser';
 import { z } from 'zod';
-import { bareMessageId, MalformedEventError, type InboxEventInput } from './feedback-event.js';
+import { bareMessageId, MalformedEventError, parseJsonBody, type InboxEventInput } from './feedback-event.js';
 
 /** Subjects of out-of-office and other automatic answers, in the languages seen most. */
 const autoReplySubject =
@@ -77,13 +77,7 @@ const inboundJsonSchema = z.object({
 });
 
 function parseJsonMail(rawBody: Buffer): InboundMail {
-  let value: unknown;
-  try {
-    value = JSON.parse(rawBody.toString('utf8'));
-  } catch {
-    throw new MalformedEventError('body is not valid JSON');
-  }
-  const parsed = inboundJsonSchema.safeParse(value);
+  const parsed = inboundJsonSchema.safeParse(parseJsonBody(rawBody));
   if (!parsed.success) throw new MalformedEventError(z.prettifyError(parsed.error));
   const mail = parsed.data;
   const from = /<([^<>]+)>/.exec(mail.from)?.[1] ?? mail.from;

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { preparedAs } from '../db/bindings.js';
+import { arrayBinding, preparedAs } from '../db/bindings.js';
 import { feedbackPayloadSchema, type FeedbackPayload, type InboxEventInput, type InboxProvider } from './feedback-event.js';
 
 export const INBOX_EVENTS = 'inbox_events';
 export const WEBHOOK_REPLAY_TOKENS = 'webhook_replay_tokens';
+export const INBOX_RAW_BODIES = 'inbox_raw_bodies';
 
 /** What storing one event did: its row id, whether it was already there, and whether it still needs applying. */
 export interface StoredEvent {
@@ -52,9 +54,9 @@ const key = (provider: string, eventId: string) => `${provider}\u0000${eventId}`
 export async function insertInboxEvents(db: Knex, events: readonly InboxEventInput[], now: Date): Promise<StoredEvent[]> {
   if (events.length === 0) return [];
   const { rows: inserted } = await db.raw<{ rows: Array<{ id: number; provider: string; event_id: string }> }>(
-    `INSERT INTO inbox_events (provider, event_id, type, payload, received_at)
-     SELECT provider, event_id, type, payload, ?::timestamptz
-       FROM unnest(?::text[], ?::text[], ?::text[], ?::jsonb[]) AS e(provider, event_id, type, payload)
+    `INSERT INTO inbox_events (provider, event_id, type, payload, raw_body_id, received_at)
+     SELECT provider, event_id, type, payload, raw_body_id, ?::timestamptz
+       FROM unnest(?::text[], ?::text[], ?::text[], ?::jsonb[], ?::bigint[]) AS e(provider, event_id, type, payload, raw_body_id)
      ON CONFLICT (provider, event_id) DO NOTHING
      RETURNING id, provider, event_id`,
     [
@@ -63,6 +65,7 @@ export async function insertInboxEvents(db: Knex, events: readonly InboxEventInp
       events.map((event) => event.eventId),
       events.map((event) => event.payload.type),
       events.map((event) => JSON.stringify(event.payload)),
+      arrayBinding(events.map((event) => event.rawBodyId ?? null)),
     ],
   ).options(preparedAs('insert-inbox-events'));
   const fresh = new Map(inserted.map((row) => [key(row.provider, row.event_id), row.id]));
@@ -90,6 +93,23 @@ export async function insertInboxEvents(db: Knex, events: readonly InboxEventInp
     if (found === undefined) throw new Error(`inbox event ${event.provider}/${event.eventId} neither inserted nor found`);
     return { id: found.id, duplicate: true, pending: found.pending };
   });
+}
+
+/**
+ * Keeps a request body exactly as received (once per SHA-256) and returns its row id, for
+ * events whose text had to be cleaned before they could be stored.
+ */
+export async function insertRawBody(db: Knex, provider: InboxProvider, body: Buffer, reason: string, now: Date): Promise<number> {
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  const { rows } = await db.raw<{ rows: Array<{ id: number }> }>(
+    `INSERT INTO inbox_raw_bodies (provider, sha256, body, reason, received_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
+     RETURNING id`,
+    [provider, sha256, body, reason, now],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error('raw body insert returned no id');
+  return row.id;
 }
 
 /**

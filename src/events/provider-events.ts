@@ -1,13 +1,6 @@
 import { z } from 'zod';
-import { bareMessageId, MalformedEventError, type FeedbackType, type InboxEventInput } from './feedback-event.js';
+import { bareMessageId, MalformedEventError, parseJsonBody, type FeedbackType, type InboxEventInput } from './feedback-event.js';
 
-function parseJson(rawBody: Buffer): unknown {
-  try {
-    return JSON.parse(rawBody.toString('utf8')) as unknown;
-  } catch {
-    throw new MalformedEventError('body is not valid JSON');
-  }
-}
 
 function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);
@@ -37,7 +30,7 @@ const genericBodySchema = z.union([genericEventSchema, z.array(genericEventSchem
 
 /** Events of drumbeat's own format (`POST /webhooks/events`): one object or an array of them. */
 export function genericEvents(rawBody: Buffer): InboxEventInput[] {
-  const body = parseWith(genericBodySchema, parseJson(rawBody));
+  const body = parseWith(genericBodySchema, parseJsonBody(rawBody));
   return (Array.isArray(body) ? body : [body]).map((event) => ({
     provider: 'drumbeat',
     eventId: event.id,
@@ -103,7 +96,7 @@ function sendgridType(event: z.infer<typeof sendgridEventSchema>): { type: Feedb
 
 /** Events of a SendGrid Event Webhook batch (`POST /webhooks/sendgrid`). */
 export function sendgridEvents(rawBody: Buffer): InboxEventInput[] {
-  const events = parseWith(sendgridBodySchema, parseJson(rawBody));
+  const events = parseWith(sendgridBodySchema, parseJsonBody(rawBody));
   return events.map((event) => {
     const { type, bounce } = sendgridType(event);
     const refs: string[] = [];
@@ -174,7 +167,7 @@ function mailgunType(event: string, severity: string | undefined): { type: Feedb
 
 /** A Mailgun webhook (`POST /webhooks/mailgun`, JSON as Mailgun sends it). */
 export function mailgunWebhook(rawBody: Buffer): MailgunWebhook {
-  const body = parseWith(mailgunBodySchema, parseJson(rawBody));
+  const body = parseWith(mailgunBodySchema, parseJsonBody(rawBody));
   const data = body['event-data'];
   const { type, bounce } = mailgunType(data.event, data.severity);
   const messageId = data.message?.headers?.['message-id'];

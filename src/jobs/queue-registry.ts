@@ -50,6 +50,11 @@ export class QueueRegistry {
     return jobs.length;
   }
 
+  /** Whether the shared connection is up now; BullMQ would otherwise wait for it, however long Redis is away. */
+  connectionReady(): boolean {
+    return this.connection.status === 'ready';
+  }
+
   /** Every queue created so far. */
   all(): Queue[] {
     return [...this.queues.values()];

@@ -63,7 +63,7 @@ describe('inbox events: store once, apply once', function () {
     await resetRedis();
     expect(await ctx.queues.get(eventsQueue).getJobCounts('waiting')).to.deep.equal({ waiting: 0 });
     const again = await inbox.store([complaint('c-3')]);
-    expect(again).to.deep.equal({ stored: 0, duplicates: 1 });
+    expect(again).to.deep.equal({ stored: 0, duplicates: 1, deferred: 0 });
     expect(await ctx.queues.get(eventsQueue).getJobCounts('waiting'), 'the redelivery restored the job').to.deep.equal({ waiting: 1 });
     await resetRedis();
     expect(await inbox.requeueUnapplied()).to.equal(1);

@@ -108,14 +108,14 @@ describe('provider webhooks: verify first, store once, apply once', function () 
     it('stores a valid event once, applies it once, and acknowledges a duplicate delivery without storing it again', async () => {
       const first = await postSigned('/webhooks/events', event());
       expect(first.status).to.equal(200);
-      expect(await first.json()).to.deep.equal({ stored: 1, duplicates: 0 });
+      expect(await first.json()).to.deep.equal({ stored: 1, duplicates: 0, deferred: 0 });
       const again = await postSigned('/webhooks/events', event());
       expect(again.status).to.equal(200);
-      expect(await again.json()).to.deep.equal({ stored: 0, duplicates: 1 });
+      expect(await again.json()).to.deep.equal({ stored: 0, duplicates: 1, deferred: 0 });
       await applyAll();
       expect(await inboxCounts(ctx)).to.deep.equal({ total: 1, applied: 1 });
       const third = await postSigned('/webhooks/events', event());
-      expect(await third.json()).to.deep.equal({ stored: 0, duplicates: 1 });
+      expect(await third.json()).to.deep.equal({ stored: 0, duplicates: 1, deferred: 0 });
       const timeline = (await ctx.db('contact_events').select('type')) as Array<{ type: string }>;
       expect(timeline.map((row) => row.type)).to.deep.equal(['opened']);
     });
@@ -211,9 +211,9 @@ describe('provider webhooks: verify first, store once, apply once', function () 
     it('verifies the ECDSA signature, stores the batch once and applies bounces, complaints and unsubscribes', async () => {
       const response = await post(raw);
       expect(response.status).to.equal(200);
-      expect(await response.json()).to.deep.equal({ stored: 9, duplicates: 0 });
+      expect(await response.json()).to.deep.equal({ stored: 9, duplicates: 0, deferred: 0 });
       const duplicate = await post(raw);
-      expect(await duplicate.json()).to.deep.equal({ stored: 0, duplicates: 9 });
+      expect(await duplicate.json()).to.deep.equal({ stored: 0, duplicates: 9, deferred: 0 });
       await applyAll();
       expect(await inboxCounts(ctx)).to.deep.equal({ total: 9, applied: 9 });
       expect(await enrollmentState(ctx, campaignId, 'grace.hopper@navy.example'), 'hard bounce').to.equal('BOUNCED');
@@ -264,7 +264,7 @@ describe('provider webhooks: verify first, store once, apply once', function () 
       await sentMessage('grace.hopper@navy.example', 'drumbeat-msg-2@drumbeat.example');
       expect((await post(mailgunBody())).status).to.equal(200);
       const redelivery = await post(mailgunBody());
-      expect(await redelivery.json()).to.deep.equal({ stored: 0, duplicates: 1 });
+      expect(await redelivery.json()).to.deep.equal({ stored: 0, duplicates: 1, deferred: 0 });
       await applyAll();
       expect(await inboxCounts(ctx)).to.deep.equal({ total: 1, applied: 1 });
       expect(await enrollmentState(ctx, campaignId, 'grace.hopper@navy.example')).to.equal('BOUNCED');
@@ -292,7 +292,7 @@ describe('provider webhooks: verify first, store once, apply once', function () 
       const mail = fixture('inbound-reply.eml');
       expect((await postSigned('/webhooks/inbound', mail, { contentType: 'message/rfc822' })).status).to.equal(200);
       const again = await postSigned('/webhooks/inbound', mail, { contentType: 'message/rfc822' });
-      expect(await again.json()).to.deep.equal({ stored: 0, duplicates: 1 });
+      expect(await again.json()).to.deep.equal({ stored: 0, duplicates: 1, deferred: 0 });
       await applyAll();
       expect(await enrollmentState(ctx, campaignId, 'ada@example.com')).to.equal('REPLIED');
       const events = (await ctx.db('contact_events').select('type', 'message_id')) as Array<{ type: string; message_id: number | null }>;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response, Router } from 'express';
 import type { Knex } from 'knex';
 import type { Config } from '../../config/config.js';
@@ -6,7 +7,7 @@ import type { Clock } from '../../runtime/clock.js';
 import type { QueueRegistry } from '../../jobs/queue-registry.js';
 import { MalformedEventError } from '../../events/feedback-event.js';
 import { inboundEvent } from '../../events/inbound-reply.js';
-import { inboxService, QueueUnavailableError, type StoreOutcome } from '../../events/inbox-service.js';
+import { inboxService, type StoreOutcome } from '../../events/inbox-service.js';
 import { genericEvents, mailgunWebhook, sendgridEvents } from '../../events/provider-events.js';
 import {
   sendgridPublicKey,
@@ -36,10 +37,12 @@ function rawBody(req: Request): Buffer {
  * Provider webhooks, for a router mounted at `/webhooks`: verify first, store once, apply once.
  * Each route checks the signature over the raw bytes (and the timestamp window) before parsing
  * or storing anything, stores each event once in `inbox_events` and enqueues its apply job.
- * Answers: 200 `{ stored, duplicates }` (a duplicate delivery is acknowledged and ignored),
- * 401 bad or stale signature or replayed token, 400 malformed, 413 too large (the raw parser),
- * 404 when the provider's secret is not configured, 503 while the queue is unavailable (the
- * provider retries).
+ * Answers: 200 `{ stored, duplicates, deferred }` (a duplicate delivery is acknowledged and
+ * ignored), 202 when events were stored but Redis refused their apply jobs (the reconciler
+ * queues them: a stored event is never answered 5xx, or the provider would retry it until it
+ * gives up), 401 bad or stale signature or replayed token, 400 for a body that cannot be parsed
+ * (logged with its size and SHA-256), 413 too large (the raw parser), 404 when the provider's
+ * secret is not configured. Odd text never refuses a signed event: it is cleaned and stored.
  */
 export function webhookRoutes(router: Router, deps: WebhookDeps): void {
   const { config, clock, log } = deps;
@@ -50,18 +53,20 @@ export function webhookRoutes(router: Router, deps: WebhookDeps): void {
   function handle(provider: string, body: (req: Request) => Promise<StoreOutcome>) {
     return (req: Request, res: Response, next: NextFunction) => {
       body(req).then(
-        (outcome) => res.status(200).json(outcome),
+        (outcome) => {
+          if (outcome.deferred > 0) log.warn({ provider, deferred: outcome.deferred }, 'webhook events stored; their apply jobs wait for Redis (the reconciler queues them)');
+          res.status(outcome.deferred > 0 ? 202 : 200).json(outcome);
+        },
         (error: unknown) => {
           if (error instanceof WebhookAuthError) {
             log.warn({ provider, reason: error.message, ip: req.ip }, 'webhook refused');
             res.status(401).json({ error: 'invalid signature' });
           } else if (error instanceof MalformedEventError) {
+            const raw = rawBody(req);
+            log.warn({ provider, reason: error.message, bytes: raw.length, sha256: createHash('sha256').update(raw).digest('hex'), ip: req.ip }, 'webhook body refused');
             res.status(400).json({ error: 'malformed event', detail: error.message });
           } else if (error instanceof NotConfiguredError) {
             res.status(404).json({ error: 'not found' });
-          } else if (error instanceof QueueUnavailableError) {
-            log.warn({ provider, err: error.cause }, 'webhook stored but not enqueued; asking the provider to retry');
-            res.status(503).set('Retry-After', '30').json({ error: 'temporarily unavailable' });
           } else {
             next(error);
           }
@@ -80,7 +85,7 @@ export function webhookRoutes(router: Router, deps: WebhookDeps): void {
     handle('drumbeat', async (req) => {
       const raw = rawBody(req);
       verifyDrumbeatSignature(req.get('drumbeat-signature'), raw, drumbeatSecret(), clock.now(), tolerance);
-      return inbox.store(genericEvents(raw));
+      return inbox.store(genericEvents(raw), { provider: 'drumbeat', bytes: raw });
     }),
   );
 
@@ -89,7 +94,7 @@ export function webhookRoutes(router: Router, deps: WebhookDeps): void {
     handle('inbound', async (req) => {
       const raw = rawBody(req);
       verifyDrumbeatSignature(req.get('drumbeat-signature'), raw, drumbeatSecret(), clock.now(), tolerance);
-      return inbox.store([await inboundEvent(raw, req.get('content-type'), clock.now())]);
+      return inbox.store([await inboundEvent(raw, req.get('content-type'), clock.now())], { provider: 'inbound', bytes: raw });
     }),
   );
 
@@ -106,7 +111,7 @@ export function webhookRoutes(router: Router, deps: WebhookDeps): void {
         clock.now(),
         tolerance,
       );
-      return inbox.store(sendgridEvents(raw));
+      return inbox.store(sendgridEvents(raw), { provider: 'sendgrid', bytes: raw });
     }),
   );
 
@@ -115,9 +120,10 @@ export function webhookRoutes(router: Router, deps: WebhookDeps): void {
     handle('mailgun', async (req) => {
       if (config.MAILGUN_SIGNING_KEY === undefined) throw new NotConfiguredError();
       // Mailgun signs timestamp + token, carried inside the body: it must be parsed first.
-      const webhook = mailgunWebhook(rawBody(req));
+      const raw = rawBody(req);
+      const webhook = mailgunWebhook(raw);
       verifyMailgunSignature(webhook.signature, config.MAILGUN_SIGNING_KEY, clock.now(), tolerance);
-      return inbox.storeWithReplayToken(webhook.event, webhook.signature.token, new Date(clock.now().getTime() - 2 * tolerance));
+      return inbox.storeWithReplayToken(webhook.event, webhook.signature.token, new Date(clock.now().getTime() - 2 * tolerance), { provider: 'mailgun', bytes: raw });
     }),
   );
 }
