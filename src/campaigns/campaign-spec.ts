@@ -12,10 +12,17 @@ export type Channel = z.infer<typeof channelSchema>;
 export const weekdays = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof weekdays)[number];
 
-const duration = z.union([z.string(), z.number().int().nonnegative()]).transform((value, ctx) => {
+/** The longest step delay: a year. Longer is a typo, and would overflow the schedule. */
+const maxDelayMs = 365 * 86_400_000;
+
+const duration = z.union([z.string().max(100), z.number().int().nonnegative()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? value : parseDuration(value);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${String(value)}" is not a duration (e.g. 0s, 30s, 5m, 2h, 3d)` });
+    ctx.addIssue({ code: 'custom', message: `"${String(value).slice(0, 40)}" is not a duration (e.g. 0s, 30s, 5m, 2h, 3d)` });
+    return z.NEVER;
+  }
+  if (ms > maxDelayMs) {
+    ctx.addIssue({ code: 'custom', message: `"${String(value).slice(0, 40)}" is longer than a year (365d)` });
     return z.NEVER;
   }
   return ms;
@@ -108,7 +115,7 @@ export const campaignSpecSchema = z
     timezone: timezone.default('UTC'),
     sendWindow: sendWindowSchema.optional(),
     dailyCap: z.number().int().positive().optional(),
-    tickEvery: duration.default(30_000).pipe(z.number().min(1000, 'at least 1s')),
+    tickEvery: duration.default(30_000).pipe(z.number().min(1000, 'at least 1s').max(86_400_000, 'at most 1d')),
     requireReview: z.boolean().default(false),
     onReject: z.enum(['SKIP_STEP', 'END_LEAD']).default('SKIP_STEP'),
     from: z.object({ name: singleLine('from.name'), email: z.email() }).strict().optional(),

@@ -9,13 +9,16 @@ const unitMs: Record<string, number> = {
 
 /**
  * Parses a duration such as `500ms`, `30s`, `5m`, `2h`, `3d` or `1w` into milliseconds.
- * A bare number is milliseconds. Returns `undefined` for anything else.
+ * A bare number is milliseconds. Returns `undefined` for anything else, and for a duration
+ * too long to count in whole milliseconds exactly (beyond 2^53 - 1 ms, or Infinity).
  */
 export function parseDuration(text: string): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$/.exec(text);
+  const match = /^\s*(\d{1,30}(?:\.\d{1,30})?)\s*(ms|s|m|h|d|w)?\s*$/.exec(text);
   if (!match) return undefined;
   const amount = Number(match[1]);
   const unit = match[2] ?? 'ms';
   const factor = unitMs[unit];
-  return factor === undefined ? undefined : Math.round(amount * factor);
+  if (factor === undefined) return undefined;
+  const ms = Math.round(amount * factor);
+  return Number.isSafeInteger(ms) ? ms : undefined;
 }
