@@ -10,6 +10,7 @@ import { apiTokenOf, requireApiToken } from './api-auth.js';
 import { jsonErrorHandler, jsonNotFound } from './errors.js';
 import { healthRouter, type ReadinessReport } from './health-routes.js';
 import { securityHeaders } from './security-headers.js';
+import { refuseDeepJson, refuseUnsafeInput } from './safe-input.js';
 
 /** Everything the HTTP app is built from; it opens no connections of its own. */
 export interface HttpDeps {
@@ -60,8 +61,9 @@ export function createApp(deps: HttpDeps): express.Express {
   deps.webhookRoutes?.(webhookRouter);
   app.use('/webhooks', webhookRouter);
   app.use(securityHeaders(config));
-  app.use(express.json({ limit: config.BODY_LIMIT }));
+  app.use(express.json({ limit: config.BODY_LIMIT, verify: refuseDeepJson }));
   app.use(express.urlencoded({ limit: config.BODY_LIMIT, extended: false }));
+  app.use(refuseUnsafeInput);
   app.use(cookieParser());
 
   app.use(healthRouter({ readiness: deps.readiness, log }));

@@ -18,6 +18,8 @@ function bodyErrorMessage(type: string, bodyLimit: string): string | undefined {
       return `request body is larger than the limit of ${bodyLimit}`;
     case 'entity.parse.failed':
       return 'request body is not valid JSON';
+    case 'entity.too.deep':
+      return 'request body nests JSON deeper than 64 levels';
     case 'parameters.too.many':
       return 'request body has too many form fields';
     case 'encoding.unsupported':
