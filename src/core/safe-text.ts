@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Text that Postgres, JSON and mail headers can all hold. Two things cannot: a NUL character
  * (Postgres `text` and `jsonb` refuse it) and a lone UTF-16 surrogate (not a character at all;
@@ -98,3 +100,13 @@ export function jsonNestingDepth(text: string): number {
   }
   return deepest;
 }
+
+/**
+ * The shared zod refinement of every text edge: a string that Postgres can store, refused with
+ * "contains a NUL character" (or "a lone surrogate") at its field otherwise. Chain the other
+ * string checks after it (`safeText.trim().max(200)`).
+ */
+export const safeText = z.string().superRefine((value, ctx) => {
+  const found = unsafeTextIn(value);
+  if (found !== undefined) ctx.addIssue({ code: 'custom', message: `contains ${found}` });
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { replaceUnsafeText, safeText, unsafeTextIn } from '../core/safe-text.js';
 import { isEmailAddress } from './email-address.js';
 import type { Consent, NewLead } from './lead-store.js';
 
@@ -113,6 +114,10 @@ export function planColumns(headers: readonly string[], explicit: ReadonlyMap<st
     const name = header.replace(/^\uFEFF/, '').trim();
     return name === '' ? null : { custom: name };
   });
+  for (const header of headers) {
+    const found = unsafeTextIn(header);
+    if (found !== undefined) throw new ColumnMappingError(`the header row holds ${found} in column ${JSON.stringify(header.replace(/[^\x20-\x7e]/g, '?'))}`);
+  }
   if (!used.has('email')) throw new ColumnMappingError(`no email column among: ${headers.join(', ')} (use --map <column>=email)`);
   return plan;
 }
@@ -121,16 +126,14 @@ export function planColumns(headers: readonly string[], explicit: ReadonlyMap<st
 const lineBreak = /[\r\n\u2028\u2029]|\\[rn]/;
 
 const nameField = (label: string) =>
-  z
-    .string()
+  safeText
     .trim()
     .max(200, `${label} is longer than 200 characters`)
     .refine((value) => !lineBreak.test(value), `${label} may not contain line breaks (CR/LF)`)
     .transform((value) => (value === '' ? null : value));
 
 /** Free text: quoted line breaks are legal CSV, folded to one space so they never reach a header. */
-const textField = z
-  .string()
+const textField = safeText
   .max(2000, 'longer than 2000 characters')
   .transform((value) => value.replace(/\s*[\r\n\u2028\u2029]+\s*/g, ' ').trim())
   .transform((value) => (value === '' ? null : value));
@@ -151,8 +154,7 @@ const consentValues: Record<string, Consent> = {
   unknown: 'UNKNOWN',
 };
 
-const consentField = z
-  .string()
+const consentField = safeText
   .trim()
   .transform((value, ctx) => {
     if (value === '') return undefined;
@@ -166,8 +168,7 @@ const consentField = z
 
 /** One lead row, validated: every edge of the import goes through this schema. */
 export const leadRowSchema = z.object({
-  email: z
-    .string()
+  email: safeText
     .trim()
     .toLowerCase()
     .min(1, { message: 'email is missing', abort: true })
@@ -189,7 +190,7 @@ export const leadRowSchema = z.object({
   utm_term: textField.optional(),
   referrer: textField.optional(),
   consent: consentField.optional(),
-  custom: z.record(z.string(), textField).default({}),
+  custom: z.record(safeText, textField).default({}),
 });
 
 export type LeadRow = z.input<typeof leadRowSchema>;
@@ -209,7 +210,8 @@ export interface Attribution {
 
 /** The reason a row is refused, one line: `field: message; field: message`. */
 export function rowErrorReason(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.join('.') || 'row'}: ${issue.message}`).join('; ');
+  // A field name can be the bad text itself (a custom column): the reason must be storable.
+  return replaceUnsafeText(error.issues.map((issue) => `${issue.path.join('.') || 'row'}: ${issue.message}`).join('; '));
 }
 
 /**
