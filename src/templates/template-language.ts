@@ -61,8 +61,8 @@ type TemplateNode =
 /** A template that passed the grammar, ready to render as often as needed. */
 export interface ParsedTemplate {
   readonly nodes: readonly TemplateNode[];
-  /** The custom fields it reads, for save-time checks against the declared ones. */
-  readonly customFields: ReadonlySet<string>;
+  /** The custom fields it reads, each with the line it is first read on, for save-time checks. */
+  readonly customFields: ReadonlyMap<string, number>;
 }
 
 /** One reason a template is refused, with its 1-based line when known. */
@@ -306,10 +306,10 @@ export function parseTemplate(text: string): { ok: true; template: ParsedTemplat
   const issues: TemplateIssue[] = [];
   const root: TemplateNode[] = [];
   const open: OpenBlock[] = [];
-  const customFields = new Set<string>();
+  const customFields = new Map<string, number>();
   const target = () => open[open.length - 1]?.body ?? root;
-  const noteCustom = (path: ValuePath) => {
-    if ('custom' in path) customFields.add(path.custom);
+  const noteCustom = (path: ValuePath, line: number) => {
+    if ('custom' in path && !customFields.has(path.custom)) customFields.set(path.custom, line);
   };
   for (const node of etaNodes) {
     if (typeof node === 'string') {
@@ -326,7 +326,7 @@ export function parseTemplate(text: string): { ok: true; template: ParsedTemplat
       const value = readInterpolation(node.val);
       if (typeof value === 'string') refuse(value);
       else {
-        noteCustom(value.path);
+        noteCustom(value.path, line);
         target().push({ ...value, source: node.val.trim(), line });
       }
       continue;
@@ -342,7 +342,7 @@ export function parseTemplate(text: string): { ok: true; template: ParsedTemplat
     }
     const current = open[open.length - 1];
     if (control.kind === 'if') {
-      noteCustom(control.condition.path);
+      noteCustom(control.condition.path, line);
       const block: OpenBlock = { node: { kind: 'if', branches: [], otherwise: null }, line, body: [] };
       block.node.branches.push({ condition: control.condition, body: block.body });
       target().push(block.node);
@@ -351,7 +351,7 @@ export function parseTemplate(text: string): { ok: true; template: ParsedTemplat
       refuse(`"${node.val.trim()}" closes a condition that was never opened`);
     } else if (control.kind === 'else-if') {
       if (current.node.otherwise !== null) refuse('else if after else');
-      noteCustom(control.condition.path);
+      noteCustom(control.condition.path, line);
       current.body = [];
       current.node.branches.push({ condition: control.condition, body: current.body });
     } else if (control.kind === 'else') {

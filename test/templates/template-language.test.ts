@@ -96,8 +96,11 @@ describe('the template language: parsed, never compiled', () => {
     expect(issuesOf('x'.repeat(MAX_TEMPLATE_BYTES + 1))).to.deep.equal([`line ?: the template is larger than ${MAX_TEMPLATE_BYTES / 1024} KB`]);
   });
 
-  it('lists the custom fields a template reads', () => {
-    const parsed = parseTemplate('<%= it.lead.custom.plan %><% if (it.lead.custom.tier) { %>x<% } %>');
-    expect(parsed.ok && [...parsed.template.customFields]).to.deep.equal(['plan', 'tier']);
+  it('lists the custom fields a template reads, with the line each is first read on', () => {
+    const parsed = parseTemplate('<%= it.lead.custom.plan %>\n<% if (it.lead.custom.tier) { %>x<%= it.lead.custom.plan %><% } %>');
+    expect(parsed.ok && [...parsed.template.customFields]).to.deep.equal([
+      ['plan', 1],
+      ['tier', 2],
+    ]);
   });
 });
