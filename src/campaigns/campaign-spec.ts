@@ -151,7 +151,7 @@ export const campaignSpecSchema = z
         });
       }
       if (step.channel !== 'email') {
-        const textOnly = `a ${step.channel} message is plain text; only email can be html`;
+        const textOnly = `${step.channel} messages are plain text; only email can be html`;
         if (step.format === 'html') ctx.addIssue({ code: 'custom', path: ['steps', index, 'format'], message: textOnly });
         (step.variants ?? []).forEach((variant, v) => {
           if (variant.format === 'html') ctx.addIssue({ code: 'custom', path: ['steps', index, 'variants', v, 'format'], message: textOnly });
