@@ -6,6 +6,7 @@ import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';
 import type { CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import type { Preview } from '../../src/templates/preview.js';
+import { ReviewError } from '../../src/review/review-service.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, eventually, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
 import { clockNow } from '../support/clock.js';
@@ -144,7 +145,7 @@ describe('follow-up emails thread like a person wrote them', function () {
     expect(referencesOf(fourth!)).to.deep.equal([second?.messageId, third?.messageId]);
   });
 
-  it('when the first email was not sent (rejected in review) the follow-up starts the thread with its subject; review and preview show the Re: subject the tick stores', async () => {
+  it('when the first email was not sent (rejected in review) the follow-up starts the thread with its subject; review and preview show the Re: subject the tick stores, which an edit cannot drop', async () => {
     const engine = context();
     const { campaignId } = await seedCampaign(engine, {
       leads: [sean, niamh],
@@ -159,7 +160,12 @@ describe('follow-up emails thread like a person wrote them', function () {
     workers = await startWorkers(engine, undefined, { schedule: false });
     await engine.ticks.runTick(campaignId, clock.now());
     const held = await engine.reviews.list({ campaignId });
+    expect(held.map((message) => message.format)).to.deep.equal(['text', 'text']);
     const heldFor = (email: string) => held.find((message) => message.recipient === email)!.id;
+    await expect(engine.reviews.edit(heldFor(sean.email), { subject: null, body: 'Hi.' }, 'test'), 'an edit cannot drop the subject').to.be.rejectedWith(
+      ReviewError,
+      'an email needs a subject',
+    );
     await engine.reviews.reject([heldFor(sean.email)], { by: 'test', reason: 'not this one' });
     await engine.reviews.approve([heldFor(niamh.email)], { by: 'test' });
     await eventually(async () => (await statusCounts(engine, campaignId)).SENT === 1, "Niamh's first email sent");
@@ -231,5 +237,14 @@ describe('follow-up emails thread like a person wrote them', function () {
       { subject: 'Re: Quick question for AT&T <Labs>', in_reply_to: first?.provider_message_id, thread_references: first?.provider_message_id },
     ]);
     expect(second).to.include({ in_reply_to: first?.provider_message_id, thread_references: first?.provider_message_id });
+  });
+
+  it('never sends an email without a subject: a first email step whose template has none is SKIPPED with the reason', async () => {
+    const engine = context();
+    await engine.templates.add({ name: 'no-subject', channel: 'email', body: 'Hi <%= it.lead.firstName %>.' }, 'test');
+    const { campaignId } = await seedCampaign(engine, { leads: [sean], spec: { steps: [{ channel: 'email', template: 'no-subject' }] } });
+    await engine.ticks.runTick(campaignId, clock.now());
+    const [row] = (await engine.db('messages').where({ campaign_id: campaignId }).select('status', 'skip_reason')) as Array<{ status: string; skip_reason: string }>;
+    expect(row).to.deep.equal({ status: 'SKIPPED', skip_reason: 'step 1 has no subject and no earlier email step to take one from' });
   });
 });
