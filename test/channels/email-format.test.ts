@@ -9,6 +9,7 @@ import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';
 import { CampaignSpecError, parseCampaignSpec, type CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import { TemplateValidationError } from '../../src/templates/validate.js';
+import { emailParts } from '../../src/channels/email/smtp-adapter.js';
 import type { Preview } from '../../src/templates/preview.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, eventually, runDrumbeat, seedCampaign, specFor, statusCounts } from '../support/engine.js';
@@ -195,6 +196,31 @@ describe('what the recipient reads: one body format, escaped exactly once', func
     expect(sameLink(visibleText(testMail))).to.equal(sameLink(visibleText(campaignMail)));
     expect(sameLink(testMail.html as string)).to.equal(sameLink(campaignMail.html as string));
     expect(testMail.text).to.include(expectedBody);
+  });
+});
+
+describe('the parts of an email made from its body', () => {
+  it('a text body becomes HTML once: paragraphs at blank lines, <br> at line breaks, links clickable without the sentence around them', () => {
+    const body = "Hi Seán O'Brien,\r\n\r\nSee https://drumbeat.example/a?b=1&c=2. Or (https://en.wikipedia.org/wiki/Foo_(bar)).\nThanks,\n\n\n  Ada";
+    const { text, html } = emailParts(body, 'text', 'https://drumbeat.example/u/t', 'AT&T <Labs>, 1 Main St');
+    expect(text).to.equal(`${body}\n\n--\nAT&T <Labs>, 1 Main St\nUnsubscribe: https://drumbeat.example/u/t\n`);
+    expect(html).to.include(
+      [
+        '<p>Hi Seán O&#39;Brien,</p>',
+        '<p>See <a href="https://drumbeat.example/a?b=1&amp;c=2">https://drumbeat.example/a?b=1&amp;c=2</a>. ' +
+          'Or (<a href="https://en.wikipedia.org/wiki/Foo_(bar)">https://en.wikipedia.org/wiki/Foo_(bar)</a>).<br>',
+        'Thanks,</p>',
+        '<p>Ada</p>',
+      ].join('\n'),
+    );
+    expect(html).to.include('AT&amp;T &lt;Labs&gt;, 1 Main St<br><a href="https://drumbeat.example/u/t">Unsubscribe</a>');
+  });
+
+  it('an html body is the HTML part as is (a whole document keeps its <body>); its text part is derived, headings in their own case', () => {
+    const body = '<html><body><h1>Hi Seán O&#39;Brien</h1><p>AT&amp;T &lt;Labs&gt; <a href="https://drumbeat.example/notes">notes</a></p></body></html>';
+    const { text, html } = emailParts(body, 'html', 'https://drumbeat.example/u/t', undefined);
+    expect(text).to.equal("Hi Seán O'Brien\n\nAT&T <Labs> notes [https://drumbeat.example/notes]\n\n--\nUnsubscribe: https://drumbeat.example/u/t\n");
+    expect(html).to.match(/^<html><body><h1>Hi Seán O&#39;Brien<\/h1>.*<\/p>\n<hr><p [^>]*><a href="https:\/\/drumbeat\.example\/u\/t">Unsubscribe<\/a><\/p>\n<\/body><\/html>$/s);
   });
 });
 
