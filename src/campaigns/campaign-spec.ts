@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
-import { bodyFormat } from '../templates/render.js';
+import { bodyFormatSchema } from '../messages/message-body.js';
 import { templateProblems } from '../templates/validate.js';
 
 export const channels = ['email', 'linkedin', 'x', 'instagram'] as const;
@@ -54,6 +54,12 @@ export type SendWindow = z.infer<typeof sendWindowSchema>;
 /** Names a registered template (campaign-scoped first, else global), resolved when the campaign is saved. */
 const templateName = z.string().trim().min(1).max(100);
 
+/**
+ * The format of inline body text: `text` (values as they are; the email's HTML part is made
+ * from it) or `html` (values HTML-escaped; sent as the HTML part). A template brings its own.
+ */
+const bodyFormat = bodyFormatSchema.default('text');
+
 /** One A/B variant of a step: a weight and either a template reference or inline text. */
 export const variantSpecSchema = z
   .object({
@@ -62,6 +68,7 @@ export const variantSpecSchema = z
     template: templateName.optional(),
     subject: singleLine('subject').optional(),
     body: z.string().min(1).optional(),
+    format: bodyFormat,
   })
   .strict()
   .refine((variant) => (variant.template === undefined) !== (variant.body === undefined), 'a variant has either a template or a body');
@@ -71,8 +78,12 @@ export const stepSpecSchema = z
   .object({
     channel: channelSchema,
     delay: duration.default(0),
+    /** Without one, a later email step is a follow-up: `Re: <the last email's subject>`, in its thread. */
     subject: singleLine('subject').optional(),
     body: z.string().min(1).optional(),
+    format: bodyFormat,
+    /** An email step with its own subject that still replies in the thread of the last email sent. */
+    thread: z.boolean().default(false),
     template: templateName.optional(),
     variants: z
       .array(variantSpecSchema)
@@ -130,23 +141,40 @@ export const campaignSpecSchema = z
   })
   .strict()
   .superRefine((spec, ctx) => {
+    const firstEmailStep = spec.steps.findIndex((step) => step.channel === 'email');
     spec.steps.forEach((step, index) => {
       if (step.channel === 'email' && spec.from === undefined) {
         ctx.addIssue({ code: 'custom', path: ['from'], message: `step ${index + 1} sends email, so "from" is required` });
       }
-      if (step.channel === 'email' && step.body !== undefined && step.subject === undefined && index === 0) {
-        ctx.addIssue({ code: 'custom', path: ['steps', index, 'subject'], message: 'the first email step needs a subject' });
+      // Later email steps without a subject are follow-ups in the thread the first one starts.
+      if (index === firstEmailStep) {
+        if (step.body !== undefined && step.subject === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['steps', index, 'subject'], message: 'the first email step needs a subject' });
+        }
+        (step.variants ?? []).forEach((variant, v) => {
+          if (variant.body !== undefined && variant.subject === undefined) {
+            ctx.addIssue({ code: 'custom', path: ['steps', index, 'variants', v, 'subject'], message: 'the first email step needs a subject' });
+          }
+        });
+      }
+      if (step.channel !== 'email') {
+        const textOnly = `${step.channel} messages are plain text; only email can be html`;
+        if (step.format === 'html') ctx.addIssue({ code: 'custom', path: ['steps', index, 'format'], message: textOnly });
+        (step.variants ?? []).forEach((variant, v) => {
+          if (variant.format === 'html') ctx.addIssue({ code: 'custom', path: ['steps', index, 'variants', v, 'format'], message: textOnly });
+        });
+        if (step.thread) ctx.addIssue({ code: 'custom', path: ['steps', index, 'thread'], message: 'only email steps thread' });
       }
       // Inline text is validated like a saved template: it compiles and uses only known variables.
       const inline = [
-        { path: ['steps', index], subject: step.subject, body: step.body },
-        ...(step.variants ?? []).map((variant, v) => ({ path: ['steps', index, 'variants', v], subject: variant.subject, body: variant.body })),
+        { path: ['steps', index], subject: step.subject, body: step.body, format: step.format },
+        ...(step.variants ?? []).map((variant, v) => ({ path: ['steps', index, 'variants', v], subject: variant.subject, body: variant.body, format: variant.format })),
       ];
       for (const text of inline) {
         if (text.body === undefined) continue;
         const problems = [
           ...(text.subject === undefined ? [] : templateProblems(text.subject, { customFields: spec.customFields, part: 'subject' })),
-          ...templateProblems(text.body, { customFields: spec.customFields, format: bodyFormat(step.channel), part: 'body' }),
+          ...templateProblems(text.body, { customFields: spec.customFields, format: text.format, part: 'body' }),
         ];
         for (const problem of problems) {
           ctx.addIssue({

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { CampaignSpecError, type CampaignSpec, type Channel, type SendWindow } from './campaign-spec.js';
 import { resolveTemplateName } from '../templates/template-store.js';
+import type { BodyFormat } from '../messages/message-body.js';
 
 export const CAMPAIGNS = 'campaigns';
 export const CAMPAIGN_STEPS = 'campaign_steps';
@@ -31,14 +32,19 @@ export interface Campaign {
   completedAt: Date | null;
 }
 
-/** One stored A/B variant: a weight and either a template (by id) or inline text. */
+/** One stored A/B variant: a weight and either a template (by id) or inline text with its format. */
 export interface StepVariant {
   name: string;
   weight: number;
   templateId: number | null;
   subject: string | null;
   body: string | null;
+  /** The format of the inline body; a template brings its own. */
+  format: BodyFormat;
 }
+
+/** A variant as stored in `campaign_steps.variants`; those saved before formats existed have none. */
+type StoredVariant = Omit<StepVariant, 'format'> & { format?: BodyFormat };
 
 export interface CampaignStep {
   campaignId: number;
@@ -48,6 +54,10 @@ export interface CampaignStep {
   /** Inline text; null when the step uses a template or variants. */
   subject: string | null;
   body: string | null;
+  /** The format of the inline body; a template brings its own. */
+  format: BodyFormat;
+  /** An email with its own subject that still replies in the thread of the last email sent. */
+  thread: boolean;
   templateId: number | null;
   variants: StepVariant[] | null;
   stopOnReply: boolean;
@@ -83,8 +93,10 @@ interface StepRow {
   delay_ms: number;
   subject: string | null;
   body: string | null;
+  format: BodyFormat;
+  thread: boolean;
   template_id: number | null;
-  variants: StepVariant[] | null;
+  variants: StoredVariant[] | null;
   stop_on_reply: boolean;
   require_review: boolean;
 }
@@ -121,8 +133,10 @@ function rowToStep(row: StepRow): CampaignStep {
     delayMs: row.delay_ms,
     subject: row.subject,
     body: row.body,
+    format: row.format,
+    thread: row.thread,
     templateId: row.template_id,
-    variants: row.variants,
+    variants: row.variants?.map((variant) => ({ ...variant, format: variant.format ?? 'text' })) ?? null,
     stopOnReply: row.stop_on_reply,
     requireReview: row.require_review,
   };
@@ -177,6 +191,7 @@ async function stepRows(db: Knex, campaignId: number, steps: CampaignSpec['steps
                 templateId: variant.template === undefined ? null : await templateIdFor(db, campaignId, variant.template, step.channel, `${where}.variants.${variant.name}`),
                 subject: variant.subject ?? null,
                 body: variant.body ?? null,
+                format: variant.format,
               }),
             ),
           );
@@ -187,6 +202,8 @@ async function stepRows(db: Knex, campaignId: number, steps: CampaignSpec['steps
       delay_ms: step.delay,
       subject: step.subject ?? null,
       body: step.body ?? null,
+      format: step.format,
+      thread: step.thread,
       template_id: step.template === undefined ? null : await templateIdFor(db, campaignId, step.template, step.channel, where),
       variants: variants === null ? null : JSON.stringify(variants),
       stop_on_reply: step.stopOnReply,

@@ -6,7 +6,9 @@ import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { enqueueSends } from '../messages/enqueue-sends.js';
 import { messageKey } from '../messages/message-key.js';
 import { arrayBinding, preparedAs } from '../db/bindings.js';
-import { composeMessage, referencedTemplateIds, type TemplateVersions } from '../templates/compose.js';
+import { composeMessage, needsPreviousEmail, referencedTemplateIds, type SentEmail, type TemplateVersions } from '../templates/compose.js';
+import { lastSentEmails } from '../messages/message-store.js';
+import type { BodyFormat } from '../messages/message-body.js';
 import { currentVersions, logRenders, type RenderLogEntry } from '../templates/template-store.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
 import { capScopes, remainingCap } from '../messages/caps.js';
@@ -57,6 +59,9 @@ interface PlannedMessage {
   recipient: string | null;
   subject: string | null;
   body: string | null;
+  format: BodyFormat;
+  in_reply_to: string | null;
+  thread_references: string | null;
   template_version_id: number | null;
   variant: string | null;
   skip_reason: string | null;
@@ -76,9 +81,11 @@ async function insertMessages(trx: Knex.Transaction, planned: readonly PlannedMe
   const { rows } = await trx
     .raw<{ rows: InsertedMessage[] }>(
       `INSERT INTO messages (idempotency_key, campaign_id, lead_id, enrollment_id, step_index, channel, status,
-                             recipient, subject, body, template_version_id, variant, skip_reason, queued_at)
+                             recipient, subject, body, format, in_reply_to, thread_references,
+                             template_version_id, variant, skip_reason, queued_at)
        SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::text[], ?::text[],
-                            ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::timestamptz[])
+                            ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+                            ?::bigint[], ?::text[], ?::text[], ?::timestamptz[])
        ON CONFLICT (campaign_id, lead_id, step_index) DO NOTHING
        RETURNING id, idempotency_key, status, channel, step_index, enrollment_id`,
       [
@@ -92,6 +99,9 @@ async function insertMessages(trx: Knex.Transaction, planned: readonly PlannedMe
         column('recipient'),
         column('subject'),
         column('body'),
+        column('format'),
+        column('in_reply_to'),
+        column('thread_references'),
         column('template_version_id'),
         column('variant'),
         column('skip_reason'),
@@ -137,10 +147,12 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
    */
   function planMessage(
     campaign: Campaign,
+    steps: readonly CampaignStep[],
     step: CampaignStep,
     due: DueEnrollment,
     now: Date,
     templates: TemplateVersions,
+    previousEmail: SentEmail | undefined,
   ): { message: PlannedMessage; trace?: RenderTrace } {
     const base = {
       idempotency_key: messageKey(campaign.id, due.lead_id, step.stepIndex),
@@ -151,9 +163,18 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       channel: step.channel,
       recipient: (due[recipientColumn[step.channel]] as string | null) ?? null,
     };
-    const composed = composeMessage(campaign, step, { ...due, id: due.lead_id }, templates);
+    const composed = composeMessage(campaign, step, { ...due, id: due.lead_id }, templates, { steps, previousEmail });
     const review = campaign.requireReview || step.requireReview;
-    const rendered = { ...base, subject: composed.subject, body: composed.body, template_version_id: composed.templateVersionId, variant: composed.variant };
+    const rendered = {
+      ...base,
+      subject: composed.subject,
+      body: composed.body,
+      format: composed.format,
+      in_reply_to: composed.inReplyTo,
+      thread_references: composed.references,
+      template_version_id: composed.templateVersionId,
+      variant: composed.variant,
+    };
     const trace =
       composed.templateVersionId !== null && composed.contextHash !== null && composed.outputHash !== null
         ? { templateVersionId: composed.templateVersionId, contextHash: composed.contextHash, outputHash: composed.outputHash }
@@ -167,8 +188,12 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
     return { message: { ...rendered, status: 'SKIPPED', skip_reason: composed.reason, queued_at: null }, trace };
   }
 
-  /** One batch in one transaction; returns the messages inserted (not those already there). */
-  async function runBatch(campaign: Campaign, steps: CampaignStep[], templates: TemplateVersions, now: Date, limit: number) {
+  /**
+   * One batch in one transaction; returns the messages inserted (not those already there).
+   * `threadedSteps` are the indexes of the steps whose emails reply to the last one sent: their
+   * leads' last sent emails are read in one statement per batch.
+   */
+  async function runBatch(campaign: Campaign, steps: CampaignStep[], threadedSteps: ReadonlySet<number>, templates: TemplateVersions, now: Date, limit: number) {
     return db.transaction(async (trx) => {
       const due = (await trx
         .select<DueEnrollment[]>(
@@ -195,6 +220,11 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
         .forUpdate('cl')
         .skipLocked()) as DueEnrollment[];
       if (due.length === 0) return { selected: 0, inserted: [] as InsertedMessage[] };
+      const previousEmails = await lastSentEmails(
+        trx,
+        campaign.id,
+        due.filter((enrollment) => threadedSteps.has(enrollment.current_step)).map((enrollment) => ({ leadId: enrollment.lead_id, stepIndex: enrollment.current_step })),
+      );
 
       const planned: PlannedMessage[] = [];
       const traces = new Map<string, RenderTrace>();
@@ -203,7 +233,7 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
         const step = steps[enrollment.current_step];
         if (step === undefined) finished.push(enrollment.id);
         else {
-          const { message, trace } = planMessage(campaign, step, enrollment, now, templates);
+          const { message, trace } = planMessage(campaign, steps, step, enrollment, now, templates, previousEmails.get(enrollment.lead_id));
           planned.push(message);
           if (trace !== undefined) traces.set(message.idempotency_key, trace);
         }
@@ -258,12 +288,13 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
         const steps = await findSteps(db, campaignId);
         // Read once per tick: every message of this tick renders from the same template versions.
         const templates = await currentVersions(db, referencedTemplateIds(steps));
+        const threadedSteps = new Set(steps.filter((step) => needsPreviousEmail(step, templates)).map((step) => step.stepIndex));
         let capLeft = await remainingCap(db, capScopes(config, campaign, null, now));
         // A committed batch's jobs are added while the next batch is selected and written:
         // Redis and Postgres work overlap, one batch apart, and every add follows its commit.
         let adding: Promise<void> = Promise.resolve();
         while (capLeft > 0) {
-          const batch = await runBatch(campaign, steps, templates, now, Math.min(config.TICK_BATCH_SIZE, capLeft));
+          const batch = await runBatch(campaign, steps, threadedSteps, templates, now, Math.min(config.TICK_BATCH_SIZE, capLeft));
           result.selected += batch.selected;
           result.created += batch.inserted.length;
           const toSend = batch.inserted.filter((message) => message.status === 'QUEUED');

@@ -1,4 +1,5 @@
 import type { Channel } from '../campaigns/campaign-spec.js';
+import type { BodyFormat } from '../messages/message-body.js';
 
 /** What an adapter needs to deliver one message; nothing here is a secret. */
 export interface OutboundMessage {
@@ -9,11 +10,23 @@ export interface OutboundMessage {
   recipient: string;
   subject: string | null;
   body: string;
+  /** What `body` is: `text` (as the reader sees it) or `html` (escaped once, at render); social channels are always text. */
+  format: BodyFormat;
   fromName: string | null;
   fromEmail: string | null;
   replyTo: string | null;
   /** Email only: our Message-ID and the one-click unsubscribe targets, fixed before the send. */
   email?: EmailExtras;
+  /** Email only: the reply headers of a follow-up, fixed when the message was planned. */
+  thread?: EmailThread;
+}
+
+/** The reply headers of a follow-up email. */
+export interface EmailThread {
+  /** The Message-ID (with angle brackets) of the email this one replies to. */
+  inReplyTo: string | null;
+  /** The References header: the thread's Message-IDs, oldest first, space-separated. */
+  references: string | null;
 }
 
 /** What every campaign email carries besides its content (RFC 8058 and reply threading). */

@@ -39,7 +39,7 @@ export function registerReviewCommands(program: Command): void {
         }
         for (const message of messages) {
           print(
-            `#${message.id}  campaign ${message.campaignId} step ${message.step} ${message.channel} → ${message.recipient ?? '(no address)'}${message.variant === null ? '' : `  variant ${message.variant}`}`,
+            `#${message.id}  campaign ${message.campaignId} step ${message.step} ${message.channel}${message.format === 'html' ? ' (html)' : ''} → ${message.recipient ?? '(no address)'}${message.variant === null ? '' : `  variant ${message.variant}`}`,
             false,
           );
           if (message.heldReason !== null) print(`  HELD: ${message.heldReason}`, false);

@@ -14,9 +14,15 @@ function printPreview(preview: Preview, json: boolean | undefined): void {
     print(preview, true);
     return;
   }
-  const head = [`channel: ${preview.channel}`, preview.variant === null ? undefined : `variant: ${preview.variant}`, `template version id: ${preview.templateVersionId ?? '-'}`];
+  const head = [
+    `channel: ${preview.channel}`,
+    `format: ${preview.format}`,
+    preview.variant === null ? undefined : `variant: ${preview.variant}`,
+    `template version id: ${preview.templateVersionId ?? '-'}`,
+  ];
   print(head.filter((line) => line !== undefined).join('\n'), false);
   if (preview.subject !== null) print(`subject: ${preview.subject}`, false);
+  if (preview.inReplyTo !== null) print(`in reply to: ${preview.inReplyTo}`, false);
   if (preview.body !== null) print(`\n${preview.body}\n`, false);
   print(preview.sendable ? 'sendable: yes' : `sendable: NO — ${preview.reason ?? ''}`, false);
 }
@@ -35,10 +41,11 @@ export function registerTemplateCommands(program: Command): void {
     .requiredOption('--channel <channel>', 'email, linkedin, x or instagram')
     .requiredOption('--body <file>', 'the body template file')
     .option('--subject <text>', 'the subject template (email)')
+    .option('--format <format>', 'text (values as they are) or html (values HTML-escaped; email only)', 'text')
     .option('--campaign <id>', 'scope it to one campaign (default: global)')
     .option('--custom-fields <names>', 'comma-separated custom lead fields it may use (it.lead.custom.<name>)')
     .option('--by <name>', 'who saves it', 'cli')
-    .action(async (name: string, options: { channel: string; body: string; subject?: string; campaign?: string; customFields?: string; by: string }) => {
+    .action(async (name: string, options: { channel: string; body: string; subject?: string; format: string; campaign?: string; customFields?: string; by: string }) => {
       const body = await readFile(options.body, 'utf8');
       await withContext(async (ctx) => {
         const saved = await ctx.templates.add(
@@ -48,6 +55,7 @@ export function registerTemplateCommands(program: Command): void {
             campaignId: options.campaign === undefined ? null : parseId(options.campaign),
             subject: options.subject ?? null,
             body,
+            format: options.format,
             customFields: customFields(options.customFields) ?? [],
           },
           options.by,
@@ -61,17 +69,23 @@ export function registerTemplateCommands(program: Command): void {
     .description('save a new version of a template')
     .requiredOption('--body <file>', 'the body template file')
     .option('--subject <text>', 'a new subject (default: keep the current one)')
+    .option('--format <format>', 'text or html (default: keep the current one)')
     .option('--campaign <id>', 'the campaign the template belongs to (default: global)')
     .option('--custom-fields <names>', 'comma-separated custom lead fields (default: keep)')
     .option('--by <name>', 'who saves it', 'cli')
-    .action(async (name: string, options: { body: string; subject?: string; campaign?: string; customFields?: string; by: string }) => {
+    .action(async (name: string, options: { body: string; subject?: string; format?: string; campaign?: string; customFields?: string; by: string }) => {
       const body = await readFile(options.body, 'utf8');
       await withContext(async (ctx) => {
         const found = await byName(ctx, name, options.campaign);
         const fields = customFields(options.customFields);
         const saved = await ctx.templates.update(
           found.id,
-          { body, ...(options.subject === undefined ? {} : { subject: options.subject }), ...(fields === undefined ? {} : { customFields: fields }) },
+          {
+            body,
+            ...(options.subject === undefined ? {} : { subject: options.subject }),
+            ...(options.format === undefined ? {} : { format: options.format }),
+            ...(fields === undefined ? {} : { customFields: fields }),
+          },
           options.by,
         );
         print(`template ${name} saved as version ${saved.version.version}`, false);
@@ -96,6 +110,7 @@ export function registerTemplateCommands(program: Command): void {
           false,
         );
         const current = versions.find((version) => version.version === found.currentVersion);
+        if (current !== undefined) print(`format: ${current.format}`, false);
         if (current?.subject != null) print(`subject: ${current.subject}`, false);
         if (current !== undefined) print(`\n${current.body}`, false);
         for (const version of versions) print(`  v${version.version} by ${version.createdBy ?? '-'} at ${version.createdAt.toISOString()}`, false);

@@ -11,6 +11,7 @@ import { enqueueSends } from '../messages/enqueue-sends.js';
 import { composeQueue } from '../../queues/compose.js';
 import { estimatePromptTokens, type ChatMessage, type LlmClient } from './llm-client.js';
 import type { LlmBudget } from './llm-budget.js';
+import { prependLine, type BodyFormat } from '../messages/message-body.js';
 
 /** What became of one message's personalisation. */
 export type ComposeOutcome =
@@ -48,6 +49,7 @@ interface ComposeRow {
   channel: Channel;
   status: string;
   body: string | null;
+  format: BodyFormat;
   spec: unknown;
   campaign_review: boolean;
   step_review: boolean;
@@ -75,10 +77,11 @@ export function checkOpening(raw: string): { ok: true; line: string } | { ok: fa
  * LLM personalisation of planned messages: the tick marks messages of `personalize` steps
  * PLANNED and adds a `compose` job; the job asks an OpenAI-compatible model for an opening line
  * written from the lead's fields — within the RPM/TPM budget, behind the `llm` breaker, with a
- * timeout — checks it, prepends it to the rendered body and releases the message (QUEUED, or
- * PENDING_REVIEW when review is required). When the model is slow, down, over budget or returns
- * an unusable line, the campaign's `llmFallback` decides: send the plain template, or hold the
- * message for review. Token use is recorded per campaign and day in `llm_usage`.
+ * timeout — checks it, puts it before the rendered body (as text, or escaped in a `<p>` for an
+ * HTML body) and releases the message (QUEUED, or PENDING_REVIEW when review is required). When
+ * the model is slow, down, over budget or returns an unusable line, the campaign's
+ * `llmFallback` decides: send the plain template, or hold the message for review. Token use is
+ * recorded per campaign and day in `llm_usage`.
  */
 export function composeService({ db, queues, config, clock, log, breakers, budget, llm }: ComposeServiceDeps) {
   async function recordUsage(campaignId: number, usage: { requests: number; promptTokens: number; completionTokens: number; fallbacks: number }) {
@@ -183,6 +186,7 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
           'm.channel',
           'm.status',
           'm.body',
+          'm.format',
           'c.spec',
           'c.require_review as campaign_review',
           's.require_review as step_review',
@@ -201,7 +205,8 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
       else {
         try {
           const opening = await openingLine(row, prompt);
-          const composed = `${opening}\n\n${body}`;
+          // The line is plain text: a text body takes it as is, an HTML body escaped once, in a <p>.
+          const composed = prependLine(body, row.format, opening);
           if (composed.length > maxBodyChars[row.channel]) throw new Error(`the personalised message is longer than ${maxBodyChars[row.channel]} characters`);
           const status = reviewed ? 'PENDING_REVIEW' : 'QUEUED';
           await release(row, status, composed, null);

@@ -3,6 +3,7 @@ import type { Channel, SendWindow } from '../campaigns/campaign-spec.js';
 import type { CampaignMode, CampaignStatus, StrategyStatus } from '../campaigns/campaign-store.js';
 import { suppressedLeadSql } from '../suppression/suppression-store.js';
 import { arrayBinding, preparedAs } from '../db/bindings.js';
+import type { BodyFormat } from './message-body.js';
 
 export const MESSAGES = 'messages';
 
@@ -39,6 +40,9 @@ export interface SendContextRow {
   recipient: string | null;
   subject: string | null;
   body: string | null;
+  format: BodyFormat;
+  in_reply_to: string | null;
+  thread_references: string | null;
   enrollment_id: number;
   campaign_id: number;
   lead_id: number;
@@ -73,7 +77,7 @@ const statusAmongSql = `array_position(?::text[], m.status) IS NOT NULL`;
 export async function loadSendContexts(db: Knex, ids: readonly number[]): Promise<Map<number, SendContextRow>> {
   const { rows } = await db.raw<{ rows: SendContextRow[] }>(
     `SELECT m.id, m.idempotency_key, m.status, m.channel, m.step_index, m.recipient, m.subject, m.body,
-            m.enrollment_id, m.campaign_id, m.lead_id,
+            m.format, m.in_reply_to, m.thread_references, m.enrollment_id, m.campaign_id, m.lead_id,
             c.status AS campaign_status, c.strategy_status, c.mode, c.timezone, c.send_window, c.daily_cap,
             c.from_name, c.from_email, c.reply_to,
             cl.state AS enrollment_state, l.email AS lead_email, l.timezone AS lead_timezone,
@@ -94,6 +98,41 @@ export async function loadSendContexts(db: Knex, ids: readonly number[]): Promis
     [[...ids]],
   ).options(preparedAs('load-send-contexts'));
   return new Map(rows.map((row) => [row.id, row]));
+}
+
+/** The last email a lead was sent in a campaign before a step, as a follow-up replies to it. */
+export interface LastSentEmail {
+  leadId: number;
+  subject: string | null;
+  messageId: string | null;
+  references: string | null;
+}
+
+/**
+ * For each (lead, step) of one campaign, the last email sent to that lead before that step
+ * (SENT, or SENT_PROOF in PROOF mode), in one statement: each lead walks its own
+ * (campaign, lead, step) index backwards to its first sent email. Leads with none are absent.
+ */
+export async function lastSentEmails(
+  db: Knex,
+  campaignId: number,
+  before: ReadonlyArray<{ leadId: number; stepIndex: number }>,
+): Promise<Map<number, LastSentEmail>> {
+  if (before.length === 0) return new Map();
+  const { rows } = await db.raw<{ rows: Array<{ lead_id: number; subject: string | null; provider_message_id: string | null; thread_references: string | null }> }>(
+    `SELECT wanted.lead_id, sent.subject, sent.provider_message_id, sent.thread_references
+       FROM unnest(?::bigint[], ?::int[]) AS wanted(lead_id, step_index)
+       CROSS JOIN LATERAL (
+         SELECT m.subject, m.provider_message_id, m.thread_references FROM messages m
+          WHERE m.campaign_id = ? AND m.lead_id = wanted.lead_id AND m.step_index < wanted.step_index
+            AND m.channel = 'email' AND m.status IN ('SENT', 'SENT_PROOF')
+          ORDER BY m.step_index DESC
+          LIMIT 1) AS sent`,
+    [before.map((item) => item.leadId), before.map((item) => item.stepIndex), campaignId],
+  ).options(preparedAs('last-sent-emails'));
+  return new Map(
+    rows.map((row) => [row.lead_id, { leadId: row.lead_id, subject: row.subject, messageId: row.provider_message_id, references: row.thread_references }]),
+  );
 }
 
 /** One message to claim; an email also fixes its Message-ID and unsubscribe token hash. */

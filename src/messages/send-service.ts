@@ -257,9 +257,11 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
         recipient: context.recipient,
         subject: context.subject,
         body: context.body,
+        format: context.format,
         fromName: context.from_name,
         fromEmail: context.from_email,
         replyTo: context.reply_to,
+        ...(context.channel === 'email' ? { thread: { inReplyTo: context.in_reply_to, references: context.thread_references } } : {}),
       };
       const claim: SendClaim = { id: context.id, providerMessageId: null, unsubscribeTokenHash: null };
       if (context.channel === 'email' && unsubscribeSecret !== undefined) {

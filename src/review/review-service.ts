@@ -8,6 +8,7 @@ import type { Channel } from '../campaigns/campaign-spec.js';
 import { enqueueSends } from '../messages/enqueue-sends.js';
 import { settleMessage, type EnrollmentEffect } from '../messages/message-store.js';
 import { describePlaceholders, findPlaceholders } from '../templates/placeholders.js';
+import type { BodyFormat } from '../messages/message-body.js';
 
 /** A review request that cannot be applied; `kind` maps to 404, 409 or 400. */
 export class ReviewError extends Error {
@@ -31,8 +32,11 @@ export interface PendingMessage {
   step: number;
   channel: Channel;
   recipient: string | null;
+  /** The subject that will be sent (a follow-up's `Re: …` included). */
   subject: string | null;
   body: string | null;
+  /** What `body` is; an edit is in the same format. */
+  format: BodyFormat;
   variant: string | null;
   templateVersionId: number | null;
   /** Why it is held beyond review itself (e.g. placeholders found): it must be edited before approval. */
@@ -132,6 +136,7 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
           'm.recipient',
           'm.subject',
           'm.body',
+          'm.format',
           'm.variant',
           'm.template_version_id',
           'm.skip_reason',
@@ -149,6 +154,7 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
         recipient: string | null;
         subject: string | null;
         body: string | null;
+        format: BodyFormat;
         variant: string | null;
         template_version_id: number | null;
         skip_reason: string | null;
@@ -165,6 +171,7 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
         recipient: row.recipient,
         subject: row.subject,
         body: row.body,
+        format: row.format,
         variant: row.variant,
         templateVersionId: row.template_version_id,
         heldReason: row.skip_reason,
@@ -280,6 +287,7 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
         }
         const subject = edit.subject === undefined ? row.subject : edit.subject;
         if (row.channel !== 'email' && subject !== null) throw new ReviewError(`a ${row.channel} message has no subject`, 'invalid');
+        if (row.channel === 'email' && (subject ?? '').trim() === '') throw new ReviewError('an email needs a subject', 'invalid');
         const hits = findPlaceholders({ subject, body: edit.body });
         if (hits.length > 0) throw new ReviewError(`edit refused: ${describePlaceholders(hits)}`, 'invalid');
         await trx('messages').where({ id, status: 'PENDING_REVIEW' }).update({ subject, body: edit.body, skip_reason: null, updated_at: now });

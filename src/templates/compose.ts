@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Campaign, CampaignStep, StepVariant } from '../campaigns/campaign-store.js';
-import { bodyFormat, renderTemplate, TemplateRenderError, TemplateSyntaxError, type RenderContext } from './render.js';
+import { renderTemplate, TemplateRenderError, TemplateSyntaxError, type RenderContext } from './render.js';
+import { valueEscaping, type BodyFormat } from '../messages/message-body.js';
 import { describePlaceholders, findPlaceholders } from './placeholders.js';
 import type { Template, TemplateVersion } from './template-store.js';
 
@@ -51,6 +52,11 @@ export type Composed = {
   templateVersionId: number | null;
   subject: string | null;
   body: string | null;
+  /** What `body` is (text or html), from the inline step or variant, or the template version. */
+  format: BodyFormat;
+  /** Email follow-ups: the Message-ID this one replies to, and the References chain. */
+  inReplyTo: string | null;
+  references: string | null;
   /** sha256 of the render context and of the output, for the render log (template renders only). */
   contextHash: string | null;
   outputHash: string | null;
@@ -61,6 +67,25 @@ export type Composed = {
   /** Could not render at all (missing value, inactive template, syntax). */
   | { outcome: 'failed'; reason: string }
 );
+
+/** The last email this lead was sent in this sequence before the step: what a follow-up replies to. */
+export interface SentEmail {
+  subject: string | null;
+  /** Its Message-ID (`messages.provider_message_id`), when it had one. */
+  messageId: string | null;
+  /** Its own References header, when it was itself a reply. */
+  references: string | null;
+}
+
+/**
+ * Where a step stands in its sequence, for email threading: the campaign's steps and the last
+ * email the lead was sent before this step (undefined when none was: skipped, rejected, DEAD…).
+ * Without it (a template preview) a message is composed on its own, with no thread.
+ */
+export interface SequencePosition {
+  steps: readonly CampaignStep[];
+  previousEmail: SentEmail | undefined;
+}
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -73,55 +98,133 @@ export function renderContextFor(campaign: Pick<Campaign, 'name' | 'slug'>, lead
   };
 }
 
+/** The text a lead gets at a step before rendering: its variant, and inline text or the template's current version. */
+type StepSource =
+  | { ok: true; variant: StepVariant | null; templateVersionId: number | null; subject: string | null; body: string; format: BodyFormat }
+  | { ok: false; variant: StepVariant | null; reason: string };
+
+function sourceOf(campaign: Pick<Campaign, 'id'>, step: CampaignStep, leadId: number, templates: TemplateVersions): StepSource {
+  const variant = step.variants === null ? null : chooseVariant(campaign.id, leadId, step.stepIndex, step.variants);
+  const inline = variant ?? { templateId: step.templateId, subject: step.subject, body: step.body, format: step.format };
+  if (inline.templateId !== null) {
+    const found = templates.get(inline.templateId);
+    if (found === undefined) return { ok: false, variant, reason: `template ${inline.templateId} does not exist` };
+    if (!found.template.active) return { ok: false, variant, reason: `template "${found.template.name}" is inactive` };
+    const { id, subject, body, format } = found.version;
+    return { ok: true, variant, templateVersionId: id, subject, body, format };
+  }
+  if (inline.body === null) return { ok: false, variant, reason: `step ${step.stepIndex + 1} has no content` };
+  return { ok: true, variant, templateVersionId: null, subject: inline.subject, body: inline.body, format: inline.format };
+}
+
+/**
+ * Whether the tick must look up the last email sent before this step: an email step that
+ * threads, or one whose text (inline, template or any variant) has no subject of its own.
+ */
+export function needsPreviousEmail(step: CampaignStep, templates: TemplateVersions): boolean {
+  if (step.channel !== 'email') return false;
+  if (step.thread) return true;
+  const subjectless = (source: { templateId: number | null; subject: string | null }) =>
+    source.templateId === null ? source.subject === null : (templates.get(source.templateId)?.version.subject ?? null) === null;
+  return step.variants === null ? subjectless(step) : step.variants.some(subjectless);
+}
+
+/** "Re: " once before a subject, however many the subject already had. */
+export function replySubject(subject: string): string {
+  return `Re: ${subject.replace(/^(?:\s*re(?:\[\d+\])?\s*:)+\s*/i, '')}`;
+}
+
+/** The References of a reply, as mail clients build it: the parent's References, then the parent's Message-ID. */
+function referencesAfter(parent: SentEmail): string | null {
+  const chain = [parent.references, parent.messageId].filter((part): part is string => part !== null && part !== '');
+  return chain.length === 0 ? null : chain.join(' ');
+}
+
+type Thread = { ok: true; subject: string | null; inReplyTo: string | null; references: string | null } | { ok: false; reason: string };
+
+/**
+ * The subject and reply headers of an email. With its own subject it starts a new thread,
+ * unless the step says `thread: true`. Without one it is a follow-up: `Re: <the last email's
+ * subject>`, replying to that email; when no earlier email was sent it starts the thread with
+ * the subject of the sequence's first email step, rendered for this lead.
+ */
+function threadOf(
+  campaign: Pick<Campaign, 'id' | 'name' | 'slug'>,
+  position: SequencePosition,
+  step: CampaignStep,
+  lead: ComposeLead,
+  templates: TemplateVersions,
+  ownSubject: string | null,
+): Thread {
+  const previous = position.previousEmail;
+  if (ownSubject !== null && (!step.thread || previous === undefined)) return { ok: true, subject: ownSubject, inReplyTo: null, references: null };
+  const reply = { inReplyTo: previous?.messageId ?? null, references: previous === undefined ? null : referencesAfter(previous) };
+  if (ownSubject !== null) return { ok: true, subject: ownSubject, ...reply };
+  if (previous?.subject != null) return { ok: true, subject: replySubject(previous.subject), ...reply };
+
+  const first = position.steps.find((candidate) => candidate.channel === 'email');
+  if (first === undefined || first.stepIndex >= step.stepIndex) {
+    return { ok: false, reason: `step ${step.stepIndex + 1} has no subject and no earlier email step to take one from` };
+  }
+  const source = sourceOf(campaign, first, lead.id, templates);
+  if (!source.ok) return { ok: false, reason: `the subject comes from step ${first.stepIndex + 1}: ${source.reason}` };
+  if (source.subject === null) return { ok: false, reason: `step ${step.stepIndex + 1} has no subject, nor has the first email step (${first.stepIndex + 1})` };
+  const subject = renderTemplate(source.subject, renderContextFor(campaign, lead), 'none');
+  return { ok: true, subject: previous === undefined ? subject : replySubject(subject), ...reply };
+}
+
 /**
  * Composes the message a lead gets at a step exactly as the tick does: picks the variant,
  * takes inline text or the template's current version (refusing an inactive template), renders
- * strictly (HTML-escaped for email bodies) and checks the output for placeholders. Previews use
- * the same function, so they show exactly what would be sent.
+ * strictly in the body's format (values HTML-escaped, once, only for an html body; subjects
+ * never), gives an email its subject and thread (see {@link threadOf}) and checks the output
+ * for placeholders. Previews use the same function, so they show exactly what would be sent.
+ * @param position - the sequence and the lead's last sent email; omit it for a template on its own.
  */
 export function composeMessage(
   campaign: Pick<Campaign, 'id' | 'name' | 'slug'>,
   step: CampaignStep,
   lead: ComposeLead,
   templates: TemplateVersions,
+  position?: SequencePosition,
 ): Composed {
-  const variant = step.variants === null ? null : chooseVariant(campaign.id, lead.id, step.stepIndex, step.variants);
-  const source = variant ?? { templateId: step.templateId, subject: step.subject, body: step.body };
+  const source = sourceOf(campaign, step, lead.id, templates);
   const context = renderContextFor(campaign, lead);
   // Only template renders are logged: inline text is not hashed.
-  const contextHash = source.templateId === null ? null : sha256(JSON.stringify(context));
-  const base = { variant: variant?.name ?? null, templateVersionId: null, subject: null, body: null, contextHash, outputHash: null };
+  const contextHash = (source.variant ?? step).templateId === null ? null : sha256(JSON.stringify(context));
+  const base = {
+    variant: source.variant?.name ?? null,
+    templateVersionId: null,
+    subject: null,
+    body: null,
+    format: 'text' as BodyFormat,
+    inReplyTo: null,
+    references: null,
+    contextHash,
+    outputHash: null,
+  };
+  if (!source.ok) return { ...base, outcome: 'failed', reason: source.reason };
+  const { templateVersionId, format } = source;
 
-  let subjectText: string | null;
-  let bodyText: string;
-  let templateVersionId: number | null = null;
-  if (source.templateId !== null) {
-    const found = templates.get(source.templateId);
-    if (found === undefined) return { ...base, outcome: 'failed', reason: `template ${source.templateId} does not exist` };
-    if (!found.template.active) return { ...base, outcome: 'failed', reason: `template "${found.template.name}" is inactive` };
-    templateVersionId = found.version.id;
-    subjectText = found.version.subject;
-    bodyText = found.version.body;
-  } else if (source.body !== null) {
-    subjectText = source.subject;
-    bodyText = source.body;
-  } else {
-    return { ...base, outcome: 'failed', reason: `step ${step.stepIndex + 1} has no content` };
-  }
-
-  let subject: string | null;
   let body: string;
+  let thread: Thread;
   try {
-    subject = subjectText === null ? null : renderTemplate(subjectText, context, 'text');
-    body = renderTemplate(bodyText, context, bodyFormat(step.channel));
+    const ownSubject = source.subject === null ? null : renderTemplate(source.subject, context, 'none');
+    body = renderTemplate(source.body, context, valueEscaping(format));
+    thread =
+      step.channel === 'email' && position !== undefined
+        ? threadOf(campaign, position, step, lead, templates, ownSubject)
+        : { ok: true, subject: ownSubject, inReplyTo: null, references: null };
   } catch (error) {
     if (error instanceof TemplateRenderError || error instanceof TemplateSyntaxError) {
-      return { ...base, templateVersionId, outcome: 'failed', reason: `render failed: ${error.message}` };
+      return { ...base, templateVersionId, format, outcome: 'failed', reason: `render failed: ${error.message}` };
     }
     throw error;
   }
+  if (!thread.ok) return { ...base, templateVersionId, format, outcome: 'failed', reason: thread.reason };
+  const { subject, inReplyTo, references } = thread;
   const outputHash = templateVersionId === null ? null : sha256(`${subject ?? ''}\u0000${body}`);
-  const rendered = { ...base, templateVersionId, subject, body, outputHash };
+  const rendered = { ...base, templateVersionId, subject, body, format, inReplyTo, references, outputHash };
   const hits = findPlaceholders({ subject, body });
   if (hits.length > 0) return { ...rendered, outcome: 'placeholder', reason: describePlaceholders(hits) };
   return { ...rendered, outcome: 'ok' };

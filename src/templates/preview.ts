@@ -4,7 +4,9 @@ import type { Channel } from '../campaigns/campaign-spec.js';
 import { findCampaign, findSteps, type Campaign, type CampaignStep } from '../campaigns/campaign-store.js';
 import type { ChannelAdapter, SendResult } from '../channels/adapter.js';
 import { normaliseEmail } from '../leads/identity.js';
-import { composeMessage, referencedTemplateIds, type ComposeLead } from './compose.js';
+import { composeMessage, needsPreviousEmail, referencedTemplateIds, type ComposeLead } from './compose.js';
+import { lastSentEmails } from '../messages/message-store.js';
+import type { BodyFormat } from '../messages/message-body.js';
 import { currentVersions, findTemplate, listVersions } from './template-store.js';
 
 /** A preview or test send cannot be made (unknown campaign, step, lead, template, adapter). */
@@ -18,7 +20,11 @@ export class PreviewError extends Error {
   }
 }
 
-/** Exactly what a lead would get: the composed text, its variant and version, and whether it may be sent. */
+/**
+ * Exactly what a lead would get: the composed text with its format (a `text` body is what the
+ * reader's text part shows; an `html` body is the HTML part), an email's subject and reply
+ * headers, its variant and version, and whether it may be sent.
+ */
 export interface Preview {
   campaignId: number | null;
   step: number | null;
@@ -29,6 +35,10 @@ export interface Preview {
   templateVersionId: number | null;
   subject: string | null;
   body: string | null;
+  format: BodyFormat;
+  /** A follow-up email: the Message-ID it replies to, and the References chain. */
+  inReplyTo: string | null;
+  references: string | null;
   sendable: boolean;
   /** Why it would not be sent as is (placeholders found, missing value, inactive template). */
   reason: string | null;
@@ -61,20 +71,28 @@ function previewOf(campaign: Pick<Campaign, 'id' | 'name' | 'slug'> | null, step
     templateVersionId: composed.templateVersionId,
     subject: composed.subject,
     body: composed.body,
+    format: composed.format,
+    inReplyTo: composed.inReplyTo,
+    references: composed.references,
     sendable: composed.outcome === 'ok',
     reason: composed.outcome === 'ok' ? null : composed.reason,
   };
 }
 
-/** Renders step `step` (1-based) of a campaign for one lead, exactly as the tick would. */
+/**
+ * Renders step `step` (1-based) of a campaign for one lead, exactly as the tick would: with the
+ * subject and reply headers of a follow-up, from the emails this lead has been sent so far.
+ */
 export async function previewCampaignStep(db: Knex, campaignId: number, lead: string, step: number): Promise<Preview> {
   const campaign = await requireCampaign(db, campaignId);
   const steps = await findSteps(db, campaignId);
   const found = steps[step - 1];
   if (found === undefined) throw new PreviewError(`campaign ${campaignId} has ${steps.length} step(s); there is no step ${step}`, 'not-found');
   const leadRow = await findLead(db, lead);
-  const templates = await currentVersions(db, referencedTemplateIds([found]));
-  return previewOf(campaign, found, leadRow, composeMessage(campaign, found, leadRow, templates));
+  // A follow-up without a subject may take the first email step's: its template is needed too.
+  const templates = await currentVersions(db, referencedTemplateIds(steps));
+  const previous = await lastSentEmails(db, campaignId, needsPreviousEmail(found, templates) ? [{ leadId: leadRow.id, stepIndex: found.stepIndex }] : []);
+  return previewOf(campaign, found, leadRow, composeMessage(campaign, found, leadRow, templates, { steps, previousEmail: previous.get(leadRow.id) }));
 }
 
 /**
@@ -101,6 +119,9 @@ export async function previewTemplate(
     delayMs: 0,
     subject: null,
     body: null,
+    // A template brings its own format; the step's applies to inline text only.
+    format: 'text',
+    thread: false,
     templateId,
     variants: null,
     stopOnReply: true,
@@ -147,6 +168,7 @@ export async function sendTemplateTest(
       recipient: request.to,
       subject: `[TEST] ${preview.subject ?? ''}`.trim(),
       body: preview.body,
+      format: preview.format,
       fromName: request.fromName ?? campaign?.fromName ?? null,
       fromEmail,
       replyTo: campaign?.replyTo ?? null,

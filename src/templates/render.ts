@@ -1,5 +1,5 @@
 import { Eta, EtaParseError } from 'eta';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import { escapeHtml, type ValueEscaping } from '../messages/message-body.js';
 
 /** The fields a message template can use, as `it.lead.*` and `it.campaign.*`. */
 export interface RenderContext {
@@ -11,14 +11,6 @@ export interface RenderContext {
     custom: Record<string, unknown>;
   };
   campaign: { name: string; slug: string };
-}
-
-/** `html` output escapes every value (email bodies); `text` does not (subjects, social messages). */
-export type TemplateFormat = 'html' | 'text';
-
-/** The format a message body of a channel is rendered in: email bodies are HTML, the rest plain text. */
-export function bodyFormat(channel: Channel): TemplateFormat {
-  return channel === 'email' ? 'html' : 'text';
 }
 
 /** A template that does not compile; `line` is 1-based when known. */
@@ -66,10 +58,12 @@ function strictValue(input: unknown): string {
   return text;
 }
 
-function makeEta(format: TemplateFormat): Eta {
+function makeEta(escaping: ValueEscaping): Eta {
   // debug keeps the line of every tag (used in messages); cache off: compiled functions are cached below.
   return new Eta({
-    autoEscape: format === 'html',
+    autoEscape: escaping === 'html',
+    // The same escape as everything else that writes text into HTML (message-body.ts).
+    escapeFunction: escapeHtml,
     autoFilter: true,
     filterFunction: strictValue,
     debug: true,
@@ -80,7 +74,7 @@ function makeEta(format: TemplateFormat): Eta {
   });
 }
 
-const engines: Record<TemplateFormat, Eta> = { html: makeEta('html'), text: makeEta('text') };
+const engines: Record<ValueEscaping, Eta> = { html: makeEta('html'), none: makeEta('none') };
 const compiled = new Map<string, ReturnType<Eta['compile']>>();
 /** Bounds the compile cache: templates are few, but inline edits could otherwise grow it forever. */
 const maxCompiled = 5000;
@@ -91,16 +85,17 @@ function lineOf(message: string): number | undefined {
 }
 
 /**
- * Compiles a template (cached by format and text).
+ * Compiles a template (cached by value escaping and text).
+ * @param escaping - how values are written: `none` (text) or `html` (escaped once, here).
  * @throws TemplateSyntaxError naming the line when it does not compile.
  */
-export function compileTemplate(template: string, format: TemplateFormat = 'text'): ReturnType<Eta['compile']> {
-  const key = `${format}\u0000${template}`;
+export function compileTemplate(template: string, escaping: ValueEscaping = 'none'): ReturnType<Eta['compile']> {
+  const key = `${escaping}\u0000${template}`;
   const cached = compiled.get(key);
   if (cached !== undefined) return cached;
   let render: ReturnType<Eta['compile']>;
   try {
-    render = engines[format].compile(template);
+    render = engines[escaping].compile(template);
   } catch (error) {
     if (error instanceof TemplateSyntaxError) throw error;
     const message = error instanceof Error ? error.message : String(error);
@@ -114,14 +109,18 @@ export function compileTemplate(template: string, format: TemplateFormat = 'text
 }
 
 /**
- * Renders an Eta template strictly: a missing value is an error (never "undefined"), and in
- * `html` format every value is HTML-escaped.
+ * Renders a template strictly: a missing value is an error (never "undefined"). The escaping is
+ * the caller's choice, made from the body format (`valueEscaping()` in message-body.ts): with
+ * `html` every value is HTML-escaped, once; with `none` (subjects, text bodies) values are
+ * written as they are, and whoever turns the text into HTML escapes it then.
+ * @param escaping - how values are written into the output.
+ * @defaultValue escaping `none`
  * @throws TemplateSyntaxError, TemplateRenderError
  */
-export function renderTemplate(template: string, context: RenderContext, format: TemplateFormat = 'text'): string {
-  const render = compileTemplate(template, format);
+export function renderTemplate(template: string, context: RenderContext, escaping: ValueEscaping = 'none'): string {
+  const render = compileTemplate(template, escaping);
   try {
-    return engines[format].render(render, context);
+    return engines[escaping].render(render, context);
   } catch (error) {
     // Eta's debug mode wraps runtime errors with the template excerpt; the cause is ours.
     const cause = error instanceof Error ? error.cause : undefined;

@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Clock } from '../runtime/clock.js';
 import { channelSchema, type Channel } from '../campaigns/campaign-spec.js';
-import { bodyFormat } from './render.js';
-import { validateTemplate } from './validate.js';
+import { bodyFormatSchema, type BodyFormat } from '../messages/message-body.js';
+import { TemplateValidationError, validateTemplate } from './validate.js';
 import {
   advanceVersion,
   findTemplate,
@@ -40,6 +40,8 @@ export const newTemplateSchema = z
     campaignId: z.number().int().positive().nullable().default(null),
     subject: z.string().refine((value) => !/[\r\n]/.test(value), 'subject may not contain line breaks').nullable().default(null),
     body: z.string().min(1),
+    /** `text` (values as they are) or `html` (values HTML-escaped; email only). */
+    format: bodyFormatSchema.default('text'),
     customFields: z.array(customFieldName).default([]),
   })
   .strict();
@@ -50,6 +52,8 @@ export const templateUpdateSchema = z
   .object({
     subject: z.string().refine((value) => !/[\r\n]/.test(value), 'subject may not contain line breaks').nullable().optional(),
     body: z.string().min(1),
+    /** Default: the current version's format. */
+    format: bodyFormatSchema.optional(),
     customFields: z.array(customFieldName).optional(),
   })
   .strict();
@@ -65,8 +69,11 @@ export interface TemplateServiceDeps {
  * new immutable version; messages record the version they were rendered from.
  */
 export function templateService({ db, clock }: TemplateServiceDeps) {
-  function check(channel: Channel, subject: string | null, body: string, customFields: readonly string[]): void {
-    validateTemplate({ subject, body, format: bodyFormat(channel), customFields });
+  function check(channel: Channel, subject: string | null, body: string, format: BodyFormat, customFields: readonly string[]): void {
+    if (format === 'html' && channel !== 'email') {
+      throw new TemplateValidationError([{ part: 'body', line: undefined, message: `a ${channel} template is plain text; only email templates can be html` }]);
+    }
+    validateTemplate({ subject, body, format, customFields });
   }
 
   async function require(id: number): Promise<Template> {
@@ -100,7 +107,7 @@ export function templateService({ db, clock }: TemplateServiceDeps) {
      */
     async add(input: unknown, createdBy: string): Promise<{ template: Template; version: TemplateVersion }> {
       const spec = newTemplateSchema.parse(input);
-      check(spec.channel, spec.subject, spec.body, spec.customFields);
+      check(spec.channel, spec.subject, spec.body, spec.format, spec.customFields);
       const now = clock.now();
       return db.transaction(async (trx) => {
         const template = await insertTemplate(trx, { ...spec, now });
@@ -110,7 +117,7 @@ export function templateService({ db, clock }: TemplateServiceDeps) {
             'conflict',
           );
         }
-        const version = await insertVersion(trx, { templateId: template.id, version: 1, subject: spec.subject, body: spec.body, createdBy, now });
+        const version = await insertVersion(trx, { templateId: template.id, version: 1, subject: spec.subject, body: spec.body, format: spec.format, createdBy, now });
         return { template, version };
       });
     },
@@ -122,13 +129,14 @@ export function templateService({ db, clock }: TemplateServiceDeps) {
       const customFields = change.customFields ?? current.customFields;
       const previous = (await listVersions(db, id)).find((version) => version.version === current.currentVersion);
       const subject = change.subject === undefined ? (previous?.subject ?? null) : change.subject;
-      check(current.channel, subject, change.body, customFields);
+      const format = change.format ?? previous?.format ?? 'text';
+      check(current.channel, subject, change.body, format, customFields);
       const now = clock.now();
       return db.transaction(async (trx) => {
         if (!(await advanceVersion(trx, id, current.currentVersion, { customFields, now }))) {
           throw new TemplateRegistryError(`template ${id} was saved by someone else meanwhile; reload and retry`, 'conflict');
         }
-        const version = await insertVersion(trx, { templateId: id, version: current.currentVersion + 1, subject, body: change.body, createdBy, now });
+        const version = await insertVersion(trx, { templateId: id, version: current.currentVersion + 1, subject, body: change.body, format, createdBy, now });
         return { template: { ...current, currentVersion: version.version, customFields, updatedAt: now }, version };
       });
     },

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Channel } from '../campaigns/campaign-spec.js';
+import type { BodyFormat } from '../messages/message-body.js';
 
 export const TEMPLATES = 'templates';
 export const TEMPLATE_VERSIONS = 'template_versions';
@@ -26,6 +27,8 @@ export interface TemplateVersion {
   version: number;
   subject: string | null;
   body: string;
+  /** What the body is: text (values as they are) or html (values HTML-escaped). */
+  format: BodyFormat;
   createdBy: string | null;
   createdAt: Date;
 }
@@ -48,6 +51,7 @@ interface VersionRow {
   version: number;
   subject: string | null;
   body: string;
+  format: BodyFormat;
   created_by: string | null;
   created_at: Date;
 }
@@ -73,6 +77,7 @@ export function rowToVersion(row: VersionRow): TemplateVersion {
     version: row.version,
     subject: row.subject,
     body: row.body,
+    format: row.format,
     createdBy: row.created_by,
     createdAt: row.created_at,
   };
@@ -95,7 +100,7 @@ export async function insertTemplate(
 
 export async function insertVersion(
   db: Knex,
-  version: { templateId: number; version: number; subject: string | null; body: string; createdBy: string | null; now: Date },
+  version: { templateId: number; version: number; subject: string | null; body: string; format: BodyFormat; createdBy: string | null; now: Date },
 ): Promise<TemplateVersion> {
   const [row] = (await db(TEMPLATE_VERSIONS)
     .insert({
@@ -103,6 +108,7 @@ export async function insertVersion(
       version: version.version,
       subject: version.subject,
       body: version.body,
+      format: version.format,
       created_by: version.createdBy,
       created_at: version.now,
     })

@@ -1,5 +1,6 @@
 import { Eta } from 'eta';
-import { compileTemplate, TemplateSyntaxError, type TemplateFormat } from './render.js';
+import { compileTemplate, TemplateSyntaxError } from './render.js';
+import { valueEscaping, type BodyFormat } from '../messages/message-body.js';
 
 /** Lead fields a template may use as `it.lead.<field>`; custom fields are `it.lead.custom.<name>`. */
 export const leadFields = ['email', 'firstName', 'lastName', 'company'] as const;
@@ -71,11 +72,11 @@ function checkReferences(code: string, firstLine: number, customFields: Readonly
 /** The problems of one template text: compile errors, unknown variables, forbidden names. */
 export function templateProblems(
   template: string,
-  options: { customFields?: readonly string[]; format?: TemplateFormat; part?: TemplateProblem['part'] } = {},
+  options: { customFields?: readonly string[]; format?: BodyFormat; part?: TemplateProblem['part'] } = {},
 ): TemplateProblem[] {
   const part = options.part ?? 'body';
   try {
-    compileTemplate(template, options.format ?? 'text');
+    compileTemplate(template, valueEscaping(options.format ?? 'text'));
   } catch (error) {
     if (error instanceof TemplateSyntaxError) return [{ part, line: error.line, message: error.message }];
     throw error;
@@ -94,7 +95,7 @@ export function templateProblems(
  * known lead or campaign field or a declared custom field.
  * @throws TemplateValidationError naming each variable and line at fault.
  */
-export function validateTemplate(parts: { subject?: string | null; body: string; format: TemplateFormat; customFields?: readonly string[] }): void {
+export function validateTemplate(parts: { subject?: string | null; body: string; format: BodyFormat; customFields?: readonly string[] }): void {
   const problems = [
     ...(parts.subject === undefined || parts.subject === null
       ? []

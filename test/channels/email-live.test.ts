@@ -160,7 +160,7 @@ describe('LIVE email through a real SMTP server', function () {
     expect(smtp.received).to.have.length(1);
   });
 
-  it('refuses CR/LF header injection in any header field before connecting', async () => {
+  it('refuses CR/LF header injection in any header field, reply headers included, before connecting', async () => {
     smtp = await startSmtpServer();
     const adapter = smtpAdapter({ url: smtp.url, timeoutMs: 1000 });
     const base: OutboundMessage = {
@@ -171,6 +171,7 @@ describe('LIVE email through a real SMTP server', function () {
       recipient: 'lead@example.com',
       subject: 'Hello',
       body: 'Hi',
+      format: 'text',
       fromName: 'Ada',
       fromEmail: 'ada@drumbeat.example',
       replyTo: null,
@@ -182,6 +183,8 @@ describe('LIVE email through a real SMTP server', function () {
       ['from name', { fromName: 'Ada\nBcc: victim@example.com' }],
       ['recipient', { recipient: 'lead@example.com\r\nBcc: victim@example.com' }],
       ['reply-to', { replyTo: 'r@example.com\rX-Evil: 1' }],
+      ['in-reply-to', { thread: { inReplyTo: '<a@drumbeat.example>\r\nBcc: victim@example.com', references: null } }],
+      ['references', { thread: { inReplyTo: null, references: '<a@drumbeat.example>\nBcc: victim@example.com' } }],
     ] as const) {
       await expect(adapter.send({ ...base, ...change }, { signal })).to.be.rejectedWith(HeaderInjectionError, field);
     }

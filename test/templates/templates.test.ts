@@ -62,13 +62,13 @@ describe('templates: strict rendering and save-time validation', () => {
     expect(renderTemplate('Hi<% if (it.lead.company) { %> from <%= it.lead.company %><% } %>.', context({ company: null }))).to.equal('Hi.');
   });
 
-  it('HTML-escapes values in HTML (email) bodies, so a lead named <script> stays text', () => {
+  it('HTML-escapes values when asked (html bodies), so a lead named <script> stays text', () => {
     const evil = '<script>alert("x")</script> & co';
     expect(renderTemplate('<p>Hi <%= it.lead.firstName %></p>', context({ firstName: evil }), 'html')).to.equal(
       '<p>Hi &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co</p>',
     );
-    // Plain-text formats (subjects, social messages) are not HTML and keep the text as is.
-    expect(renderTemplate('Hi <%= it.lead.firstName %>', context({ firstName: 'Tom & Jerry' }), 'text')).to.equal('Hi Tom & Jerry');
+    // Text (subjects, text bodies, social messages) is not HTML and keeps the values as they are.
+    expect(renderTemplate('Hi <%= it.lead.firstName %>', context({ firstName: 'Tom & Jerry' }), 'none')).to.equal('Hi Tom & Jerry');
   });
 
   it('finds every placeholder pattern, and nothing in clean text', () => {
@@ -95,7 +95,7 @@ describe('templates: in the campaign engine', function () {
     ];
     const { campaignId } = await seedCampaign(ctx, {
       leads,
-      spec: { customFields: ['note'], steps: [{ channel: 'email', subject: 'Hi', body: '<p>Note: <%= it.lead.custom.note %></p>' }] },
+      spec: { customFields: ['note'], steps: [{ channel: 'email', subject: 'Hi', format: 'html', body: '<p>Note: <%= it.lead.custom.note %></p>' }] },
     });
     await engine.startWorkers();
     await ctx.ticks.runTick(campaignId, clock.now());
@@ -172,8 +172,8 @@ describe('templates: in the campaign engine', function () {
 
   it('chooses A/B variants deterministically by lead and step, in proportion to weight, records and reports them', async () => {
     const variants = [
-      { name: 'A', weight: 3, templateId: null, subject: 'A', body: 'a' },
-      { name: 'B', weight: 1, templateId: null, subject: 'B', body: 'b' },
+      { name: 'A', weight: 3, templateId: null, subject: 'A', body: 'a', format: 'text' as const },
+      { name: 'B', weight: 1, templateId: null, subject: 'B', body: 'b', format: 'text' as const },
     ];
     const picks = Array.from({ length: 4000 }, (_, lead) => chooseVariant(1, lead, 0, variants).name);
     expect(Array.from({ length: 4000 }, (_, lead) => chooseVariant(1, lead, 0, variants).name)).to.deep.equal(picks);

@@ -41,7 +41,7 @@ describe('template test-send', () => {
     await resetDatabase();
     ctx = engineContext({ env: { SMTP_URL: `smtp://127.0.0.1:${port}` } });
     expect(ctx.liveAdapters.email, 'the context has the SMTP adapter').to.not.equal(undefined);
-    const { template } = await ctx.templates.add({ name: 'hello', channel: 'email', subject: 'Hi <%= it.lead.firstName %>', body: '<p>Hello <%= it.lead.company %></p>' }, 'test');
+    const { template } = await ctx.templates.add({ name: 'hello', channel: 'email', subject: 'Hi <%= it.lead.firstName %>', body: '<p>Hello <%= it.lead.company %></p>', format: 'html' }, 'test');
     const { result } = await sendTemplateTest(
       { db: ctx.db, adapter: ctx.liveAdapters.email, timeoutMs: 10_000, publicUrl: 'https://drumbeat.example' },
       { templateId: template.id, to: 'operator@example.com', fromEmail: 'team@example.com' },

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { z } from 'zod';
+import { escapeHtml, htmlToText, textToHtml, type BodyFormat } from '../../messages/message-body.js';
 import {
   AmbiguousSendError,
   PermanentSendError,
@@ -44,20 +45,29 @@ function refuseLineBreaks(fields: Record<string, string | null | undefined>): vo
   }
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char] ?? char);
-}
-
-/** The text and HTML parts: the body, then a footer with the postal address and the unsubscribe link. */
-export function emailParts(body: string, unsubscribeUrl: string, postalAddress: string | undefined): { text: string; html: string } {
+/**
+ * The text and HTML parts of a campaign email, each made once from the stored body. A text body
+ * is the text part as is, and becomes the HTML part here (escaped once); an HTML body is the
+ * HTML part as is, and the text part is derived from it. Both end with the footer: the postal
+ * address and the unsubscribe link (in the text part as plain text).
+ */
+export function emailParts(
+  body: string,
+  format: BodyFormat,
+  unsubscribeUrl: string,
+  postalAddress: string | undefined,
+): { text: string; html: string } {
   const footerLines = [...(postalAddress === undefined ? [] : [postalAddress]), `Unsubscribe: ${unsubscribeUrl}`];
-  const text = `${body}\n\n--\n${footerLines.join('\n')}\n`;
-  const paragraphs = body
-    .split(/\n{2,}/)
-    .map((paragraph) => `<p>${escapeHtml(paragraph).replace(/\n/g, '<br>')}</p>`)
-    .join('\n');
+  const text = `${format === 'text' ? body : htmlToText(body)}\n\n--\n${footerLines.join('\n')}\n`;
   const postal = postalAddress === undefined ? '' : `${escapeHtml(postalAddress)}<br>`;
-  const html = `<!doctype html><html><body>${paragraphs}\n<hr><p style="font-size:12px;color:#666">${postal}<a href="${escapeHtml(unsubscribeUrl)}">Unsubscribe</a></p></body></html>`;
+  const footer = `<hr><p style="font-size:12px;color:#666">${postal}<a href="${escapeHtml(unsubscribeUrl)}">Unsubscribe</a></p>`;
+  const content = format === 'text' ? textToHtml(body) : body;
+  // An HTML body written as a whole document keeps it: the footer goes inside its <body>.
+  const bodyEnd = format === 'html' ? content.search(/<\/body\s*>(?![\s\S]*<\/body\s*>)/i) : -1;
+  const html =
+    bodyEnd === -1
+      ? `<!doctype html><html><body>${content}\n${footer}</body></html>`
+      : `${content.slice(0, bodyEnd)}\n${footer}\n${content.slice(bodyEnd)}`;
   return { text, html };
 }
 
@@ -74,6 +84,8 @@ export async function composeEmail(message: OutboundMessage, postalAddress: stri
     'message-id': extras.messageId,
     'unsubscribe url': extras.unsubscribeUrl,
     'unsubscribe mailto': extras.unsubscribeMailto,
+    'in-reply-to': message.thread?.inReplyTo,
+    references: message.thread?.references,
   });
   for (const [field, value] of [
     ['from address', message.fromEmail],
@@ -83,13 +95,17 @@ export async function composeEmail(message: OutboundMessage, postalAddress: stri
     if (value !== null && !emailAddress.safeParse(value).success) throw new PermanentSendError(`refused before sending: ${field} is not an email address`);
   }
   if (message.fromEmail === null) throw new PermanentSendError('refused before sending: the campaign has no From address');
-  const { text, html } = emailParts(message.body, extras.unsubscribeUrl, postalAddress);
+  const { text, html } = emailParts(message.body, message.format, extras.unsubscribeUrl, postalAddress);
+  const inReplyTo = message.thread?.inReplyTo ?? null;
+  const references = message.thread?.references ?? null;
   const composer = new MailComposer({
     from: message.fromName === null ? message.fromEmail : { name: message.fromName, address: message.fromEmail },
     to: message.recipient,
     ...(message.replyTo === null ? {} : { replyTo: message.replyTo }),
     subject: message.subject ?? '',
     messageId: extras.messageId,
+    ...(inReplyTo === null ? {} : { inReplyTo }),
+    ...(references === null ? {} : { references }),
     text,
     html,
     headers: {
