@@ -167,14 +167,14 @@ export const campaignSpecSchema = z
       }
       // Inline text is validated like a saved template: it compiles and uses only known variables.
       const inline = [
-        { path: ['steps', index], subject: step.subject, body: step.body, format: step.format },
-        ...(step.variants ?? []).map((variant, v) => ({ path: ['steps', index, 'variants', v], subject: variant.subject, body: variant.body, format: variant.format })),
+        { path: ['steps', index], subject: step.subject, body: step.body },
+        ...(step.variants ?? []).map((variant, v) => ({ path: ['steps', index, 'variants', v], subject: variant.subject, body: variant.body })),
       ];
       for (const text of inline) {
         if (text.body === undefined) continue;
         const problems = [
           ...(text.subject === undefined ? [] : templateProblems(text.subject, { customFields: spec.customFields, part: 'subject' })),
-          ...templateProblems(text.body, { customFields: spec.customFields, format: text.format, part: 'body' }),
+          ...templateProblems(text.body, { customFields: spec.customFields, part: 'body' }),
         ];
         for (const problem of problems) {
           ctx.addIssue({

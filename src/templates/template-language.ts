@@ -290,9 +290,11 @@ interface OpenBlock {
  * Parses a template under the grammar. Returns every problem found (each tag is checked), or the
  * parsed form when there is none.
  */
-export function parseTemplate(text: string): { ok: true; template: ParsedTemplate } | { ok: false; issues: TemplateIssue[] } {
+export function parseTemplate(
+  text: string,
+): { ok: true; template: ParsedTemplate } | { ok: false; issues: TemplateIssue[]; customFields: ReadonlyMap<string, number> } {
   if (Buffer.byteLength(text, 'utf8') > MAX_TEMPLATE_BYTES) {
-    return { ok: false, issues: [{ line: undefined, message: `the template is larger than ${MAX_TEMPLATE_BYTES / 1024} KB` }] };
+    return { ok: false, issues: [{ line: undefined, message: `the template is larger than ${MAX_TEMPLATE_BYTES / 1024} KB` }], customFields: new Map() };
   }
   let etaNodes: EtaNode[];
   try {
@@ -301,7 +303,7 @@ export function parseTemplate(text: string): { ok: true; template: ParsedTemplat
     if (!(error instanceof EtaParseError)) throw error;
     const firstLine = error.message.split('\n').find((line) => line.trim() !== '') ?? error.message;
     const line = /at line (\d+)/.exec(error.message)?.[1];
-    return { ok: false, issues: [{ line: line === undefined ? undefined : Number(line), message: firstLine.replace(/:$/, '').trim() }] };
+    return { ok: false, issues: [{ line: line === undefined ? undefined : Number(line), message: firstLine.replace(/:$/, '').trim() }], customFields: new Map() };
   }
   const issues: TemplateIssue[] = [];
   const root: TemplateNode[] = [];
@@ -361,7 +363,7 @@ export function parseTemplate(text: string): { ok: true; template: ParsedTemplat
     } else open.pop();
   }
   for (const block of open) issues.push({ line: block.line, message: 'a condition opened here is never closed with <% } %>' });
-  if (issues.length > 0) return { ok: false, issues };
+  if (issues.length > 0) return { ok: false, issues, customFields };
   return { ok: true, template: { nodes: root, customFields } };
 }
 

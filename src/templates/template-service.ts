@@ -73,7 +73,7 @@ export function templateService({ db, clock }: TemplateServiceDeps) {
     if (format === 'html' && channel !== 'email') {
       throw new TemplateValidationError([{ part: 'body', line: undefined, message: `a ${channel} template is plain text; only email templates can be html` }]);
     }
-    validateTemplate({ subject, body, format, customFields });
+    validateTemplate({ subject, body, customFields });
   }
 
   async function require(id: number): Promise<Template> {
