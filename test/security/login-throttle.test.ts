@@ -1,7 +1,6 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { addOperator } from '../../src/operators/operator-service.js';
-import { LOGIN_LIMITS } from '../../src/operators/login-throttle.js';
 import { createLogger } from '../../src/log/logger.js';
 import { cookieValue, startApp, type RunningApp } from '../http/http-harness.js';
 import { resetDatabase, testConfig, testDb } from '../setup/hooks.js';
