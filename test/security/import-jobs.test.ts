@@ -48,10 +48,10 @@ describe('security: import jobs name an upload by id, never a path', function ()
   }
 
   async function failedReason(job: Job): Promise<string> {
-    return eventually(async () => {
-      const current = await ctx.queues.get(importLeadsQueue).getJob(job.id ?? '');
-      return (await current?.getState()) === 'failed' ? (current?.failedReason ?? '') : undefined;
-    }, `job ${job.id} to fail`);
+    const queue = ctx.queues.get(importLeadsQueue);
+    // The state first: a job read before it failed has no failure reason yet.
+    await eventually(async () => (await queue.getJobState(job.id ?? '')) === 'failed', `job ${job.id} to fail`);
+    return (await queue.getJob(job.id ?? ''))?.failedReason ?? '';
   }
 
   it('fails a job carrying a path or a path-like upload id without reading or deleting the file', async () => {
