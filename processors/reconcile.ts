@@ -1,4 +1,9 @@
 import { reconcileQueue } from '../queues/reconcile.js';
 import { defineProcessor } from '../src/jobs/processor.js';
 
-export default defineProcessor(reconcileQueue, (_data, _job, ctx) => ctx.reconciler.reconcile());
+export default defineProcessor(reconcileQueue, async (_data, _job, ctx) => {
+  const reconciled = await ctx.reconciler.reconcile();
+  // The hourly chores ride on the reconciler's schedule; they run at most once an hour.
+  const housekeeping = await ctx.housekeeping.runIfDue();
+  return { ...reconciled, housekeeping: housekeeping ?? null };
+});

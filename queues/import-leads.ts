@@ -17,7 +17,10 @@ export const importAttributionSchema = z
 
 /**
  * One uploaded CSV imported into one campaign (`POST /api/campaigns/:id/imports`). The job
- * reports its progress (rows and bytes) for Bull Board; the file is deleted when it ends.
+ * names the upload by its id (a UUID), never by a path: the worker finds the file inside
+ * `IMPORT_UPLOAD_DIR` only, so a job added or edited by hand cannot make it read or delete
+ * another file. The job reports its progress (rows and bytes) for Bull Board; the file is
+ * deleted when it ends.
  * One attempt: a retry would find the batch half done and import the rest as duplicates,
  * so a failed import is re-run by the operator (with `force`) once the cause is fixed.
  */
@@ -27,7 +30,7 @@ export const importLeadsQueue = defineQueue({
   schema: z
     .object({
       campaignId: z.number().int().positive(),
-      path: z.string().min(1),
+      uploadId: z.uuid('an upload id (a UUID), not a path'),
       fileName: z.string().min(1).max(500),
       createdBy: z.string().max(200).nullable(),
       force: z.boolean().default(false),

@@ -3,7 +3,8 @@ import { defineQueue } from '../src/jobs/queue-definition.js';
 
 /**
  * The reconciler: re-enqueues QUEUED messages whose send job is gone (Redis flushed or
- * restarted), marks stale SENDING messages UNKNOWN, and completes finished campaigns.
+ * restarted), marks stale SENDING messages UNKNOWN, and completes finished campaigns; at most
+ * once an hour it also runs the housekeeping chores (stale uploads, idle login counters).
  */
 export const reconcileQueue = defineQueue({
   name: 'reconcile',

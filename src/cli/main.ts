@@ -6,15 +6,14 @@ import { ensureDatabase, migrateLatest } from '../db/migrate.js';
 import { runPreflight } from '../preflight/preflight.js';
 import { runProcess, runWorkersUntilIdle } from '../runtime/processes.js';
 import { createAppContext } from '../runtime/context.js';
-import { CliError, config, logger, parseId, parsePositive, print, readPassword, withContext, withDb } from './cli-support.js';
+import { CliError, config, logger, parseId, parsePositive, print, withContext, withDb } from './cli-support.js';
 import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
 import { listCampaigns } from '../campaigns/campaign-store.js';
 import { registerLeadCommands } from './lead-commands.js';
 import { registerSuppressionCommands } from './suppression-commands.js';
 import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
 import { campaignReport, reportToCsv, reportToMarkdown } from '../analytics/campaign-report.js';
-import { addOperator } from '../operators/operator-service.js';
-import { createApiToken } from '../operators/api-token-service.js';
+import { registerAccessCommands } from './access-commands.js';
 import { campaignTickQueue } from '../../queues/campaign-tick.js';
 import { runDemo } from './demo.js';
 import { registerMessageCommands } from './message-commands.js';
@@ -63,27 +62,7 @@ export function buildProgram(): Command {
     });
   program.command('start').description('run the API and the workers in one process (local use)').action(() => runProcess('start', config(), logger(config())));
 
-  const operator = program.command('operator').description('admin operator accounts');
-  operator
-    .command('add <email>')
-    .description('add an operator (password from --password or standard input)')
-    .option('--password <password>', 'the password (at least 12 characters)')
-    .action(async (email: string, options: { password?: string }) => {
-      const password = await readPassword(options.password);
-      await withDb(async (db) => {
-        const added = await addOperator(db, email, password);
-        print(`operator ${added.email} added`, false);
-      });
-    });
-
-  const token = program.command('token').description('API bearer tokens');
-  token
-    .command('create <name>')
-    .description('create an API token; it is printed once and stored only as a hash')
-    .option('--operator <email>', 'the operator the token belongs to')
-    .action(async (name: string, options: { operator?: string }) => {
-      await withDb(async (db) => print((await createApiToken(db, name, options.operator)).token, false));
-    });
+  registerAccessCommands(program);
 
   const campaign = program.command('campaign').description('campaigns');
   campaign

@@ -10,6 +10,9 @@ import { reviewRoutes } from './review-routes.js';
 import { leadApiRoutes } from '../leads/lead-api-routes.js';
 import { suppressionApiRoutes } from '../suppression/suppression-api-routes.js';
 import { answerRedisUnavailable, isRedisUnavailable, requireRedis } from './redis-guard.js';
+import { requireRole } from './require-role.js';
+import { OPERATE_ROLES } from '../operators/roles.js';
+import { accessRoutes } from './access-routes.js';
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const actionParam = z.object({ id: z.coerce.number().int().positive(), action: z.enum(['approve', 'start', 'pause', 'resume', 'archive']) });
@@ -30,7 +33,10 @@ function route(handler: Handler) {
   };
 }
 
-/** The admin JSON API under `/api` (bearer-token authenticated by the app). */
+/**
+ * The admin JSON API under `/api` (bearer-token authenticated by the app). Reads are open to
+ * every role; each route that changes something names the roles it needs (`requireRole`).
+ */
 export function apiRoutes(router: Router, ctx: AppContext): void {
   // Ahead of '/campaigns/:id/:action', which would otherwise take POST …/leads and …/imports.
   leadApiRoutes(router, ctx);
@@ -58,6 +64,7 @@ export function apiRoutes(router: Router, ctx: AppContext): void {
   );
   router.post(
     '/campaigns/:id/reject',
+    requireRole(OPERATE_ROLES, 'reject campaign strategies'),
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const { reason } = strategyBody.parse(req.body ?? {});
@@ -67,6 +74,7 @@ export function apiRoutes(router: Router, ctx: AppContext): void {
   );
   router.post(
     '/campaigns/:id/:action',
+    requireRole(OPERATE_ROLES, 'approve, start, pause, resume or archive campaigns'),
     requireRedis(ctx.redis),
     route(async (req, res) => {
       const { id, action } = actionParam.parse(req.params);
@@ -77,6 +85,7 @@ export function apiRoutes(router: Router, ctx: AppContext): void {
   );
   templateRoutes(router, ctx);
   reviewRoutes(router, ctx);
+  accessRoutes(router, ctx);
   router.get(
     '/kill-switch',
     route(async (_req, res) => {
@@ -85,6 +94,7 @@ export function apiRoutes(router: Router, ctx: AppContext): void {
   );
   router.put(
     '/kill-switch',
+    requireRole(OPERATE_ROLES, 'switch the kill switch'),
     route(async (req, res) => {
       const { on } = killBody.parse(req.body);
       res.json(await setKillSwitch(ctx, on, 'api'));

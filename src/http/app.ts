@@ -78,7 +78,7 @@ export function createApp(deps: HttpDeps): express.Express {
   apiRouter.use(requireApiToken({ db, clock }));
   apiRouter.get('/whoami', (req, res) => {
     const token = apiTokenOf(req);
-    res.json({ id: token.id, name: token.name });
+    res.json({ id: token.id, name: token.name, role: token.role, operator: token.operatorEmail, expiresAt: token.expiresAt?.toISOString() ?? null });
   });
   deps.apiRoutes?.(apiRouter);
   app.use('/api', apiRouter);

@@ -18,8 +18,9 @@ export interface BullBoardOptions {
 
 /**
  * Bull Board (v9) for the given BullMQ queues, as an Express sub-app to mount at `basePath`
- * behind the admin session and CSRF checks. Those checks are the board's only protection: it
- * can retry, clean, pause and obliterate queues.
+ * behind the admin session and CSRF checks and the role gate of `bull-board-access.ts`. The
+ * board itself has no notion of users: it can add, edit, retry, clean, pause and obliterate
+ * for anyone who reaches it, so it must never be mounted without those three in front.
  */
 export function bullBoardApp({ queues, basePath, log }: BullBoardOptions): Express {
   const serverAdapter = new ExpressAdapter();

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
 import { reviewEditSchema } from '../review/review-service.js';
 import { apiActor, contentRoute } from './template-routes.js';
+import { requireRole } from './require-role.js';
+import { REVIEW_ROLES } from '../operators/roles.js';
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const listQuery = z.object({
@@ -27,6 +29,7 @@ export function reviewRoutes(router: Router, ctx: AppContext): void {
   );
   router.post(
     '/review/:id/approve',
+    requireRole(REVIEW_ROLES, 'approve messages'),
     contentRoute(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const { note } = approveBody.parse(req.body ?? {});
@@ -36,6 +39,7 @@ export function reviewRoutes(router: Router, ctx: AppContext): void {
   );
   router.post(
     '/review/:id/reject',
+    requireRole(REVIEW_ROLES, 'reject messages'),
     contentRoute(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const { reason } = rejectBody.parse(req.body);
@@ -45,6 +49,7 @@ export function reviewRoutes(router: Router, ctx: AppContext): void {
   );
   router.put(
     '/review/:id',
+    requireRole(REVIEW_ROLES, 'edit messages under review'),
     contentRoute(async (req, res) => {
       const { id } = idParam.parse(req.params);
       res.json({ message: await ctx.reviews.edit(id, reviewEditSchema.parse(req.body), apiActor(req)) });

@@ -2,6 +2,8 @@ import type { Router, Request, Response, NextFunction } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
 import { apiTokenOf } from './api-auth.js';
+import { requireRole } from './require-role.js';
+import { OPERATE_ROLES } from '../operators/roles.js';
 import { CampaignSpecError, parseCampaignSpec } from '../campaigns/campaign-spec.js';
 import { CampaignStateError } from '../campaigns/campaign-service.js';
 import { TemplateRegistryError } from '../templates/template-service.js';
@@ -54,6 +56,7 @@ export function templateRoutes(router: Router, ctx: AppContext): void {
   );
   router.post(
     '/templates',
+    requireRole(OPERATE_ROLES, 'change templates'),
     contentRoute(async (req, res) => {
       res.status(201).json(await ctx.templates.add(req.body, apiActor(req)));
     }),
@@ -67,6 +70,7 @@ export function templateRoutes(router: Router, ctx: AppContext): void {
   );
   router.put(
     '/templates/:id',
+    requireRole(OPERATE_ROLES, 'change templates'),
     contentRoute(async (req, res) => {
       const { id } = idParam.parse(req.params);
       res.json(await ctx.templates.update(id, req.body, apiActor(req)));
@@ -78,6 +82,7 @@ export function templateRoutes(router: Router, ctx: AppContext): void {
   ] as const) {
     router.post(
       `/templates/:id/${action}`,
+      requireRole(OPERATE_ROLES, 'change templates'),
       contentRoute(async (req, res) => {
         const { id } = idParam.parse(req.params);
         res.json({ template: await ctx.templates.setActive(id, active) });
@@ -94,6 +99,7 @@ export function templateRoutes(router: Router, ctx: AppContext): void {
   );
   router.put(
     '/campaigns/:id/sequence',
+    requireRole(OPERATE_ROLES, 'edit campaign sequences'),
     contentRoute(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const spec = parseCampaignSpec(req.body);

@@ -1,8 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { NextFunction, Request, Response, Router } from 'express';
@@ -14,6 +11,9 @@ import { captureLeads } from './lead-capture.js';
 import { findImportBatch, listImportBatches } from './import-batch-store.js';
 import { errorReportCsv } from './lead-export.js';
 import type { LeadRow } from './lead-row.js';
+import { newUploadId, removeUpload, uploadDirectory, uploadPath } from './import-uploads.js';
+import { requireRole } from '../http/require-role.js';
+import { OPERATE_ROLES } from '../operators/roles.js';
 
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const text = z.string().max(2000).optional();
@@ -88,11 +88,25 @@ class UploadError extends Error {
 // The upload's form fields: the job's attribution fields plus `force`; other fields are ignored.
 const importFields = z.object({ ...importAttributionSchema.shape, force: z.enum(['true', 'false', '1', '0']).optional() });
 
+/** An upload received in full: its id (the file is in the upload directory), its name, and the form's other fields. */
+interface ReceivedUpload {
+  uploadId: string;
+  fileName: string;
+  fields: Record<string, string>;
+}
+
+/** An error of our own disk (full, unwritable), as opposed to a bad or broken request. */
+function isFileSystemError(error: unknown): boolean {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
+}
+
 /**
- * Streams a multipart upload's one file to disk, refusing it past `maxBytes` (the partial
- * file is removed). Returns its path and name and the form's other fields.
+ * Streams a multipart upload's one file into the upload directory under a fresh upload id.
+ * However it fails — the file passes `maxBytes`, the multipart body is malformed, the client
+ * goes away mid-body, the disk refuses — reading stops and the partial file is removed before
+ * the promise rejects, so a failed upload leaves nothing behind.
  */
-function receiveUpload(req: Request, directory: string, maxBytes: number): Promise<{ path: string; fileName: string; fields: Record<string, string> }> {
+function receiveUpload(req: Request, directory: string, maxBytes: number): Promise<ReceivedUpload> {
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
@@ -102,28 +116,72 @@ function receiveUpload(req: Request, directory: string, maxBytes: number): Promi
       return;
     }
     const fields: Record<string, string> = {};
-    let upload: Promise<{ path: string; fileName: string }> | undefined;
+    let file: { uploadId: string; fileName: string; written: Promise<void>; stop: () => void } | undefined;
+    let settled = false;
+
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      req.unpipe(parser);
+      parser.destroy();
+      const partial = file;
+      if (partial === undefined) {
+        reject(error);
+        return;
+      }
+      partial.stop();
+      // Wait for the write stream to close before removing the file it was writing.
+      const removed = partial.written.catch(() => undefined).then(() => removeUpload(directory, partial.uploadId));
+      removed.then(
+        () => reject(error),
+        () => reject(error),
+      );
+    };
+
     parser.on('field', (name, value) => {
       fields[name] = value;
     });
     parser.on('file', (_name, stream, info) => {
-      const path = join(directory, `${randomUUID()}.csv`);
-      let truncated = false;
-      stream.on('limit', () => {
-        truncated = true;
-      });
-      upload = pipeline(stream, createWriteStream(path)).then(async () => {
-        if (truncated) {
-          await rm(path, { force: true });
-          throw new UploadError(413, `the file is larger than the limit of ${maxBytes} bytes`);
-        }
-        return { path, fileName: info.filename || 'upload.csv' };
-      });
+      if (settled) {
+        stream.resume();
+        return;
+      }
+      const uploadId = newUploadId();
+      const output = createWriteStream(uploadPath(directory, uploadId), { flags: 'wx' });
+      // After busboy's own bookkeeping of the limit (it still touches the stream when this fires).
+      stream.on('limit', () => queueMicrotask(() => fail(new UploadError(413, `the file is larger than the limit of ${maxBytes} bytes`))));
+      const written = pipeline(stream, output);
+      file = {
+        uploadId,
+        fileName: info.filename || 'upload.csv',
+        written,
+        stop: () => {
+          stream.destroy();
+          output.destroy();
+        },
+      };
+      written.catch((error: unknown) => fail(isFileSystemError(error) ? (error as Error) : new UploadError(400, 'the upload ended before its file did')));
     });
-    parser.on('error', () => reject(new UploadError(400, 'the multipart body could not be read')));
+    parser.on('error', () => fail(new UploadError(400, 'the multipart body could not be read')));
     parser.on('close', () => {
-      if (upload === undefined) reject(new UploadError(400, 'no file in the upload (send it as a multipart "file" part)'));
-      else upload.then((file) => resolve({ ...file, fields }), reject);
+      if (settled) return;
+      const received = file;
+      if (received === undefined) {
+        fail(new UploadError(400, 'no file in the upload (send it as a multipart "file" part)'));
+        return;
+      }
+      received.written.then(
+        () => {
+          if (settled) return;
+          settled = true;
+          resolve({ uploadId: received.uploadId, fileName: received.fileName, fields });
+        },
+        () => undefined,
+      );
+    });
+    // A client that goes away mid-body: the request closes without completing.
+    req.on('close', () => {
+      if (!req.complete) fail(new UploadError(400, 'the upload was aborted'));
     });
     req.pipe(parser);
   });
@@ -134,7 +192,8 @@ type Handler = (req: Request, res: Response) => Promise<void>;
 function route(handler: Handler) {
   return (req: Request, res: Response, next: NextFunction) => {
     handler(req, res).catch((error: unknown) => {
-      if (error instanceof UploadError) res.status(error.status).json({ error: error.message });
+      // An upload refused before its end: close the connection rather than read the rest.
+      if (error instanceof UploadError) res.status(error.status).set(req.complete ? {} : { Connection: 'close' }).json({ error: error.message });
       else if (error instanceof CampaignStateError) res.status(404).json({ error: error.message });
       else next(error);
     });
@@ -148,10 +207,11 @@ function route(handler: Handler) {
  */
 export function leadApiRoutes(router: Router, ctx: AppContext): void {
   const maxBytes = parseByteSize(ctx.config.IMPORT_MAX_BYTES);
-  const uploadDir = ctx.config.IMPORT_UPLOAD_DIR ?? join(tmpdir(), 'drumbeat-imports');
+  const uploadDir = uploadDirectory(ctx.config);
 
   router.post(
     '/campaigns/:id/leads',
+    requireRole(OPERATE_ROLES, 'add leads'),
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       await ctx.campaigns.require(id);
@@ -182,6 +242,7 @@ export function leadApiRoutes(router: Router, ctx: AppContext): void {
 
   router.post(
     '/campaigns/:id/imports',
+    requireRole(OPERATE_ROLES, 'import leads'),
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       await ctx.campaigns.require(id);
@@ -189,24 +250,27 @@ export function leadApiRoutes(router: Router, ctx: AppContext): void {
       if (declared > maxBytes + 64 * 1024) throw new UploadError(413, `the upload is larger than the limit of ${ctx.config.IMPORT_MAX_BYTES}`);
       await mkdir(uploadDir, { recursive: true });
       const upload = await receiveUpload(req, uploadDir, maxBytes);
-      const fields = importFields.safeParse(upload.fields);
-      if (!fields.success) {
-        await rm(upload.path, { force: true });
-        throw new UploadError(400, z.prettifyError(fields.error));
+      try {
+        const fields = importFields.safeParse(upload.fields);
+        if (!fields.success) throw new UploadError(400, z.prettifyError(fields.error));
+        const { force, ...attribution } = fields.data;
+        const job = await ctx.queues.get(importLeadsQueue).add(
+          importLeadsQueue.jobName,
+          importLeadsQueue.schema.parse({
+            campaignId: id,
+            uploadId: upload.uploadId,
+            fileName: upload.fileName,
+            createdBy: 'api',
+            force: force === 'true' || force === '1',
+            attribution,
+          }),
+        );
+        res.status(202).json({ jobId: job.id, queue: importLeadsQueue.name });
+      } catch (error) {
+        // No job will ever read this upload (bad fields, Redis down): it goes now, not in a day.
+        await removeUpload(uploadDir, upload.uploadId);
+        throw error;
       }
-      const { force, ...attribution } = fields.data;
-      const job = await ctx.queues.get(importLeadsQueue).add(
-        importLeadsQueue.jobName,
-        importLeadsQueue.schema.parse({
-          campaignId: id,
-          path: upload.path,
-          fileName: upload.fileName,
-          createdBy: 'api',
-          force: force === 'true' || force === '1',
-          attribution,
-        }),
-      );
-      res.status(202).json({ jobId: job.id, queue: importLeadsQueue.name });
     }),
   );
 

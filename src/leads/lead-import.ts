@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { access, open } from 'node:fs/promises';
 import { parse, type CsvError } from 'csv-parse';
 import type { Knex } from 'knex';
 import type { Clock } from '../runtime/clock.js';
+import type { Config } from '../config/config.js';
 import { findCampaign, findSteps } from '../campaigns/campaign-store.js';
 import { suppressedIdentities } from '../suppression/suppression-store.js';
 import { identityHash } from './identity.js';
 import { enrollLeads, upsertLeads, type NewLead } from './lead-store.js';
+import { removeUpload, uploadDirectory, uploadPath } from './import-uploads.js';
 import { planColumns, recordToRow, toNewLead, type Attribution, type ColumnPlan, type LeadField } from './lead-row.js';
 import {
   findDoneImport,
@@ -252,4 +254,30 @@ export async function importLeadsCsv(deps: { db: Knex; clock: Clock }, options: 
   }
   await finishImportBatch(db, batchId, { status: 'DONE', counts, errors, now: clock.now() });
   return { outcome: 'imported', batchId, fileHash, ...counts, errors, moreErrors: counts.invalid - errors.length };
+}
+
+/** An import of an uploaded file: the upload's id instead of a path. */
+export type UploadImportOptions = Omit<ImportOptions, 'path'> & { uploadId: string };
+
+/**
+ * Imports an upload (`POST /api/campaigns/:id/imports`) by its id: the file is resolved inside
+ * `IMPORT_UPLOAD_DIR` only, imported, and deleted however the import ends. An id that is not
+ * a UUID is refused before any file is opened or deleted.
+ * @throws ZodError for an id that is not an upload id; Error when the upload is not there
+ *   (never imported, already imported, or swept after a day).
+ */
+export async function importUpload(deps: { db: Knex; clock: Clock; config: Pick<Config, 'IMPORT_UPLOAD_DIR'> }, options: UploadImportOptions): Promise<ImportReport> {
+  const directory = uploadDirectory(deps.config);
+  const { uploadId, ...rest } = options;
+  const path = uploadPath(directory, uploadId);
+  try {
+    await access(path);
+  } catch {
+    throw new Error(`upload ${uploadId} is not in the upload directory (already imported, or removed after a day)`);
+  }
+  try {
+    return await importLeadsCsv(deps, { ...rest, path });
+  } finally {
+    await removeUpload(directory, uploadId);
+  }
 }

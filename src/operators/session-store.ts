@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Role } from './roles.js';
 
 export const OPERATOR_SESSIONS = 'operator_sessions';
 
@@ -6,6 +7,8 @@ export const OPERATOR_SESSIONS = 'operator_sessions';
 export interface OperatorSession {
   operatorId: number;
   email: string;
+  /** The operator's role, read with the session on every request (a change applies at once). */
+  role: Role;
   csrfToken: string;
   createdAt: Date;
   expiresAt: Date;
@@ -14,6 +17,7 @@ export interface OperatorSession {
 interface LiveSessionRow {
   operator_id: number;
   email: string;
+  role: Role;
   csrf_token: string;
   created_at: Date;
   expires_at: Date;
@@ -23,6 +27,7 @@ function rowToOperatorSession(row: LiveSessionRow): OperatorSession {
   return {
     operatorId: row.operator_id,
     email: row.email,
+    role: row.role,
     csrfToken: row.csrf_token,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
@@ -46,7 +51,7 @@ export async function insertSession(
 /** The session with this id hash if it has not expired at `now` and its operator is not disabled. */
 export async function findLiveSession(db: Knex, idHash: string, now: Date): Promise<OperatorSession | undefined> {
   const result = await db.raw<{ rows: LiveSessionRow[] }>(
-    `SELECT s.operator_id, o.email, s.csrf_token, s.created_at, s.expires_at
+    `SELECT s.operator_id, o.email, o.role, s.csrf_token, s.created_at, s.expires_at
        FROM operator_sessions s
        JOIN operators o ON o.id = s.operator_id
       WHERE s.id_hash = ? AND s.expires_at > ? AND o.disabled_at IS NULL`,
@@ -64,4 +69,9 @@ export async function deleteSession(db: Knex, idHash: string): Promise<void> {
 /** Removes sessions that expired before `now`; returns how many. */
 export async function deleteExpiredSessions(db: Knex, now: Date): Promise<number> {
   return db(OPERATOR_SESSIONS).where('expires_at', '<=', now).delete();
+}
+
+/** Ends every session of an operator (when they are disabled); returns how many. */
+export async function deleteSessionsOf(db: Knex, operatorId: number): Promise<number> {
+  return db(OPERATOR_SESSIONS).where({ operator_id: operatorId }).delete();
 }

@@ -23,6 +23,7 @@ import { llmBudget } from '../llm/llm-budget.js';
 import { llmClient } from '../llm/llm-client.js';
 import { templateService, type TemplateService } from '../templates/template-service.js';
 import { reviewService, type ReviewService } from '../review/review-service.js';
+import { housekeeping, type Housekeeping } from '../maintenance/housekeeping.js';
 
 /** Everything a process shares: config, logger, pools, queues and the services built on them. */
 export interface AppContext {
@@ -38,6 +39,8 @@ export interface AppContext {
   reconciler: ReconcilerService;
   templates: TemplateService;
   reviews: ReviewService;
+  /** Hourly chores (stale uploads, idle login counters, expired sessions), run by the reconcile job. */
+  housekeeping: Housekeeping;
   /** The adapters LIVE campaigns send through, by channel (also used for operator test sends). */
   liveAdapters: Partial<Record<Channel, ChannelAdapter>>;
   /** Content-calendar publishers of LIVE campaigns, by platform. */
@@ -109,6 +112,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     reconciler,
     templates,
     reviews,
+    housekeeping: housekeeping({ db, clock, log, config }),
     liveAdapters,
     publishers,
     content,

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { Knex } from 'knex';
 import { suppress, SuppressionTargetError, unsuppress } from './suppression-service.js';
 import { listSuppressions } from './suppression-store.js';
+import { requireRole } from '../http/require-role.js';
+import { OPERATE_ROLES } from '../operators/roles.js';
 
 const listQuery = z.object({
   kind: z.enum(['email', 'domain', 'identity']).optional(),
@@ -46,6 +48,7 @@ export function suppressionApiRoutes(router: Router, deps: { db: Knex }): void {
   );
   router.post(
     '/suppressions',
+    requireRole(OPERATE_ROLES, 'change suppressions'),
     route(async (req, res) => {
       const body = targetBody.parse(req.body);
       const stored = await suppress(deps.db, body.target, { reason: body.reason, campaignId: body.campaignId, createdBy: 'api' });
@@ -54,6 +57,7 @@ export function suppressionApiRoutes(router: Router, deps: { db: Knex }): void {
   );
   router.delete(
     '/suppressions',
+    requireRole(OPERATE_ROLES, 'change suppressions'),
     route(async (req, res) => {
       const body = targetBody.parse(req.body);
       const removed = await unsuppress(deps.db, body.target, { campaignId: body.campaignId });

@@ -51,11 +51,11 @@ describe('api authentication', () => {
     expect(response.headers.get('www-authenticate')).to.include('invalid_token');
   });
 
-  it('answers /api/whoami with the token’s name for a good token', async () => {
-    const { id, token } = await createApiToken(testDb(), 'ci deploys');
+  it('answers /api/whoami with the token’s name, role, owner and expiry for a good token', async () => {
+    const { id, token, expiresAt } = await createApiToken(testDb(), 'ci deploys');
     const response = await whoami(`Bearer ${token}`);
     expect(response.status).to.equal(200);
-    expect(await response.json()).to.deep.equal({ id, name: 'ci deploys' });
+    expect(await response.json()).to.deep.equal({ id, name: 'ci deploys', role: 'operator', operator: null, expiresAt: expiresAt?.toISOString() });
   });
 
   it('puts apiRoutes behind the token check, with no CSRF token needed', async () => {
