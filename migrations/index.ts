@@ -3,6 +3,7 @@ import * as coreSchema from './20261121000000_core_schema.js';
 import * as channels from './20261121100000_channels.js';
 import * as feedback from './20261121300000_feedback.js';
 import * as leanMessageIndexes from './20261121400000_lean_message_indexes.js';
+import * as senderFaults from './20261129200000_sender_faults.js';
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -18,6 +19,7 @@ const migrations: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['20261121100000_channels', channels],
   ['20261121300000_feedback', feedback],
   ['20261121400000_lean_message_indexes', leanMessageIndexes],
+  ['20261129200000_sender_faults', senderFaults],
 ];
 
 /** The Knex migration source for drumbeat's schema. */
