@@ -4,7 +4,8 @@ import type { Logger } from '../log/logger.js';
 import type { Clock } from '../runtime/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
-import { sendQueues } from '../../queues/index.js';
+import { publishQueues, sendQueues } from '../../queues/index.js';
+import { waitingPosts } from '../content/post-store.js';
 import type { CampaignSpec, Channel } from './campaign-spec.js';
 import {
   decideStrategy,
@@ -91,6 +92,19 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
     }
   }
 
+  /**
+   * Posts held while the campaign was paused (their time has come) wait in the delayed set too:
+   * let them run now. Posts still ahead of their time keep their delay.
+   */
+  async function promoteHeldPosts(id: number): Promise<void> {
+    const now = clock.now().getTime();
+    for (const post of await waitingPosts(db, id)) {
+      if (post.scheduledAt.getTime() > now) continue;
+      const job = await Job.fromId(queues.get(publishQueues[post.platform]), post.postKey);
+      if (job !== undefined && (await job.isDelayed())) await job.promote();
+    }
+  }
+
   return {
     require,
 
@@ -171,6 +185,7 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
       const resumed = await transition(id, ['PAUSED'], 'ACTIVE', { pause_reason: null, paused_at: null, paused_by: null });
       await upsertScheduler(resumed);
       await promoteHeldSends(id);
+      await promoteHeldPosts(id);
       log.info({ campaignId: id }, 'campaign resumed');
       return resumed;
     },
