@@ -4,6 +4,7 @@ import * as channels from './20261121100000_channels.js';
 import * as feedback from './20261121300000_feedback.js';
 import * as leanMessageIndexes from './20261121400000_lean_message_indexes.js';
 import * as messageFormatAndThreading from './20261129100000_message_format_and_threading.js';
+import * as senderFaults from './20261129200000_sender_faults.js';
 import * as accessControl from './20261129400000_access_control.js';
 import * as webhookRawBodies from './20261129500000_webhook_raw_bodies.js';
 
@@ -22,6 +23,7 @@ const migrations: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['20261121300000_feedback', feedback],
   ['20261121400000_lean_message_indexes', leanMessageIndexes],
   ['20261129100000_message_format_and_threading', messageFormatAndThreading],
+  ['20261129200000_sender_faults', senderFaults],
   ['20261129400000_access_control', accessControl],
   ['20261129500000_webhook_raw_bodies', webhookRawBodies],
 ];

@@ -22,7 +22,8 @@ const enrollmentCounters = {
 type MessageCounts = { messages: number } & Record<keyof typeof messageCounters, number>;
 
 export interface CampaignReport {
-  campaign: { id: number; name: string; status: string; mode: string };
+  /** `pauseReason`: why drumbeat paused it (a fault that is not a lead's); null otherwise. */
+  campaign: { id: number; name: string; status: string; mode: string; pauseReason: string | null };
   totals: { leads: number } & MessageCounts & Record<keyof typeof enrollmentCounters, number>;
   bySteps: Array<{ step: number; channel: string } & MessageCounts>;
   byChannel: Array<{ channel: string } & MessageCounts>;
@@ -130,7 +131,7 @@ export async function campaignReport(db: Knex, campaignId: number): Promise<Camp
     >),
   };
   return {
-    campaign: { id: campaign.id, name: campaign.name, status: campaign.status, mode: campaign.mode },
+    campaign: { id: campaign.id, name: campaign.name, status: campaign.status, mode: campaign.mode, pauseReason: campaign.pauseReason },
     totals,
     bySteps: steps.map((step) => ({
       step: step.step_index + 1,
@@ -154,6 +155,7 @@ export function reportToMarkdown(report: CampaignReport): string {
     '',
     `Campaign ${campaign.id} · status ${campaign.status} · mode ${campaign.mode}`,
     '',
+    ...(campaign.pauseReason === null ? [] : [`**Paused by drumbeat:** ${campaign.pauseReason}. Fix it, then \`drumbeat campaign resume ${campaign.id}\`.`, '']),
     '## Totals',
     '',
     table(

@@ -4,13 +4,15 @@ import type { Logger } from '../log/logger.js';
 import type { Clock } from '../runtime/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
-import { sendQueues } from '../../queues/index.js';
+import { publishQueues, sendQueues } from '../../queues/index.js';
+import { waitingPosts } from '../content/post-store.js';
 import type { CampaignSpec, Channel } from './campaign-spec.js';
 import {
   decideStrategy,
   findCampaign,
   insertCampaign,
   listActiveCampaigns,
+  pauseCampaignsOnChannel,
   replaceSteps,
   transitionCampaign,
   type Campaign,
@@ -34,8 +36,9 @@ export interface CampaignServiceDeps {
 
 /**
  * The campaign lifecycle: DRAFT → ACTIVE ⇄ PAUSED → COMPLETED | ARCHIVED, with strategy approval
- * required to start. Ticks run from one BullMQ job scheduler per ACTIVE campaign, upserted on
- * start/resume and removed on pause, archive and completion.
+ * required to start. A pause is an operator's or drumbeat's (on a fault that is not a lead's,
+ * with its reason); resume clears it. Ticks run from one BullMQ job scheduler per ACTIVE
+ * campaign, upserted on start/resume and removed on pause, archive and completion.
  */
 export function campaignService({ db, queues, clock, log }: CampaignServiceDeps) {
   async function require(id: number): Promise<Campaign> {
@@ -89,6 +92,19 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
     }
   }
 
+  /**
+   * Posts held while the campaign was paused (their time has come) wait in the delayed set too:
+   * let them run now. Posts still ahead of their time keep their delay.
+   */
+  async function promoteHeldPosts(id: number): Promise<void> {
+    const now = clock.now().getTime();
+    for (const post of await waitingPosts(db, id)) {
+      if (post.scheduledAt.getTime() > now) continue;
+      const job = await Job.fromId(queues.get(publishQueues[post.platform]), post.postKey);
+      if (job !== undefined && (await job.isDelayed())) await job.promote();
+    }
+  }
+
   return {
     require,
 
@@ -135,10 +151,29 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
       return started;
     },
 
-    async pause(id: number): Promise<Campaign> {
-      const paused = await transition(id, ['ACTIVE'], 'PAUSED');
+    /** An operator's pause; `by` says from where (`cli`, `api`). It carries no fault reason. */
+    async pause(id: number, by = 'operator'): Promise<Campaign> {
+      const paused = await transition(id, ['ACTIVE'], 'PAUSED', { pause_reason: null, paused_at: clock.now(), paused_by: by });
       await removeScheduler(id);
-      log.info({ campaignId: id }, 'campaign paused');
+      log.info({ campaignId: id, by }, 'campaign paused');
+      return paused;
+    },
+
+    /**
+     * Pauses, by drumbeat, every ACTIVE LIVE campaign sending through the account that failed
+     * (a fault of the sender, account, relay, token or config, never of a lead), each with the
+     * reason, and stops their ticks as a manual pause does. Logged once, at error level, by the
+     * call that paused them; concurrent sends hitting the same fault find nothing left to pause.
+     */
+    async pauseForSenderFault(fault: { channel: Channel; campaignId: number; reason: string }): Promise<Campaign[]> {
+      const paused = await pauseCampaignsOnChannel(db, { ...fault, now: clock.now() });
+      for (const campaign of paused) await removeScheduler(campaign.id);
+      if (paused.length > 0) {
+        log.error(
+          { campaignIds: paused.map((campaign) => campaign.id), channel: fault.channel, reason: fault.reason },
+          `paused by drumbeat: ${fault.reason} (campaigns ${paused.map((campaign) => campaign.id).join(', ')}); fix it, then resume them`,
+        );
+      }
       return paused;
     },
 
@@ -147,9 +182,10 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
       if (current.strategyStatus !== 'APPROVED') {
         throw new CampaignStateError(`campaign ${id} has strategy ${current.strategyStatus}; approve it before resuming`);
       }
-      const resumed = await transition(id, ['PAUSED'], 'ACTIVE');
+      const resumed = await transition(id, ['PAUSED'], 'ACTIVE', { pause_reason: null, paused_at: null, paused_by: null });
       await upsertScheduler(resumed);
       await promoteHeldSends(id);
+      await promoteHeldPosts(id);
       log.info({ campaignId: id }, 'campaign resumed');
       return resumed;
     },

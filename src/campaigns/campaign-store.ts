@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { CampaignSpecError, type CampaignSpec, type Channel, type SendWindow } from './campaign-spec.js';
 import { resolveTemplateName } from '../templates/template-store.js';
 import type { BodyFormat } from '../messages/message-body.js';
+import { PUBLISHABLE_STATUSES } from '../content/post-store.js';
 
 export const CAMPAIGNS = 'campaigns';
 export const CAMPAIGN_STEPS = 'campaign_steps';
@@ -9,6 +10,9 @@ export const CAMPAIGN_STEPS = 'campaign_steps';
 export type CampaignStatus = 'DRAFT' | 'ACTIVE' | 'PAUSED' | 'COMPLETED' | 'ARCHIVED';
 export type StrategyStatus = 'DRAFT' | 'APPROVED' | 'REJECTED';
 export type CampaignMode = 'LIVE' | 'PROOF';
+
+/** Who paused a campaign: drumbeat itself (a fault that is not a lead's) or an operator. */
+export const PAUSED_BY_DRUMBEAT = 'drumbeat';
 
 export interface Campaign {
   id: number;
@@ -30,6 +34,11 @@ export interface Campaign {
   createdAt: Date;
   startedAt: Date | null;
   completedAt: Date | null;
+  /** Why it is PAUSED, when drumbeat paused it (the provider's answer); null otherwise. */
+  pauseReason: string | null;
+  pausedAt: Date | null;
+  /** `drumbeat`, or the operator's interface (`cli`, `api`). */
+  pausedBy: string | null;
 }
 
 /** One stored A/B variant: a weight and either a template (by id) or inline text with its format. */
@@ -84,6 +93,9 @@ interface CampaignRow {
   created_at: Date;
   started_at: Date | null;
   completed_at: Date | null;
+  pause_reason: string | null;
+  paused_at: Date | null;
+  paused_by: string | null;
 }
 
 interface StepRow {
@@ -122,6 +134,9 @@ export function rowToCampaign(row: CampaignRow): Campaign {
     createdAt: row.created_at,
     startedAt: row.started_at,
     completedAt: row.completed_at,
+    pauseReason: row.pause_reason,
+    pausedAt: row.paused_at,
+    pausedBy: row.paused_by,
   };
 }
 
@@ -276,6 +291,33 @@ export async function transitionCampaign(
     .update({ status: to, updated_at: db.fn.now(), ...extra })
     .returning('*')) as CampaignRow[];
   return row === undefined ? undefined : rowToCampaign(row);
+}
+
+/**
+ * Compare-and-set ACTIVE → PAUSED, by drumbeat, of every LIVE campaign that sends through a
+ * channel's account: the campaign whose delivery failed, and every other one with a step on
+ * that channel or a post waiting for that platform. Returns the campaigns it paused.
+ */
+export async function pauseCampaignsOnChannel(
+  db: Knex,
+  fault: { channel: Channel; campaignId: number; reason: string; now: Date },
+): Promise<Campaign[]> {
+  const { rows } = await db.raw<{ rows: CampaignRow[] }>(
+    `UPDATE campaigns c SET status = 'PAUSED', pause_reason = ?, paused_at = ?, paused_by = ?, updated_at = ?
+      WHERE c.status = 'ACTIVE' AND c.mode = 'LIVE'
+        AND (c.id = ?
+          OR EXISTS (SELECT 1 FROM campaign_steps s WHERE s.campaign_id = c.id AND s.channel = ?)
+          OR EXISTS (SELECT 1 FROM campaign_posts p WHERE p.campaign_id = c.id AND p.platform = ? AND p.status = ANY(?::text[])))
+      RETURNING c.*`,
+    [fault.reason, fault.now, PAUSED_BY_DRUMBEAT, fault.now, fault.campaignId, fault.channel, fault.channel, ['PENDING_REVIEW', ...PUBLISHABLE_STATUSES]],
+  );
+  return rows.map(rowToCampaign);
+}
+
+/** The PAUSED campaigns drumbeat paused itself, oldest pause first. */
+export async function campaignsPausedByDrumbeat(db: Knex): Promise<Campaign[]> {
+  const rows = (await db(CAMPAIGNS).where({ status: 'PAUSED', paused_by: PAUSED_BY_DRUMBEAT }).orderBy(['paused_at', 'id'])) as CampaignRow[];
+  return rows.map(rowToCampaign);
 }
 
 /** Records a strategy decision; allowed only while the campaign is not running. */

@@ -1,8 +1,8 @@
 import type { Channel } from '../campaigns/campaign-spec.js';
 import type { BodyFormat } from '../messages/message-body.js';
 
-/** What an adapter needs to deliver one message; nothing here is a secret. */
-export interface OutboundMessage {
+/** The fields every outbound message has; nothing here is a secret. */
+export interface OutboundFields {
   id: number;
   idempotencyKey: string;
   campaignId: number;
@@ -28,6 +28,24 @@ export interface EmailThread {
   /** The References header: the thread's Message-IDs, oldest first, space-separated. */
   references: string | null;
 }
+
+/** A campaign email: it always carries its Message-ID and unsubscribe link. */
+export interface OutboundEmail extends OutboundFields {
+  channel: 'email';
+  email: EmailExtras;
+}
+
+/** A direct message on a social platform. */
+export interface OutboundDirectMessage extends OutboundFields {
+  channel: Exclude<Channel, 'email'>;
+  email?: undefined;
+}
+
+/**
+ * What an adapter needs to deliver one message. An email without its Message-ID and
+ * unsubscribe link cannot be built: the type requires them.
+ */
+export type OutboundMessage = OutboundEmail | OutboundDirectMessage;
 
 /** What every campaign email carries besides its content (RFC 8058 and reply threading). */
 export interface EmailExtras {
@@ -64,7 +82,7 @@ export interface ChannelAdapter {
   openUntil?(): Date | undefined;
 }
 
-/** The provider did not act on the request (network, 5xx, 4xx SMTP, timeout before sending): retry with backoff. */
+/** The provider did not act on the request (network, HTTP 5xx, an SMTP 4xx about the message, a timeout before sending): retry with backoff. */
 export class TransientSendError extends Error {
   override name = 'TransientSendError';
 }
@@ -80,16 +98,32 @@ export class RateLimitedError extends Error {
   }
 }
 
-/** The provider refused for good (validation, credentials, 5xx recipient rejection). */
+/**
+ * The provider refused this message for good: its content or request (a refused body, a
+ * malformed request), or — with `hardBounce` — its recipient (an unknown or disabled mailbox,
+ * a user the platform says cannot be messaged). Never used for the sender's own faults.
+ */
 export class PermanentSendError extends Error {
   override name = 'PermanentSendError';
   constructor(
     message: string,
-    /** True when the recipient address itself was refused: record a hard bounce and suppress it. */
+    /** True when the failure is about this recipient: end the lead (and suppress an email address). */
     readonly hardBounce = false,
   ) {
     super(message);
   }
+}
+
+/**
+ * The sender's side failed, not this message or recipient: credentials refused, a quota or
+ * throttle of the account, the relay refusing the sender by policy, the relay unreachable or
+ * its TLS failing, a token the platform refuses, or drumbeat's own configuration. Every
+ * message through that account would fail alike, so none is consumed: the message goes back
+ * to QUEUED with its attempt given back and the campaigns sending through the account pause.
+ * The message quotes the provider's answer (never a secret).
+ */
+export class SenderFaultError extends Error {
+  override name = 'SenderFaultError';
 }
 
 /** The request may have been acted on (timeout after it was sent): never retried automatically. */

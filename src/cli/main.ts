@@ -42,10 +42,10 @@ export function buildProgram(): Command {
 
   program
     .command('preflight')
-    .description('check Redis, Postgres, the schema and LIVE channel settings; exit 1 on any problem')
+    .description('check Redis, Postgres, the schema, LIVE channel settings and the SMTP login; exit 1 on any problem')
     .option('--json', 'print the checks as JSON')
     .action(async (options: { json?: boolean }) => {
-      const report = await runPreflight(config());
+      const report = await runPreflight(config(), undefined, { smtpLogin: true });
       if (options.json === true) print(report, true);
       else for (const check of report.checks) print(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.message}`, false);
       if (!report.ok) process.exitCode = 1;
@@ -94,7 +94,7 @@ export function buildProgram(): Command {
       .description(`${action} the campaign`)
       .action(async (id: string) => {
         await withContext(async (ctx) => {
-          const changed = await ctx.campaigns[action](parseId(id));
+          const changed = action === 'pause' ? await ctx.campaigns.pause(parseId(id), 'cli') : await ctx.campaigns[action](parseId(id));
           print(`campaign ${changed.id} is ${changed.status}`, false);
         });
       });

@@ -82,7 +82,11 @@ export const configSchema = z.object({
   SMTP_TIMEOUT: durationMs('20s'),
   /** Timeout of one social-platform HTTP call; keep it below SEND_TIMEOUT so its own classification wins. */
   HTTP_TIMEOUT: durationMs('20s'),
-  /** Signs unsubscribe tokens (HMAC of the message key); falls back to SESSION_SECRET. Never rotate it while links are live. */
+  /**
+   * Signs unsubscribe tokens (HMAC of the message key) and salts Message-IDs; falls back to
+   * SESSION_SECRET, then to a secret drumbeat stores in Postgres on first use. Links already sent
+   * survive a change: tokens are checked against their stored SHA-256.
+   */
   UNSUBSCRIBE_SECRET: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()),
   /** The mailto: target of List-Unsubscribe; defaults to the campaign's Reply-To, else its From. */
   UNSUBSCRIBE_MAILTO: optionalString.pipe(z.email().optional()),

@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../runtime/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import { AmbiguousSendError, CircuitOpenError, PermanentSendError, RateLimitedError } from '../channels/adapter.js';
+import { classifyDeliveryFailure, missingAdapterFailure } from '../channels/delivery-failure.js';
+import type { CampaignService } from '../campaigns/campaign-service.js';
 import type { PostPublisher, SocialPlatform } from '../channels/live-channels.js';
 import { campaignSpecSchema } from '../campaigns/campaign-spec.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
@@ -26,6 +27,8 @@ export interface ContentCalendarDeps {
   log: Logger;
   /** LIVE publishers by platform; PROOF campaigns publish nothing and record PUBLISHED_PROOF. */
   publishers: Partial<Record<SocialPlatform, PostPublisher>>;
+  /** Pauses the campaigns of an account that failed (a fault that is not the post's). */
+  campaigns: Pick<CampaignService, 'pauseForSenderFault'>;
 }
 
 /** Raised for an operator request the post's state does not allow. */
@@ -42,7 +45,7 @@ const holdFor = { killSwitch: 10_000, paused: 5 * 60_000 } as const;
  * (compare-and-set to PUBLISHING before the platform call) keeps each post to one publish. The
  * same gates as messages apply: kill switch, campaign state, review approval.
  */
-export function contentCalendar({ db, queues, clock, log, publishers }: ContentCalendarDeps) {
+export function contentCalendar({ db, queues, clock, log, publishers, campaigns }: ContentCalendarDeps) {
   async function enqueue(posts: readonly CampaignPost[]): Promise<number> {
     const now = clock.now().getTime();
     let added = 0;
@@ -54,8 +57,20 @@ export function contentCalendar({ db, queues, clock, log, publishers }: ContentC
     return added;
   }
 
-  function fail(post: CampaignPost, to: 'FAILED' | 'DEAD' | 'UNKNOWN' | 'SCHEDULED', text: string) {
-    return transitionPost(db, post.id, ['PUBLISHING'], to, clock.now(), { last_error: text });
+  function fail(post: CampaignPost, to: 'FAILED' | 'DEAD' | 'UNKNOWN' | 'SCHEDULED', text: string, extra: Record<string, unknown> = {}) {
+    return transitionPost(db, post.id, ['PUBLISHING'], to, clock.now(), { last_error: text, ...extra });
+  }
+
+  /**
+   * A fault of the account, token or our config, not of the post: every ACTIVE LIVE campaign
+   * using that platform pauses with the reason, and the job waits (no attempt spent). A post
+   * of a COMPLETED campaign (which keeps publishing) has no campaign left to pause: it waits
+   * and tries again after the same hold.
+   */
+  async function pauseOnSenderFault(post: CampaignPost, reason: string): Promise<PublishDecision> {
+    const paused = await campaigns.pauseForSenderFault({ channel: post.platform, campaignId: post.campaignId, reason });
+    if (paused.length === 0) log.warn({ postId: post.id, platform: post.platform, reason }, 'publish held: the account failed; fix it');
+    return { kind: 'hold', until: new Date(clock.now().getTime() + holdFor.paused), reason: `paused by drumbeat: ${reason}` };
   }
 
   return {
@@ -112,10 +127,8 @@ export function contentCalendar({ db, queues, clock, log, publishers }: ContentC
       }
       if (post.scheduledAt.getTime() > now.getTime()) return { kind: 'hold', until: post.scheduledAt, reason: 'not yet due' };
       const publisher = campaign.mode === 'PROOF' ? undefined : publishers[post.platform];
-      if (campaign.mode === 'LIVE' && publisher === undefined) {
-        await transitionPost(db, post.id, PUBLISHABLE_STATUSES, 'DEAD', now, { last_error: `no ${post.platform} publisher is configured` });
-        throw new UnrecoverableError(`no ${post.platform} publisher is configured for LIVE posts`);
-      }
+      // Our configuration's fault, not the post's: it stays as it is (it was never claimed).
+      if (campaign.mode === 'LIVE' && publisher === undefined) return pauseOnSenderFault(post, missingAdapterFailure(post.platform).reason);
       const openUntil = publisher?.openUntil();
       if (openUntil !== undefined) return { kind: 'hold', until: openUntil, reason: `${post.platform} circuit breaker open` };
 
@@ -142,28 +155,34 @@ export function contentCalendar({ db, queues, clock, log, publishers }: ContentC
         return { kind: 'published', status: 'PUBLISHED', externalId: result.externalId };
       } catch (error) {
         const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        if (error instanceof AmbiguousSendError) {
-          // The platform may have published it: never post twice; an operator checks.
-          await fail(post, 'UNKNOWN', text);
-          log.error({ postId: post.id, err: error }, 'publish outcome unknown; an operator must resolve it');
-          return { kind: 'unknown', reason: text };
+        const failure = classifyDeliveryFailure(error);
+        switch (failure.kind) {
+          case 'ambiguous':
+            // The platform may have published it: never post twice; an operator checks.
+            await fail(post, 'UNKNOWN', text);
+            log.error({ postId: post.id, err: error }, 'publish outcome unknown; an operator must resolve it');
+            return { kind: 'unknown', reason: text };
+          case 'breaker-open':
+            await fail(post, 'SCHEDULED', text);
+            return { kind: 'hold', until: failure.retryAt, reason: failure.reason };
+          case 'rate-limited':
+            await fail(post, 'SCHEDULED', text);
+            return { kind: 'rate-limited', retryAfterMs: failure.retryAfterMs };
+          case 'sender':
+            await fail(post, 'SCHEDULED', text, { attempts: db.raw('greatest(attempts - 1, 0)') });
+            return pauseOnSenderFault(post, failure.reason);
+          // A post has no recipient: a refusal naming one is still this post's own failure.
+          case 'recipient':
+          case 'message':
+            await fail(post, 'DEAD', text);
+            log.error({ postId: post.id, err: error }, 'publish failed permanently');
+            throw new UnrecoverableError(text);
+          case 'transient': {
+            const finalAttempt = attempt.attemptsMade + 1 >= attempt.attempts;
+            await fail(post, finalAttempt ? 'DEAD' : 'FAILED', text);
+            throw error instanceof Error ? error : new Error(text);
+          }
         }
-        if (error instanceof CircuitOpenError) {
-          await fail(post, 'SCHEDULED', text);
-          return { kind: 'hold', until: error.retryAt, reason: error.message };
-        }
-        if (error instanceof RateLimitedError) {
-          await fail(post, 'SCHEDULED', text);
-          return { kind: 'rate-limited', retryAfterMs: error.retryAfterMs };
-        }
-        if (error instanceof PermanentSendError) {
-          await fail(post, 'DEAD', text);
-          log.error({ postId: post.id, err: error }, 'publish failed permanently');
-          throw new UnrecoverableError(text);
-        }
-        const finalAttempt = attempt.attemptsMade + 1 >= attempt.attempts;
-        await fail(post, finalAttempt ? 'DEAD' : 'FAILED', text);
-        throw error instanceof Error ? error : new Error(text);
       }
     },
   };

@@ -79,7 +79,11 @@ export function apiRoutes(router: Router, ctx: AppContext): void {
     route(async (req, res) => {
       const { id, action } = actionParam.parse(req.params);
       const campaign =
-        action === 'approve' ? await ctx.campaigns.approve(id, strategyBody.parse(req.body ?? {}).note ?? null, 'api') : await ctx.campaigns[action](id);
+        action === 'approve'
+          ? await ctx.campaigns.approve(id, strategyBody.parse(req.body ?? {}).note ?? null, 'api')
+          : action === 'pause'
+            ? await ctx.campaigns.pause(id, 'api')
+            : await ctx.campaigns[action](id);
       res.json({ campaign });
     }),
   );

@@ -240,7 +240,8 @@ export type EnrollmentEffect = { kind: 'none' } | { kind: 'advance' } | { kind: 
 
 /**
  * Moves one message from one of `from` to a final or waiting status, with its enrollment
- * effect, in one transaction. Returns false when the message was not in `from`.
+ * effect, in one transaction. `giveBackAttempt` undoes the claim's attempt count (a failure
+ * that was not this message's). Returns false when the message was not in `from`.
  */
 export async function settleMessage(
   db: Knex,
@@ -252,14 +253,16 @@ export async function settleMessage(
     reason?: string;
     error?: string;
     effect: EnrollmentEffect;
+    giveBackAttempt?: boolean;
   },
 ): Promise<boolean> {
   return db.transaction(async (trx) => {
     const { rows } = await trx.raw<{ rows: Array<{ id: number; enrollment_id: number; campaign_id: number; step_index: number }> }>(
-      `UPDATE messages SET status = ?, skip_reason = coalesce(?, skip_reason), last_error = coalesce(?, last_error), updated_at = ?
+      `UPDATE messages SET status = ?, skip_reason = coalesce(?, skip_reason), last_error = coalesce(?, last_error), updated_at = ?,
+              attempts = CASE WHEN ? THEN greatest(attempts - 1, 0) ELSE attempts END
         WHERE id = ? AND status = ANY(?::text[])
         RETURNING id, enrollment_id, campaign_id, step_index`,
-      [change.to, change.reason ?? null, change.error ?? null, change.now, change.id, [...change.from]],
+      [change.to, change.reason ?? null, change.error ?? null, change.now, change.giveBackAttempt === true, change.id, [...change.from]],
     );
     const message = rows[0];
     if (message === undefined) return false;

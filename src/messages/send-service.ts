@@ -7,15 +7,10 @@ import type { Channel } from '../campaigns/campaign-spec.js';
 import { isInsideWindow, nextWindowOpening } from '../campaigns/send-window.js';
 import { Batcher } from '../db/batcher.js';
 import { Semaphore } from '../runtime/semaphore.js';
-import {
-  AmbiguousSendError,
-  CircuitOpenError,
-  PermanentSendError,
-  RateLimitedError,
-  type ChannelAdapter,
-  type OutboundMessage,
-  type SendResult,
-} from '../channels/adapter.js';
+import { AmbiguousSendError, type ChannelAdapter, type OutboundMessage, type SendResult } from '../channels/adapter.js';
+import { classifyDeliveryFailure, missingAdapterFailure } from '../channels/delivery-failure.js';
+import type { CampaignService } from '../campaigns/campaign-service.js';
+import { unsubscribeSecret } from '../settings/installation-secrets.js';
 import { capScopes, releaseCaps, reserveCaps, type CapScope } from './caps.js';
 import {
   claimForSending,
@@ -73,6 +68,8 @@ export interface SendServiceDeps {
   proof: ChannelAdapter;
   /** Per-recipient-domain throttle of LIVE email; none means no limit. */
   domainThrottle?: DomainThrottle;
+  /** Pauses the campaigns of an account that failed (a fault that is not the lead's). */
+  campaigns: Pick<CampaignService, 'pauseForSenderFault'>;
 }
 
 /** Given to the LIVE sends still waiting for a call slot when their worker stops. */
@@ -96,7 +93,7 @@ const terminalEnrollmentStates = new Set(['COMPLETED', 'REPLIED', 'BOUNCED', 'UN
  * caps), claims it QUEUED → SENDING in a committed compare-and-set, calls the adapter, and
  * records the outcome. Context reads, claims and outcome writes of concurrent jobs are batched.
  */
-export function sendService({ db, config, clock, log, liveAdapters, proof, domainThrottle }: SendServiceDeps) {
+export function sendService({ db, config, clock, log, liveAdapters, proof, domainThrottle, campaigns }: SendServiceDeps) {
   const contexts = new Batcher<number, SendContextRow | undefined>(async (ids) => {
     const byId = await loadSendContexts(db, ids);
     return ids.map((id) => byId.get(id));
@@ -107,7 +104,15 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
     // batch, only the first gets it.
     return batch.map((claim) => claimed.delete(claim.id));
   }, undefined, sendBatchesInFlight);
-  const unsubscribeSecret = config.UNSUBSCRIBE_SECRET ?? config.SESSION_SECRET;
+  let emailSecret: Promise<string> | undefined;
+  /** The unsubscribe/Message-ID key, read once per process (a failed read is tried again next time). */
+  function emailIdentitySecret(): Promise<string> {
+    emailSecret ??= unsubscribeSecret(config, db).catch((error: unknown) => {
+      emailSecret = undefined;
+      throw error;
+    });
+    return emailSecret;
+  }
   const callSlots = new Map<Channel, Semaphore>();
   /** Bounds the LIVE calls of one channel in flight (SMTP conversations, platform requests). */
   function liveCallSlots(channel: Channel): Semaphore {
@@ -229,15 +234,9 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
       }
       const adapter = adapterFor(context);
       if (adapter === undefined) {
-        await settleMessage(db, {
-          id: context.id,
-          from: SENDABLE_STATUSES,
-          to: 'DEAD',
-          now,
-          error: `no ${context.channel} adapter is configured for LIVE sends`,
-          effect: { kind: 'none' },
-        });
-        throw new UnrecoverableError(`no ${context.channel} adapter is configured for LIVE sends`);
+        // Our configuration's fault, not the lead's: the message stays QUEUED (it was never claimed).
+        const { reason } = missingAdapterFailure(context.channel);
+        return pauseOnSenderFault(context, reason);
       }
 
       // An open breaker or a full recipient-domain window delays the job; no attempt is spent.
@@ -249,11 +248,10 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
         if (until !== undefined) return { kind: 'hold', until, reason: `recipient domain ${domain} throttled` };
       }
 
-      const message: OutboundMessage = {
+      const fields = {
         id: context.id,
         idempotencyKey: context.idempotency_key,
         campaignId: context.campaign_id,
-        channel: context.channel,
         recipient: context.recipient,
         subject: context.subject,
         body: context.body,
@@ -263,16 +261,20 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
         replyTo: context.reply_to,
         ...(context.channel === 'email' ? { thread: { inReplyTo: context.in_reply_to, references: context.thread_references } } : {}),
       };
+      let message: OutboundMessage;
       const claim: SendClaim = { id: context.id, providerMessageId: null, unsubscribeTokenHash: null };
-      if (context.channel === 'email' && unsubscribeSecret !== undefined) {
-        // Stored with the claim, before the send: an unsubscribe click or a reply may arrive as soon as it is out.
+      if (context.channel === 'email') {
+        // Every email has its Message-ID and unsubscribe link, stored with the claim before the
+        // send: an unsubscribe click or a reply may arrive as soon as it is out.
         const { tokenHash, ...extras } = emailIdentity(
-          { secret: unsubscribeSecret, publicUrl: config.PUBLIC_URL, mailto: config.UNSUBSCRIBE_MAILTO },
+          { secret: await emailIdentitySecret(), publicUrl: config.PUBLIC_URL, mailto: config.UNSUBSCRIBE_MAILTO },
           { idempotencyKey: context.idempotency_key, fromEmail: context.from_email, replyTo: context.reply_to },
         );
         claim.providerMessageId = extras.messageId;
         claim.unsubscribeTokenHash = tokenHash;
-        message.email = extras;
+        message = { ...fields, channel: 'email', email: extras };
+      } else {
+        message = { ...fields, channel: context.channel };
       }
 
       const scopes = capScopes(config, { id: context.campaign_id, dailyCap: context.daily_cap, timezone: context.timezone }, context.channel, now);
@@ -311,51 +313,70 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
     },
   };
 
+  /**
+   * A fault of the sender, account, relay, token or our config: nothing about this lead. Every
+   * campaign sending through the account pauses with the reason; this job waits (delayed, no
+   * attempt spent) and runs once more when its campaign is resumed.
+   */
+  async function pauseOnSenderFault(context: SendContextRow, reason: string): Promise<SendDecision> {
+    await campaigns.pauseForSenderFault({ channel: context.channel, campaignId: context.campaign_id, reason });
+    return { kind: 'hold', until: new Date(clock.now().getTime() + holdFor.paused), reason: `paused by drumbeat: ${reason}` };
+  }
+
+  /** Settles a failed adapter call by whose problem it was (see `classifyDeliveryFailure`). */
   async function handleSendError(context: SendContextRow, error: unknown, scopes: CapScope[], attempt: AttemptInfo): Promise<SendDecision> {
     const now = clock.now();
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    if (error instanceof AmbiguousSendError) {
+    const failure = classifyDeliveryFailure(error);
+    if (failure.kind === 'ambiguous') {
       // The provider may have acted: keep the cap unit, never retry on our own.
       await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'UNKNOWN', now, error: text, effect: { kind: 'none' } });
       log.error({ messageId: context.id, err: error }, 'send outcome unknown; an operator must resolve it');
       return { kind: 'unknown', reason: text };
     }
     await releaseCaps(db, scopes);
-    if (error instanceof CircuitOpenError) {
-      // The breaker opened between the check and the call: nothing was sent.
-      await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'QUEUED', now, error: text, effect: { kind: 'none' } });
-      return { kind: 'hold', until: error.retryAt, reason: error.message };
+    switch (failure.kind) {
+      case 'breaker-open':
+        // The breaker opened between the check and the call: nothing was sent.
+        await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'QUEUED', now, error: text, effect: { kind: 'none' } });
+        return { kind: 'hold', until: failure.retryAt, reason: failure.reason };
+      case 'rate-limited':
+        await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'QUEUED', now, error: text, effect: { kind: 'none' } });
+        return { kind: 'rate-limited', retryAfterMs: failure.retryAfterMs };
+      case 'sender':
+        await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'QUEUED', now, error: text, effect: { kind: 'none' }, giveBackAttempt: true });
+        return pauseOnSenderFault(context, failure.reason);
+      case 'recipient':
+      case 'message': {
+        const bounced = failure.kind === 'recipient';
+        await settleMessage(db, {
+          id: context.id,
+          from: ['SENDING'],
+          to: 'DEAD',
+          now,
+          error: text,
+          // A DEAD message keeps its enrollment waiting on it, so a retry from the dead-letter view can still send.
+          effect: bounced ? { kind: 'end', state: 'BOUNCED', reason: failure.reason } : { kind: 'none' },
+        });
+        // Only an email address is suppressed: a platform refusing a DM says nothing about the address.
+        if (bounced && context.channel === 'email' && context.lead_email !== null) await suppress(db, context.lead_email, { reason: 'hard bounce' });
+        log.error({ messageId: context.id, err: error }, 'send failed permanently');
+        throw new UnrecoverableError(text);
+      }
+      case 'transient': {
+        const finalAttempt = attempt.attemptsMade + 1 >= attempt.attempts;
+        await settleMessage(db, {
+          id: context.id,
+          from: ['SENDING'],
+          to: finalAttempt ? 'DEAD' : 'FAILED',
+          now,
+          error: text,
+          effect: { kind: 'none' },
+        });
+        if (finalAttempt) log.error({ messageId: context.id, err: error }, 'send failed after every attempt');
+        throw error instanceof Error ? error : new Error(text);
+      }
     }
-    if (error instanceof RateLimitedError) {
-      await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'QUEUED', now, error: text, effect: { kind: 'none' } });
-      return { kind: 'rate-limited', retryAfterMs: error.retryAfterMs };
-    }
-    if (error instanceof PermanentSendError) {
-      const bounced = error.hardBounce && context.lead_email !== null;
-      await settleMessage(db, {
-        id: context.id,
-        from: ['SENDING'],
-        to: 'DEAD',
-        now,
-        error: text,
-        // A DEAD message keeps its enrollment waiting on it, so a retry from the dead-letter view can still send.
-        effect: bounced ? { kind: 'end', state: 'BOUNCED', reason: error.message } : { kind: 'none' },
-      });
-      if (bounced && context.lead_email !== null) await suppress(db, context.lead_email, { reason: 'hard bounce' });
-      log.error({ messageId: context.id, err: error }, 'send failed permanently');
-      throw new UnrecoverableError(text);
-    }
-    const finalAttempt = attempt.attemptsMade + 1 >= attempt.attempts;
-    await settleMessage(db, {
-      id: context.id,
-      from: ['SENDING'],
-      to: finalAttempt ? 'DEAD' : 'FAILED',
-      now,
-      error: text,
-      effect: { kind: 'none' },
-    });
-    if (finalAttempt) log.error({ messageId: context.id, err: error }, 'send failed after every attempt');
-    throw error instanceof Error ? error : new Error(text);
   }
 }
 

@@ -5,6 +5,8 @@ import { createDb, type Knex } from '../db/knex.js';
 import { pendingMigrations } from '../db/migrate.js';
 import { readEvictionPolicy } from '../redis/connection.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
+import { smtpAccount } from '../channels/email/smtp-adapter.js';
+import { verifySmtpLogin } from '../channels/email/smtp-login.js';
 
 export interface PreflightCheck {
   name: string;
@@ -16,6 +18,15 @@ export interface PreflightCheck {
 export interface PreflightReport {
   ok: boolean;
   checks: PreflightCheck[];
+}
+
+export interface PreflightOptions {
+  /**
+   * Also log in to the SMTP relay (connect, EHLO, AUTH, QUIT; no mail) when a LIVE campaign
+   * sends email. Too slow and too chatty for every readiness probe: `drumbeat preflight` only.
+   * @defaultValue false
+   */
+  smtpLogin?: boolean;
 }
 
 /** The settings each channel needs before a LIVE campaign may use it. */
@@ -64,7 +75,18 @@ async function checkRedis(config: Config): Promise<PreflightCheck[]> {
   }
 }
 
-async function checkPostgres(config: Config, db: Knex): Promise<PreflightCheck[]> {
+/** Logs in to the SMTP relay; a refusal is reported as a send would classify it. */
+async function checkSmtpLogin(smtpUrl: string, timeoutMs: number): Promise<PreflightCheck> {
+  try {
+    await verifySmtpLogin(smtpUrl, timeoutMs);
+    return { name: 'smtp-login', ok: true, message: `The SMTP relay accepts drumbeat's login as ${smtpAccount(smtpUrl)}.` };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { name: 'smtp-login', ok: false, message: `${reason}; fix SMTP_URL (or the account) before LIVE email campaigns run.` };
+  }
+}
+
+async function checkPostgres(config: Config, db: Knex, options: PreflightOptions): Promise<PreflightCheck[]> {
   try {
     await db.raw('SELECT 1');
   } catch (error) {
@@ -98,19 +120,22 @@ async function checkPostgres(config: Config, db: Knex): Promise<PreflightCheck[]
         : { name: `channel-${channel}`, ok: false, message: `A LIVE campaign sends ${channel} but ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not set; set ${missing.length === 1 ? 'it' : 'them'} or switch the campaign to PROOF.` },
     );
   }
+  const sendsEmail = liveChannels.some(({ channel }) => channel === 'email');
+  if (options.smtpLogin === true && sendsEmail && config.SMTP_URL !== undefined) checks.push(await checkSmtpLogin(config.SMTP_URL, config.SMTP_TIMEOUT));
   return checks;
 }
 
 /**
  * Checks that this process can do its work: Redis reachable with a safe eviction policy,
- * Postgres reachable with a current schema, and every channel used by a LIVE campaign
- * configured. Used by `drumbeat preflight` and `/readyz`.
+ * Postgres reachable with a current schema, every channel used by a LIVE campaign configured,
+ * and (with `smtpLogin`) the SMTP relay accepting our credentials. Used by `drumbeat preflight`
+ * and `/readyz`.
  */
-export async function runPreflight(config: Config, db?: Knex): Promise<PreflightReport> {
+export async function runPreflight(config: Config, db?: Knex, options: PreflightOptions = {}): Promise<PreflightReport> {
   const ownDb = db === undefined;
   const database = db ?? createDb({ ...config, DATABASE_POOL_MAX: 1 });
   try {
-    const checks = (await Promise.all([checkRedis(config), checkPostgres(config, database)])).flat();
+    const checks = (await Promise.all([checkRedis(config), checkPostgres(config, database, options)])).flat();
     return { ok: checks.every((check) => check.ok), checks };
   } finally {
     if (ownDb) await database.destroy();

@@ -78,7 +78,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   });
   const live = buildLiveChannels(config, breakers);
   const publishers = options.publishers ?? live.publishers;
-  const content = contentCalendar({ db, queues, clock, log, publishers });
+  const content = contentCalendar({ db, queues, clock, log, publishers, campaigns });
   const compose = composeService({
     db,
     queues,
@@ -95,7 +95,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const ticks = tickService({ db, queues, clock, log, config, campaigns, content, compose });
   const liveAdapters = options.liveAdapters ?? live.adapters;
   const throttle = config.EMAIL_DOMAIN_PER_MINUTE === undefined ? undefined : domainThrottle(redis, config.QUEUE_PREFIX, config.EMAIL_DOMAIN_PER_MINUTE, clock);
-  const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
+  const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), campaigns, ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
   const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis, inbox: inboxService({ db, queues, clock }) });
   const templates = templateService({ db, clock });
   const reviews = reviewService({ db, queues, config, clock, log });

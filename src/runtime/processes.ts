@@ -8,7 +8,8 @@ import { createApp } from '../http/app.js';
 import { apiRoutes } from '../http/api-routes.js';
 import { publicFeedbackRoutes } from '../http/webhooks/public-feedback-routes.js';
 import { webhookRoutes } from '../http/webhooks/webhook-routes.js';
-import { runPreflight, type PreflightReport } from '../preflight/preflight.js';
+import { runPreflight, type PreflightCheck, type PreflightReport } from '../preflight/preflight.js';
+import { campaignsPausedByDrumbeat, type Campaign } from '../campaigns/campaign-store.js';
 import { breakerChecks, readBreakerStates } from '../channels/resilience/breaker-states.js';
 import { createAppContext, type AppContext } from './context.js';
 import { installShutdown, type ShutdownStep } from './shutdown.js';
@@ -16,12 +17,28 @@ import { startWorkers, warnOnEvictionPolicy, type RunningWorkers } from './worke
 import { isIdle } from './idle.js';
 
 /**
- * `/readyz`: the preflight checks, plus the circuit-breaker states the workers reported (they
- * never make the API unready; an unreadable state list is left out, Redis's own check says why).
+ * The campaigns drumbeat paused on a fault that is not a lead's, as one check that never makes
+ * the API unready: webhooks and unsubscribes must keep flowing while an operator fixes it.
+ */
+function pausedCampaignChecks(paused: readonly Campaign[]): PreflightCheck[] {
+  if (paused.length === 0) return [];
+  const message = paused.map((campaign) => `campaign ${campaign.id} "${campaign.name}" paused by drumbeat: ${campaign.pauseReason ?? 'no reason recorded'}`).join('; ');
+  return [{ name: 'campaigns-paused', ok: true, message }];
+}
+
+/**
+ * `/readyz`: the preflight checks (the cheap ones: no SMTP login per probe), plus the
+ * circuit-breaker states the workers reported and the campaigns drumbeat paused. Neither of the
+ * latter makes the API unready; an unreadable list is left out (the Redis or Postgres check
+ * says why).
  */
 export async function readiness(ctx: AppContext): Promise<PreflightReport> {
-  const [report, states] = await Promise.all([runPreflight(ctx.config, ctx.db), readBreakerStates(ctx.redis, ctx.config.QUEUE_PREFIX).catch(() => [])]);
-  return { ok: report.ok, checks: [...report.checks, ...breakerChecks(states)] };
+  const [report, states, paused] = await Promise.all([
+    runPreflight(ctx.config, ctx.db),
+    readBreakerStates(ctx.redis, ctx.config.QUEUE_PREFIX).catch(() => []),
+    campaignsPausedByDrumbeat(ctx.db).catch(() => []),
+  ]);
+  return { ok: report.ok, checks: [...report.checks, ...breakerChecks(states), ...pausedCampaignChecks(paused)] };
 }
 
 /** The Express app of the API process: probes, admin board, admin API, webhooks and forms. */

@@ -143,8 +143,11 @@ describe('send windows, caps and retries', function () {
     await run();
     await eventually(async () => (await statusCounts(ctx, campaignId)).DEAD === 2, 'both DEAD');
     expect(flaky.calls).to.have.length(6);
-    const failed = await ctx.queues.get(sendEmailQueue).getJobs(['failed']);
-    expect(failed).to.have.length(2);
+    // The DEAD row is written just before BullMQ moves the job to the failed set.
+    const failed = await eventually(async () => {
+      const jobs = await ctx.queues.get(sendEmailQueue).getJobs(['failed']);
+      return jobs.length === 2 && jobs;
+    }, 'both jobs in the failed set');
 
     // The operator retries both from the dead-letter view; one address was suppressed meanwhile.
     await suppress(ctx.db, 'lead-0@example.com', { reason: 'complained' });

@@ -124,7 +124,7 @@ describe('LIVE email through a real SMTP server', function () {
     workers = await startWorkers(engine, undefined, { schedule: false });
     await eventually(async () => (await statusCounts(engine, campaignId)).DEAD === 1, 'DEAD');
     const [row] = await messages(campaignId);
-    expect(row?.last_error).to.match(/PermanentSendError: SMTP RCPT TO 550/);
+    expect(row?.last_error).to.equal('PermanentSendError: SMTP recipient refused at RCPT TO: 550 No such user here');
     expect(smtp.counts().rcpt, 'no retry after a permanent refusal').to.equal(1);
     const suppression = (await engine.db('suppressions').where({ kind: 'email', value: 'lead-0@example.com' }).first()) as { reason: string } | undefined;
     expect(suppression?.reason).to.equal('hard bounce');
@@ -193,7 +193,7 @@ describe('LIVE email through a real SMTP server', function () {
     expect(smtp.received).to.have.length(1);
   });
 
-  it('never writes SMTP credentials to logs, errors or job data', async () => {
+  it('never writes SMTP credentials to logs, errors, job data or the pause reason', async () => {
     smtp = await startSmtpServer({ auth: { user: 'mailer', pass: 'pa55-w0rd-very-secret' } });
     const wrongUrl = smtp.url.replace('pa55-w0rd-very-secret', 'wr0ng-pa55-also-secret');
     const lines: string[] = [];
@@ -211,12 +211,19 @@ describe('LIVE email through a real SMTP server', function () {
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(1), spec: liveEmail });
     await ctx.ticks.runTick(campaignId, ctx.clock.now());
     workers = await startWorkers(ctx, undefined, { schedule: false });
-    await eventually(async () => (await statusCounts(ctx!, campaignId)).DEAD === 1, 'DEAD on refused credentials');
+    // Refused credentials are the account's fault: the campaign pauses, the message waits QUEUED.
+    const campaign = await eventually(
+      async () => ((await ctx!.db('campaigns').where({ id: campaignId, status: 'PAUSED' }).first('pause_reason')) as { pause_reason: string } | undefined),
+      'PAUSED on refused credentials',
+    );
+    expect(campaign.pause_reason).to.equal('SMTP credentials refused at AUTH: 535 5.7.8 Authentication credentials invalid');
     const [row] = await messages(campaignId);
-    expect(row?.last_error).to.match(/SMTP authentication failed/);
+    expect(row).to.deep.include({ status: 'QUEUED', attempts: 0 });
+    expect(row?.last_error).to.equal(`SenderFaultError: ${campaign.pause_reason}`);
     const job = await Job.fromId(ctx.queues.get(sendEmailQueue), row!.idempotency_key);
-    const everything = [row?.last_error ?? '', job?.failedReason ?? '', JSON.stringify(job?.data), JSON.stringify(job?.stacktrace), lines.join('')].join('\n');
-    expect(lines.join(''), 'the failure was logged').to.include('send failed permanently');
+    const everything = [row?.last_error ?? '', campaign.pause_reason, job?.failedReason ?? '', JSON.stringify(job?.data), JSON.stringify(job?.stacktrace), lines.join('')].join('\n');
+    expect(lines.filter((line) => line.includes('paused by drumbeat')), 'the pause was logged once, at error level').to.have.length(1);
+    expect(JSON.parse(lines.find((line) => line.includes('paused by drumbeat'))!)).to.deep.include({ level: 50 });
     expect(everything).to.not.include('wr0ng-pa55-also-secret');
     expect(everything).to.not.include(encodeURIComponent('wr0ng-pa55-also-secret'));
   });

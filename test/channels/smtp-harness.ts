@@ -2,11 +2,18 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';
 
-/** How the in-test SMTP server answers the next conversations. */
+/**
+ * How the in-test SMTP server answers the next conversations. `message` is the text after the
+ * code, enhanced status code included (`5.1.1 No such user here`): the server adds none itself.
+ */
 export type SmtpBehaviour =
   | { kind: 'accept' }
-  /** RCPT TO answered with this code (4xx or 5xx). */
-  | { kind: 'reject-recipient'; code: number }
+  /** RCPT TO answered with this code (4xx or 5xx); with `only`, for that address alone (the others are accepted). */
+  | { kind: 'reject-recipient'; code: number; message?: string; only?: string }
+  /** The message data is read, then refused with this answer (e.g. 550 `5.4.5 Daily user sending quota exceeded`). */
+  | { kind: 'reject-data'; code: number; message: string }
+  /** The greeting is this refusal (e.g. 421 `4.7.0 Too many connections`), then the server hangs up. */
+  | { kind: 'refuse-connection'; code: number; message: string }
   /** The message data is read but never answered. */
   | { kind: 'hang-after-data' }
   /** RCPT TO is never answered. */
@@ -14,7 +21,9 @@ export type SmtpBehaviour =
 
 /**
  * A real SMTP server on 127.0.0.1 (port 0) that parses what it receives and can be told to
- * answer 4xx, 5xx or hang; `behaviours` is a queue of answers per conversation, the last repeats.
+ * answer 4xx, 5xx or hang at the greeting, RCPT TO or after DATA, or (with `auth`) to refuse
+ * any other credentials with `535 5.7.8`; `behaviours` is a queue of answers per conversation,
+ * the last repeats.
  */
 export async function startSmtpServer(options: { auth?: { user: string; pass: string } } = {}) {
   const received: ParsedMail[] = [];
@@ -30,25 +39,28 @@ export async function startSmtpServer(options: { auth?: { user: string; pass: st
     (session as SMTPServerSession & { behaviour?: SmtpBehaviour }).behaviour = next;
     return next ?? { kind: 'accept' };
   };
+  const refusal = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
   const server = new SMTPServer({
     logger: false,
     disabledCommands: options.auth === undefined ? ['AUTH', 'STARTTLS'] : ['STARTTLS'],
     authOptional: options.auth === undefined,
     allowInsecureAuth: true,
     closeTimeout: 200,
-    onConnect(_session, callback) {
+    onConnect(session, callback) {
       connections += 1;
+      const behaviour = behaviourOf(session);
+      if (behaviour.kind === 'refuse-connection') return callback(refusal(behaviour.code, behaviour.message));
       callback();
     },
     onAuth(auth, _session, callback) {
       if (options.auth !== undefined && auth.username === options.auth.user && auth.password === options.auth.pass) return callback(null, { user: auth.username });
-      callback(Object.assign(new Error('Authentication failed'), { responseCode: 535 }));
+      callback(refusal(535, '5.7.8 Authentication credentials invalid'));
     },
-    onRcptTo(_address, session, callback) {
+    onRcptTo(address, session, callback) {
       rcptCount += 1;
       const behaviour = behaviourOf(session);
-      if (behaviour.kind === 'reject-recipient') {
-        callback(Object.assign(new Error(behaviour.code >= 500 ? 'No such user here' : 'Try again later'), { responseCode: behaviour.code }));
+      if (behaviour.kind === 'reject-recipient' && (behaviour.only === undefined || behaviour.only === address.address)) {
+        callback(refusal(behaviour.code, behaviour.message ?? (behaviour.code >= 500 ? 'No such user here' : 'Try again later')));
       } else if (behaviour.kind === 'hang-before-data') {
         hanging.push(() => callback());
       } else callback();
@@ -62,6 +74,7 @@ export async function startSmtpServer(options: { auth?: { user: string; pass: st
             hanging.push(() => callback());
             return;
           }
+          if (behaviour.kind === 'reject-data') return callback(refusal(behaviour.code, behaviour.message));
           received.push(mail);
           callback();
         })

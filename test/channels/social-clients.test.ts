@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { xClient } from '../../src/channels/x/x-client.js';
 import { linkedinClient } from '../../src/channels/linkedin/linkedin-client.js';
 import { instagramClient } from '../../src/channels/instagram/instagram-client.js';
-import { AmbiguousSendError, PermanentSendError, RateLimitedError, TransientSendError } from '../../src/channels/adapter.js';
+import { AmbiguousSendError, RateLimitedError, SenderFaultError, TransientSendError } from '../../src/channels/adapter.js';
+import { classifyDeliveryFailure, type DeliveryFailure } from '../../src/channels/delivery-failure.js';
 import { startPlatformServer, type PlatformServer } from './platform-harness.js';
 
 const token = 'tok-3f9a-very-secret-bearer';
@@ -78,12 +79,12 @@ describe('social platform clients against local servers', () => {
     }
   });
 
-  it('classifies answers: 401 permanent (token never in the error), 429 honours Retry-After, 5xx transient', async () => {
-    server = await startPlatformServer(() => ({ status: 401, body: { title: 'Unauthorized', detail: 'Unauthorized' } }));
+  it('classifies answers: 401 is the sender’s (token never in the error), 429 honours Retry-After, 5xx transient', async () => {
+    server = await startPlatformServer(() => ({ status: 401, body: { title: 'Unauthorized', type: 'about:blank', status: 401, detail: 'Unauthorized' } }));
     const client = xClient({ baseUrl: server.url, bearerToken: token, timeoutMs: 2000 });
     const unauthorized = (await client.sendMessage('1', 'hi', signal()).catch((error: unknown) => error)) as Error;
-    expect(unauthorized).to.be.instanceOf(PermanentSendError);
-    expect(unauthorized.message).to.include('refused our credentials').and.not.include(token);
+    expect(unauthorized).to.be.instanceOf(SenderFaultError);
+    expect(unauthorized.message).to.include('refused our credentials').and.include('HTTP 401').and.not.include(token);
 
     server.answer(() => ({ status: 429, headers: { 'retry-after': '7' }, body: { title: 'Too Many Requests' } }));
     const limited = (await client.sendMessage('1', 'hi', signal()).catch((error: unknown) => error)) as Error;
@@ -97,6 +98,68 @@ describe('social platform clients against local servers', () => {
 
     server.answer(() => ({ status: 503, body: { title: 'Service Unavailable' } }));
     await expect(client.sendMessage('1', 'hi', signal())).to.be.rejectedWith(TransientSendError, 'HTTP 503');
+  });
+
+  describe('whose problem a refusal is, from each platform’s documented error shape', () => {
+    const outcomeOf = (promise: Promise<unknown>): Promise<DeliveryFailure> => promise.then(
+      () => expect.fail('the call should have failed'),
+      (error: unknown) => classifyDeliveryFailure(error),
+    );
+
+    it('X (problem documents): a DM refused for this user or to a missing participant is the recipient’s; app/token problems are ours; a refused tweet is the post’s', async () => {
+      server = await startPlatformServer(() => ({ status: 500 }));
+      const client = xClient({ baseUrl: server.url, bearerToken: token, timeoutMs: 2000 });
+      const cases: Array<[number, unknown, 'dm' | 'tweet', DeliveryFailure['kind']]> = [
+        [403, { title: 'Forbidden', type: 'about:blank', status: 403, detail: 'You are not permitted to send Direct Messages to this user.' }, 'dm', 'recipient'],
+        [400, { title: 'Invalid Request', type: 'https://api.x.com/2/problems/invalid-request', detail: 'One or more parameters to your request was invalid.', errors: [{ message: 'The `participant_id` query parameter value [42] does not match ^[0-9]{1,19}$', parameters: { participant_id: ['42'] } }] }, 'dm', 'recipient'],
+        [404, { title: 'Not Found Error', type: 'https://api.x.com/2/problems/resource-not-found', detail: 'Could not find user with participant_id: [42].' }, 'dm', 'recipient'],
+        [403, { title: 'Client Forbidden', type: 'https://api.x.com/2/problems/client-forbidden', reason: 'client-not-enrolled', detail: 'When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens from a Twitter developer App that is attached to a Project.' }, 'dm', 'sender'],
+        [403, { title: 'Unsupported Authentication', type: 'https://api.x.com/2/problems/unsupported-authentication', detail: 'Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.' }, 'tweet', 'sender'],
+        [403, { title: 'Forbidden', type: 'about:blank', status: 403, detail: 'You are not allowed to create a Tweet with duplicate content.' }, 'tweet', 'message'],
+        [401, { title: 'Unauthorized', type: 'about:blank', status: 401, detail: 'Unauthorized' }, 'tweet', 'sender'],
+      ];
+      for (const [status, body, call, kind] of cases) {
+        server.answer(() => ({ status, body }));
+        const failure = await outcomeOf(call === 'dm' ? client.sendMessage('42', 'hi', signal()) : client.publish({ key: 'p', text: 'hi', mediaUrl: null }, signal()));
+        expect(failure.kind, `${status} ${JSON.stringify(body)}`).to.equal(kind);
+        expect(failure.reason).to.include(`HTTP ${status}`).and.not.include(token);
+      }
+    });
+
+    it('Instagram (Graph API error codes): 551, no matching user and a closed messaging window are the recipient’s; 190 and permission codes are ours', async () => {
+      server = await startPlatformServer(() => ({ status: 500 }));
+      const client = instagramClient({ baseUrl: server.url, accessToken: token, accountId: 'me', version: 'v21.0', timeoutMs: 2000 });
+      const graph = (code: number, subcode: number | undefined, message: string) => ({ error: { message, type: 'OAuthException', code, ...(subcode === undefined ? {} : { error_subcode: subcode }), fbtrace_id: 'A1b2' } });
+      const cases: Array<[number, unknown, DeliveryFailure['kind']]> = [
+        [400, graph(551, 1545041, 'This person isn\'t available right now.'), 'recipient'],
+        [400, graph(100, 2018001, 'No matching user found'), 'recipient'],
+        [400, graph(10, 2018278, 'This message is sent outside of allowed window.'), 'recipient'],
+        [401, graph(190, 463, 'Error validating access token: Session has expired'), 'sender'],
+        [403, graph(200, undefined, 'Requires instagram_manage_messages permission to manage the object'), 'sender'],
+        [400, graph(230, undefined, 'Requires pages_messaging permission to manage the object'), 'sender'],
+        [400, graph(100, 33, 'Unsupported post request.'), 'message'],
+      ];
+      for (const [status, body, kind] of cases) {
+        server.answer(() => ({ status, body }));
+        expect((await outcomeOf(client.sendMessage('778', 'hi', signal()))).kind, JSON.stringify(body)).to.equal(kind);
+      }
+    });
+
+    it('LinkedIn ({message, serviceErrorCode, status}): a missing or unconnected recipient is the recipient’s; 401 and permission refusals are ours', async () => {
+      server = await startPlatformServer(() => ({ status: 500 }));
+      const client = linkedinClient({ baseUrl: server.url, accessToken: token, authorUrn: 'urn:li:organization:1', version: '202501', timeoutMs: 2000 });
+      const cases: Array<[number, unknown, DeliveryFailure['kind']]> = [
+        [404, { message: 'Member urn:li:person:abc123 not found', serviceErrorCode: 0, status: 404 }, 'recipient'],
+        [403, { message: 'The recipient is not a first-degree connection of the sender', serviceErrorCode: 100, status: 403 }, 'recipient'],
+        [403, { message: 'Not enough permissions to access: messages.CREATE.20250101', serviceErrorCode: 100, status: 403 }, 'sender'],
+        [401, { message: 'Invalid access token', serviceErrorCode: 65600, status: 401 }, 'sender'],
+        [422, { message: 'Message body is too long', serviceErrorCode: 0, status: 422 }, 'message'],
+      ];
+      for (const [status, body, kind] of cases) {
+        server.answer(() => ({ status, body }));
+        expect((await outcomeOf(client.sendMessage('abc123', 'hi', signal()))).kind, JSON.stringify(body)).to.equal(kind);
+      }
+    });
   });
 
   it('a timeout after the request was sent is ambiguous; a refused connection is transient', async () => {

@@ -71,6 +71,9 @@ describe('content calendar', function () {
     { platform: 'linkedin', text: 'Launch at ten, on LinkedIn', mediaUrl: 'https://example.com/launch', at: clock.at(0, '10:00').toISOString() },
   ];
 
+  // The LIVE campaigns here enrol no lead: a lead's email step would need SMTP_URL, and without
+  // it the campaign pauses (a configuration fault), holding its posts too.
+
   async function rows(engine: AppContext): Promise<PostRow[]> {
     return (await engine.db('campaign_posts').orderBy('post_index')) as PostRow[];
   }
@@ -83,7 +86,7 @@ describe('content calendar', function () {
 
   it('publishes each post at its scheduled time, once, with the jobId = post key', async () => {
     const engine = context();
-    const { campaignId } = await seedCampaign(engine, { leads: makeLeads(1), spec: { mode: 'LIVE', posts: posts() } });
+    const { campaignId } = await seedCampaign(engine, { leads: [], spec: { mode: 'LIVE', posts: posts() } });
     await engine.ticks.runTick(campaignId, clock.now());
     const [xPost, linkedinPost] = await rows(engine);
     const job = await Job.fromId(engine.queues.get(publishXQueue), xPost!.post_key);
@@ -118,7 +121,7 @@ describe('content calendar', function () {
   it('an ambiguous timeout on a publish leaves the post UNKNOWN and never posts twice', async () => {
     x.answer(() => 'hang');
     const engine = context();
-    const { campaignId } = await seedCampaign(engine, { leads: makeLeads(1), spec: { mode: 'LIVE', posts: [posts()[0]!] } });
+    const { campaignId } = await seedCampaign(engine, { leads: [], spec: { mode: 'LIVE', posts: [posts()[0]!] } });
     clock.setAt(0, '10:00');
     await engine.ticks.runTick(campaignId, clock.now());
     workers = await startWorkers(engine, undefined, { schedule: false });
@@ -130,9 +133,36 @@ describe('content calendar', function () {
     expect(x.requests).to.have.length(1);
   });
 
+  it('a 401 on publish pauses the campaign with the answer and leaves the post SCHEDULED (not DEAD); resume publishes it once', async () => {
+    x.answer(() => ({ status: 401, body: { title: 'Unauthorized', type: 'about:blank', status: 401, detail: 'Unauthorized' } }));
+    const engine = context();
+    const { campaignId } = await seedCampaign(engine, { leads: [], spec: { mode: 'LIVE', posts: [posts()[0]!] } });
+    clock.setAt(0, '10:00');
+    await engine.ticks.runTick(campaignId, clock.now());
+    workers = await startWorkers(engine, undefined, { schedule: false });
+    const campaign = await eventually(
+      async () => (await engine.db('campaigns').where({ id: campaignId, status: 'PAUSED' }).first('pause_reason', 'paused_by')) as { pause_reason: string; paused_by: string } | undefined,
+      'PAUSED',
+    );
+    expect(campaign.paused_by).to.equal('drumbeat');
+    expect(campaign.pause_reason).to.match(/^x refused our credentials or app permissions \(HTTP 401: .*Unauthorized/);
+    expect(campaign.pause_reason).to.not.include('x-token-secret-value');
+    const [post] = await rows(engine);
+    expect(post).to.deep.include({ status: 'SCHEDULED', attempts: 0 });
+    await eventually(async () => (await Job.fromId(engine.queues.get(publishXQueue), post!.post_key))?.getState().then((state) => state === 'delayed'), 'the publish held');
+    expect(await engine.queues.get(publishXQueue).getJobCounts('failed')).to.deep.equal({ failed: 0 });
+
+    x.answer(() => tweeted);
+    // Resume alone lets the held publish run now (no waiting for the pause's hold to lapse).
+    await engine.campaigns.resume(campaignId);
+    await eventually(async () => (await rows(engine))[0]?.status === 'PUBLISHED', 'published after resume');
+    expect(x.requests.map((request) => request.path), 'the refused call, then the one publish').to.deep.equal(['/2/tweets', '/2/tweets']);
+    expect((await rows(engine))[0]?.attempts, 'one attempt: the refused one was given back').to.equal(1);
+  });
+
   it('goes through the review gate and the kill switch; PROOF campaigns call no platform', async () => {
     const engine = context();
-    const { campaignId } = await seedCampaign(engine, { leads: makeLeads(1), spec: { mode: 'LIVE', posts: [{ ...posts()[0]!, requireReview: true }] } });
+    const { campaignId } = await seedCampaign(engine, { leads: [], spec: { mode: 'LIVE', posts: [{ ...posts()[0]!, requireReview: true }] } });
     clock.setAt(0, '10:00');
     await engine.ticks.runTick(campaignId, clock.now());
     const [held] = await rows(engine);

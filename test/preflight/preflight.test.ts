@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { runPreflight } from '../../src/preflight/preflight.js';
 import { testConfig, testDb, resetDatabase } from '../setup/hooks.js';
 import { runDrumbeat } from '../support/engine.js';
+import { startSmtpServer } from '../channels/smtp-harness.js';
 
 describe('preflight', function () {
   this.timeout(20_000);
@@ -35,6 +36,35 @@ describe('preflight', function () {
     const x = report.checks.find((check) => check.name === 'channel-x');
     expect(x).to.deep.include({ ok: false });
     expect(x?.message).to.include('X_BEARER_TOKEN');
+  });
+
+  it('logs in to the SMTP relay when a LIVE campaign sends email: a refused login fails with the classified reason; /readyz never logs in', async () => {
+    const smtp = await startSmtpServer({ auth: { user: 'mailer', pass: 'the-right-password' } });
+    try {
+      const db = testDb();
+      const [campaign] = (await db('campaigns').insert({ name: 'Live', slug: 'live', mode: 'LIVE', spec: '{}' }).returning('id')) as Array<{ id: number }>;
+      await db('campaign_steps').insert({ campaign_id: campaign!.id, step_index: 0, channel: 'email', body: 'hi' });
+      const wrong = smtp.url.replace('the-right-password', 'an-expired-password');
+
+      const probe = await runPreflight(testConfig({ SMTP_URL: wrong }), db);
+      expect(probe.checks.map((check) => check.name), 'the default (readiness) check stays cheap').to.not.include('smtp-login');
+      expect(smtp.counts().connections).to.equal(0);
+
+      const refused = await runDrumbeat(['preflight'], { SMTP_URL: wrong });
+      expect(refused.code).to.equal(1);
+      expect(refused.stdout).to.include('FAIL smtp-login: SMTP credentials refused at AUTH: 535 5.7.8 Authentication credentials invalid; fix SMTP_URL');
+      expect(refused.stdout + refused.stderr).to.not.include('an-expired-password');
+
+      const accepted = await runPreflight(testConfig({ SMTP_URL: smtp.url }), db, { smtpLogin: true });
+      expect(accepted.checks.find((check) => check.name === 'smtp-login')).to.deep.equal({
+        name: 'smtp-login',
+        ok: true,
+        message: `The SMTP relay accepts drumbeat's login as mailer@127.0.0.1:${smtp.port}.`,
+      });
+      expect(smtp.counts().data, 'no mail is sent').to.equal(0);
+    } finally {
+      await smtp.close();
+    }
   });
 
   it('exits non-zero from the CLI when something is wrong', async () => {

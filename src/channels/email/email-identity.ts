@@ -3,7 +3,7 @@ import type { EmailExtras } from '../adapter.js';
 
 /** What the unsubscribe links and Message-IDs are derived from. */
 export interface EmailIdentitySettings {
-  /** HMAC key of the tokens; rotating it breaks every link already sent. */
+  /** HMAC key of the tokens. A new key changes the links of later sends only: sent ones are checked by their stored hash. */
   secret: string;
   publicUrl: string;
   /** The List-Unsubscribe mailto target when the campaign gives none better. */
@@ -12,8 +12,9 @@ export interface EmailIdentitySettings {
 
 /**
  * The unguessable unsubscribe token of a message: HMAC-SHA256 of its key, base64url. Derived,
- * never stored: the same message always gets the same token (retries send the same link) and
- * links keep working for as long as the secret and the message row live.
+ * never stored (only its SHA-256 is, with the message): under one secret the same message always
+ * gets the same token (retries send the same link), and a link keeps working for as long as the
+ * message row lives, whatever the secret becomes later.
  */
 export function unsubscribeToken(secret: string, messageKey: string): string {
   return createHmac('sha256', secret).update(`unsubscribe\n${messageKey}`).digest('base64url');

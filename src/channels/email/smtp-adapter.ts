@@ -6,6 +6,7 @@ import { escapeHtml, htmlToText, textToHtml, type BodyFormat } from '../../messa
 import {
   AmbiguousSendError,
   PermanentSendError,
+  SenderFaultError,
   TransientSendError,
   type ChannelAdapter,
   type OutboundMessage,
@@ -27,13 +28,32 @@ export class HeaderInjectionError extends PermanentSendError {
 }
 
 const emailAddress = z.email();
-const transientNetworkCodes = new Set(['ETIMEDOUT', 'ESOCKET', 'ECONNECTION', 'ECONNRESET', 'ECONNREFUSED', 'EDNS', 'ETLS']);
 
 /** The account part of an SMTP URL, safe to log and to name a breaker with: user@host:port, no password. */
 export function smtpAccount(url: string): string {
   const parsed = new URL(url);
   const port = parsed.port === '' ? (parsed.protocol === 'smtps:' ? '465' : '587') : parsed.port;
   return `${parsed.username === '' ? '' : `${decodeURIComponent(parsed.username)}@`}${parsed.hostname}:${port}`;
+}
+
+/** The connection options and credentials of an `smtp://` or `smtps://` URL. */
+export function smtpConnectionOptions(
+  smtpUrl: string,
+  timeoutMs: number,
+): { options: SMTPConnection.Options; auth: { user: string; pass: string } | undefined } {
+  const url = new URL(smtpUrl);
+  const secure = url.protocol === 'smtps:';
+  return {
+    options: {
+      host: url.hostname,
+      port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
+      secure,
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+    },
+    auth: url.username === '' ? undefined : { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) },
+  };
 }
 
 function refuseLineBreaks(fields: Record<string, string | null | undefined>): void {
@@ -117,31 +137,85 @@ export async function composeEmail(message: OutboundMessage, postalAddress: stri
 }
 
 /**
- * Sorts an SMTP failure: 4xx → transient; 5xx → permanent (a rejected recipient is a hard
- * bounce); a network failure or timeout before the message data was handed over → transient,
- * after → ambiguous (the server may have accepted it and only the answer was lost).
+ * How far one SMTP conversation got. Names the stage of an error that carries no command of its
+ * own: nodemailer reports a lost connection or a timeout as `CONN` whatever it was doing.
  */
-export function classifySmtpError(error: SMTPConnection.SMTPError, dataSent: boolean): Error {
+export type SmtpPhase = 'connect' | 'AUTH' | 'envelope' | 'data-sent';
+
+/** The SMTP stage named in every reason. */
+export type SmtpStage = 'connect' | 'TLS' | 'AUTH' | 'MAIL FROM' | 'RCPT TO' | 'MAIL FROM/RCPT TO' | 'DATA';
+
+const phaseStage: Record<SmtpPhase, SmtpStage> = { connect: 'connect', AUTH: 'AUTH', envelope: 'MAIL FROM/RCPT TO', 'data-sent': 'DATA' };
+
+/** The stage an SMTP error happened at: the command the server answered, else the conversation's phase. */
+export function smtpStage(error: SMTPConnection.SMTPError, phase: SmtpPhase): SmtpStage {
+  const command = error.command ?? '';
+  if (command === 'MAIL FROM' || command === 'RCPT TO' || command === 'DATA') return command;
+  if (command.startsWith('AUTH') || error.code === 'EAUTH') return 'AUTH';
+  if (command === 'STARTTLS' || error.code === 'ETLS') return 'TLS';
+  return phaseStage[phase];
+}
+
+/** The RFC 3463 enhanced status code (`5.1.1`) at the start of an SMTP answer, if it has one. */
+function enhancedStatus(response: string | undefined): { subject: string; detail: string } | undefined {
+  const match = /^\d{3}[ -][245]\.(\d{1,3})\.(\d{1,3})\b/.exec(response ?? '');
+  return match === null ? undefined : { subject: match[1] ?? '', detail: match[2] ?? '' };
+}
+
+/**
+ * Sorts an SMTP failure by whose problem it is, from the stage and the (enhanced) status code:
+ * - the sender's, account's or relay's (SenderFaultError): anything at connect or TLS (refused,
+ *   DNS, timeout, a 421 greeting), AUTH refusals (535, 534, 530, EAUTH), 421 and 454 anywhere,
+ *   X.7.x anywhere (4.7.x throttling, 5.7.x policy: sender rejected, DMARC, relay denied),
+ *   X.4.5 (quota, congestion), X.5.3 (too many recipients), any 5xx at MAIL FROM;
+ * - the recipient's (PermanentSendError, hard bounce): a 5xx at RCPT TO with 5.1.x, 5.2.1 or
+ *   no enhanced code;
+ * - this message's (PermanentSendError): any other 5xx (5.6.x content, 5.3.4 size, …), or a
+ *   message nodemailer refuses before sending it;
+ * - transient: any other 4xx (4.2.1 mailbox busy, 4.3.0 …), a connection lost before DATA;
+ * - ambiguous: a connection lost or timed out after the message data was sent (the server may
+ *   have accepted it and only the answer was lost). A 4xx or 5xx answer after the data is a
+ *   refusal, never ambiguous.
+ * Every reason names the stage and quotes the server's answer.
+ */
+export function classifySmtpError(error: SMTPConnection.SMTPError, phase: SmtpPhase): Error {
+  const stage = smtpStage(error, phase);
+  const answer = (error.response ?? error.message).replace(/\s+/g, ' ').trim().slice(0, 300);
   const code = error.responseCode;
-  const summary = `SMTP ${error.command ?? ''} ${code ?? error.code ?? ''}: ${error.response ?? error.message}`.replace(/\s+/g, ' ').trim();
-  if (error.code === 'EAUTH') return new PermanentSendError(`SMTP authentication failed: ${error.response ?? error.message}`);
-  if (code !== undefined && code >= 500) return new PermanentSendError(summary, error.command === 'RCPT TO');
-  if (code !== undefined && code >= 400) return new TransientSendError(summary);
-  if (dataSent) return new AmbiguousSendError(`${summary} after the message data was sent; it may have been delivered`);
-  if (error.code !== undefined && transientNetworkCodes.has(error.code)) return new TransientSendError(summary);
-  return new TransientSendError(summary);
+  if (code === undefined || code < 400) {
+    if (phase === 'data-sent') return new AmbiguousSendError(`SMTP connection lost at DATA after the message data was sent (${answer}); it may have been delivered`);
+    if (stage === 'AUTH') return new SenderFaultError(`SMTP credentials refused at AUTH: ${answer}`);
+    if (stage === 'connect' || stage === 'TLS') return new SenderFaultError(`SMTP relay unreachable at ${stage}: ${answer}`);
+    if (error.code === 'EMESSAGE' || error.code === 'EENVELOPE') return new PermanentSendError(`SMTP message refused before sending at ${stage}: ${answer}`);
+    return new TransientSendError(`SMTP connection lost at ${stage}: ${answer}`);
+  }
+  const status = enhancedStatus(error.response);
+  if (stage === 'AUTH' || code === 530 || code === 534 || code === 535) return new SenderFaultError(`SMTP credentials refused at ${stage}: ${answer}`);
+  const senderStatus =
+    stage === 'connect' ||
+    stage === 'TLS' ||
+    code === 421 ||
+    code === 454 ||
+    (stage === 'MAIL FROM' && code >= 500) ||
+    status?.subject === '7' ||
+    (status?.subject === '4' && status.detail === '5') ||
+    (status?.subject === '5' && status.detail === '3');
+  if (senderStatus) return new SenderFaultError(`SMTP relay refused at ${stage}: ${answer}`);
+  if (code < 500) return new TransientSendError(`SMTP temporary failure at ${stage}: ${answer}`);
+  const recipientStatus = status === undefined || status.subject === '1' || (status.subject === '2' && status.detail === '1');
+  if (stage === 'RCPT TO' && recipientStatus) return new PermanentSendError(`SMTP recipient refused at RCPT TO: ${answer}`, true);
+  return new PermanentSendError(`SMTP message refused at ${stage}: ${answer}`);
 }
 
 /**
  * LIVE email through SMTP (nodemailer's SMTPConnection, one conversation per message). The
- * message data is handed over lazily, so the adapter knows whether a failure came before DATA
- * (safe to retry) or after (ambiguous).
+ * adapter follows the conversation's phase (connect, AUTH, envelope, data sent) and hands the
+ * message data over lazily, so every failure is placed: before DATA (safe to retry), after
+ * (ambiguous), and whose problem it is (see {@link classifySmtpError}).
  */
 export function smtpAdapter(settings: SmtpSettings): ChannelAdapter {
-  const url = new URL(settings.url);
-  const secure = url.protocol === 'smtps:';
   const account = smtpAccount(settings.url);
-  const auth = url.username === '' ? undefined : { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) };
+  const { options, auth } = smtpConnectionOptions(settings.url, settings.timeoutMs);
 
   return {
     provider: 'smtp',
@@ -150,39 +224,34 @@ export function smtpAdapter(settings: SmtpSettings): ChannelAdapter {
       const raw = await composeEmail(message, settings.postalAddress);
       const extras = message.email;
       if (extras === undefined || message.fromEmail === null) throw new PermanentSendError('incomplete email');
-      let dataSent = false;
-      const connection = new SMTPConnection({
-        host: url.hostname,
-        port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
-        secure,
-        connectionTimeout: settings.timeoutMs,
-        greetingTimeout: settings.timeoutMs,
-        socketTimeout: settings.timeoutMs,
-      });
+      let phase: SmtpPhase = 'connect';
+      const connection = new SMTPConnection(options);
       const abort = () => connection.close();
       context.signal.addEventListener('abort', abort, { once: true });
       try {
         const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) => {
-          connection.on('error', (error: SMTPConnection.SMTPError) => reject(classifySmtpError(error, dataSent)));
-          connection.once('end', () => reject(classifySmtpError(Object.assign(new Error('connection closed'), { code: 'ECONNECTION' }), dataSent)));
+          connection.on('error', (error: SMTPConnection.SMTPError) => reject(classifySmtpError(error, phase)));
+          connection.once('end', () => reject(classifySmtpError(Object.assign(new Error('connection closed'), { code: 'ECONNECTION' }), phase)));
           connection.connect((connectError) => {
-            if (connectError) return reject(classifySmtpError(connectError, false));
+            if (connectError) return reject(classifySmtpError(connectError, phase));
             const deliver = () => {
+              phase = 'envelope';
               // Read by the connection only after the server accepted the envelope and DATA.
               const data = new Readable({
                 read() {
-                  dataSent = true;
+                  phase = 'data-sent';
                   this.push(raw);
                   this.push(null);
                 },
               });
               connection.send({ from: message.fromEmail as string, to: [message.recipient] }, data, (sendError, sent) => {
-                if (sendError) return reject(classifySmtpError(sendError, dataSent));
+                if (sendError) return reject(classifySmtpError(sendError, phase));
                 resolve(sent);
               });
             };
             if (auth === undefined) return deliver();
-            connection.login(auth, (loginError) => (loginError ? reject(classifySmtpError(loginError, false)) : deliver()));
+            phase = 'AUTH';
+            connection.login(auth, (loginError) => (loginError ? reject(classifySmtpError(loginError, phase)) : deliver()));
           });
         });
         connection.quit();

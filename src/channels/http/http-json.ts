@@ -1,6 +1,6 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { AmbiguousSendError, PermanentSendError, RateLimitedError, TransientSendError } from '../adapter.js';
+import { AmbiguousSendError, PermanentSendError, RateLimitedError, SenderFaultError, TransientSendError } from '../adapter.js';
 
 /** One JSON call to a platform API. Headers may hold the bearer token: never log a request. */
 export interface JsonRequest {
@@ -40,14 +40,24 @@ function describe(response: JsonResponse): string {
   return `HTTP ${response.status}${body === undefined || body === '' ? '' : `: ${body.slice(0, 300)}`}`;
 }
 
+/** Whose problem a platform's refusal is, when its client can tell from the documented error shape. */
+export type HttpRefusal = 'recipient' | 'sender' | 'message';
+
 /**
- * Turns a non-2xx answer into the adapter error classes: 429 → rate limited (with the
- * platform's wait), 401/403 → permanent (credentials), other 4xx → permanent, 5xx → transient.
+ * Turns a non-2xx answer into the adapter error classes, by whose problem it is: 429 → rate
+ * limited (with the platform's wait); 401, and 403 (the token or the app lacks a permission)
+ * → the sender's (the account pauses, no lead is consumed); 5xx → transient; other 4xx → this
+ * message's. A client that reads the platform's error shape passes `refusal` when it knows
+ * better: `recipient` for a user the platform says cannot be messaged or does not exist.
  */
-export function httpError(provider: string, response: JsonResponse): Error {
+export function httpError(provider: string, response: JsonResponse, refusal?: HttpRefusal): Error {
   const what = `${provider} answered ${describe(response)}`;
+  if (refusal === 'recipient') return new PermanentSendError(`${provider} cannot deliver to this recipient (${describe(response)})`, true);
+  if (refusal === 'message') return new PermanentSendError(what);
+  if (refusal === 'sender' || response.status === 401 || response.status === 403) {
+    return new SenderFaultError(`${provider} refused our credentials or app permissions (${describe(response)})`);
+  }
   if (response.status === 429) return new RateLimitedError(what, retryAfterMs(response.headers));
-  if (response.status === 401 || response.status === 403) return new PermanentSendError(`${provider} refused our credentials (${describe(response)})`);
   if (response.status >= 500) return new TransientSendError(what);
   return new PermanentSendError(what);
 }

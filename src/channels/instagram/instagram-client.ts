@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AmbiguousSendError, PermanentSendError, RateLimitedError, TransientSendError } from '../adapter.js';
+import { AmbiguousSendError, PermanentSendError, RateLimitedError, SenderFaultError, TransientSendError } from '../adapter.js';
 import { httpError, requestJson, type JsonResponse } from '../http/http-json.js';
 import type { SocialClient } from '../social-client.js';
 
@@ -17,6 +17,16 @@ const idAnswer = z.object({ id: z.string() });
 const messageAnswer = z.object({ message_id: z.string(), recipient_id: z.string().optional() });
 /** Graph API error codes that mean "too many calls" even when the HTTP status is 400. */
 const throttlingCodes = new Set([4, 17, 32, 613]);
+/** The Graph API error body: `{ error: { message, type, code, error_subcode, fbtrace_id } }`. */
+const graphErrorBody = z.object({ error: z.object({ code: z.number().optional(), error_subcode: z.number().optional() }) });
+/** Messaging refusals about the recipient: 551 "this person isn't available right now", 100/2018001 "no matching user found", 10/2018278 outside the allowed messaging window. */
+function isRecipientRefusal(code: number | undefined, subcode: number | undefined): boolean {
+  return code === 551 || (code === 100 && subcode === 2018001) || (code === 10 && subcode === 2018278);
+}
+/** Permission errors of our token or app: 10, 200–299 (permissions), 230 (messaging permission). */
+function isPermissionError(code: number | undefined): boolean {
+  return code === 10 || code === 230 || (code !== undefined && code >= 200 && code <= 299);
+}
 
 /**
  * The Instagram Graph API: a post is a media container (`POST /{ig-user}/media`) then a publish
@@ -28,16 +38,21 @@ export function instagramClient(settings: InstagramSettings): SocialClient {
   const base = `${settings.baseUrl.replace(/\/+$/, '')}/${settings.version}/${encodeURIComponent(settings.accountId)}`;
   const headers = { authorization: `Bearer ${settings.accessToken}` };
 
-  function graphError(response: JsonResponse): Error {
-    const code = (response.body as { error?: { code?: unknown } } | undefined)?.error?.code;
-    if (typeof code === 'number' && throttlingCodes.has(code)) return new RateLimitedError(`instagram throttled the account (code ${code})`, 60_000);
-    if (code === 190) return new PermanentSendError('instagram refused our access token (code 190)');
+  /** Sorts a Graph API error by its documented code and subcode; a DM refusal may be the recipient's. */
+  function graphError(response: JsonResponse, directMessage: boolean): Error {
+    const parsed = graphErrorBody.safeParse(response.body);
+    const code = parsed.success ? parsed.data.error.code : undefined;
+    const subcode = parsed.success ? parsed.data.error.error_subcode : undefined;
+    if (code !== undefined && throttlingCodes.has(code)) return new RateLimitedError(`instagram throttled the account (code ${code})`, 60_000);
+    if (code === 190) return new SenderFaultError('instagram refused our access token (code 190)');
+    if (directMessage && isRecipientRefusal(code, subcode)) return httpError('instagram', response, 'recipient');
+    if (isPermissionError(code)) return httpError('instagram', response, 'sender');
     return httpError('instagram', response);
   }
 
   async function call<T>(path: string, body: unknown, schema: z.ZodType<T>, signal: AbortSignal): Promise<T> {
     const response = await requestJson({ provider: 'instagram', method: 'POST', url: `${base}${path}`, headers, body, timeoutMs: settings.timeoutMs, signal });
-    if (response.status < 200 || response.status >= 300) throw graphError(response);
+    if (response.status < 200 || response.status >= 300) throw graphError(response, path === '/messages');
     const parsed = schema.safeParse(response.body);
     if (!parsed.success) throw new PermanentSendError(`instagram answered ${response.status} with an unexpected body`);
     return parsed.data;

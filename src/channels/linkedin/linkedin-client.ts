@@ -1,5 +1,6 @@
 import { PermanentSendError } from '../adapter.js';
-import { httpError, requestJson, type JsonResponse } from '../http/http-json.js';
+import { z } from 'zod';
+import { httpError, requestJson, type HttpRefusal, type JsonResponse } from '../http/http-json.js';
 import type { SocialClient } from '../social-client.js';
 
 export interface LinkedinSettings {
@@ -10,6 +11,24 @@ export interface LinkedinSettings {
   /** The `LinkedIn-Version` header (YYYYMM). */
   version: string;
   timeoutMs: number;
+}
+
+/** LinkedIn's error body: `{ message, serviceErrorCode, status }`. */
+const linkedinError = z.object({ message: z.string().optional(), serviceErrorCode: z.number().optional() });
+
+/**
+ * Whose problem a refused message is. The Messages API only reaches first-degree connections:
+ * a recipient that does not exist (404) or that the answer names as not messageable (not a
+ * connection, an invalid recipient) is the lead's. A 401, or a 403 about our permissions, stays
+ * ours (the generic mapping), and so does anything LinkedIn does not pin on the recipient.
+ */
+function messageRefusal(response: JsonResponse): HttpRefusal | undefined {
+  if (response.status === 404) return 'recipient';
+  if (response.status === 401 || response.status >= 500) return undefined;
+  const parsed = linkedinError.safeParse(response.body);
+  const message = parsed.success ? (parsed.data.message ?? '') : '';
+  if (/\bpermissions?\b|\btoken\b|\bscope/i.test(message)) return undefined;
+  return /\brecipients?\b|\bconnections?\b|\b(1st|first)[- ]degree\b|\bmember\b.*\b(not found|does not exist)/i.test(message) ? 'recipient' : undefined;
 }
 
 /** A lead's LinkedIn id as a member URN. */
@@ -32,7 +51,7 @@ export function linkedinClient(settings: LinkedinSettings): SocialClient {
   };
   async function create(path: string, body: unknown, signal: AbortSignal): Promise<string> {
     const response: JsonResponse = await requestJson({ provider: 'linkedin', method: 'POST', url: `${base}${path}`, headers, body, timeoutMs: settings.timeoutMs, signal });
-    if (response.status < 200 || response.status >= 300) throw httpError('linkedin', response);
+    if (response.status < 200 || response.status >= 300) throw httpError('linkedin', response, path === '/rest/messages' ? messageRefusal(response) : undefined);
     const id = response.headers['x-restli-id'] ?? response.headers['x-linkedin-id'];
     const fromBody = (response.body as { id?: unknown } | undefined)?.id;
     const externalId = typeof id === 'string' ? id : typeof fromBody === 'string' ? fromBody : undefined;

@@ -1,7 +1,7 @@
 import CircuitBreaker from 'opossum';
 import type { Config } from '../../config/config.js';
 import type { Logger } from '../../log/logger.js';
-import { CircuitOpenError, PermanentSendError, RateLimitedError } from '../adapter.js';
+import { CircuitOpenError, PermanentSendError, RateLimitedError, SenderFaultError } from '../adapter.js';
 
 /** One breaker's state as `/readyz` and the logs show it. */
 export interface BreakerState {
@@ -34,10 +34,12 @@ interface Entry {
 
 /**
  * A provider's answer about one request, not about the provider's health: a rate limit or a
- * permanent refusal (bad recipient, bad credentials) must not open the breaker.
+ * permanent refusal (bad recipient) must not open the breaker. Nor must a sender fault (bad
+ * credentials, a quota, the relay unreachable): it pauses the campaigns instead, and an open
+ * breaker would only hold their sends again after the operator resumed them.
  */
 function isHealthyFailure(error: unknown): boolean {
-  return error instanceof RateLimitedError || error instanceof PermanentSendError;
+  return error instanceof RateLimitedError || error instanceof PermanentSendError || error instanceof SenderFaultError;
 }
 
 /**
