@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
+import { DomainError } from '../errors/domain-error.js';
 import { bodyFormat } from '../templates/render.js';
 import { templateProblems } from '../templates/validate.js';
 
@@ -155,10 +156,16 @@ export type CampaignSpec = z.infer<typeof campaignSpecSchema>;
 export type CampaignSpecInput = z.input<typeof campaignSpecSchema>;
 
 /** Raised for a spec that does not validate; names each field at fault. */
-export class CampaignSpecError extends Error {
+export class CampaignSpecError extends DomainError {
   constructor(readonly problems: string[]) {
-    super(`invalid campaign spec: ${problems.join('; ')}`);
-    this.name = 'CampaignSpecError';
+    super(
+      `invalid campaign spec: ${problems.join('; ')}`,
+      'invalid',
+      problems.map((problem) => {
+        const at = problem.indexOf(': ');
+        return at === -1 ? { path: '', message: problem } : { path: problem.slice(0, at), message: problem.slice(at + 2) };
+      }),
+    );
   }
 }
 

@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
-import type { NextFunction, Request, Response, Router } from 'express';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
-import { CampaignStateError } from '../campaigns/campaign-service.js';
+import { DomainError, NotFoundError } from '../errors/domain-error.js';
+import { route } from '../http/route.js';
 import { importAttributionSchema, importLeadsQueue } from '../../queues/import-leads.js';
 import { captureLeads } from './lead-capture.js';
 import { findImportBatch, listImportBatches } from './import-batch-store.js';
@@ -76,12 +77,10 @@ export function parseByteSize(size: string): number {
   return Number(match[1]) * (units[(match[2] ?? 'b').toLowerCase()] ?? 1);
 }
 
-class UploadError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
+/** An upload refused before its job was added: malformed (400) or too large (413). */
+class UploadError extends DomainError {
+  constructor(kind: 'invalid' | 'too-large', message: string) {
+    super(message, kind);
   }
 }
 
@@ -98,7 +97,7 @@ function receiveUpload(req: Request, directory: string, maxBytes: number): Promi
     try {
       parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 20, fieldSize: 1000 } });
     } catch {
-      reject(new UploadError(400, 'expected multipart/form-data with a CSV file'));
+      reject(new UploadError('invalid', 'expected multipart/form-data with a CSV file'));
       return;
     }
     const fields: Record<string, string> = {};
@@ -115,30 +114,18 @@ function receiveUpload(req: Request, directory: string, maxBytes: number): Promi
       upload = pipeline(stream, createWriteStream(path)).then(async () => {
         if (truncated) {
           await rm(path, { force: true });
-          throw new UploadError(413, `the file is larger than the limit of ${maxBytes} bytes`);
+          throw new UploadError('too-large', `the file is larger than the limit of ${maxBytes} bytes`);
         }
         return { path, fileName: info.filename || 'upload.csv' };
       });
     });
-    parser.on('error', () => reject(new UploadError(400, 'the multipart body could not be read')));
+    parser.on('error', () => reject(new UploadError('invalid', 'the multipart body could not be read')));
     parser.on('close', () => {
-      if (upload === undefined) reject(new UploadError(400, 'no file in the upload (send it as a multipart "file" part)'));
+      if (upload === undefined) reject(new UploadError('invalid', 'no file in the upload (send it as a multipart "file" part)'));
       else upload.then((file) => resolve({ ...file, fields }), reject);
     });
     req.pipe(parser);
   });
-}
-
-type Handler = (req: Request, res: Response) => Promise<void>;
-
-function route(handler: Handler) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res).catch((error: unknown) => {
-      if (error instanceof UploadError) res.status(error.status).json({ error: error.message });
-      else if (error instanceof CampaignStateError) res.status(404).json({ error: error.message });
-      else next(error);
-    });
-  };
 }
 
 /**
@@ -186,13 +173,13 @@ export function leadApiRoutes(router: Router, ctx: AppContext): void {
       const { id } = idParam.parse(req.params);
       await ctx.campaigns.require(id);
       const declared = Number(req.get('content-length') ?? 0);
-      if (declared > maxBytes + 64 * 1024) throw new UploadError(413, `the upload is larger than the limit of ${ctx.config.IMPORT_MAX_BYTES}`);
+      if (declared > maxBytes + 64 * 1024) throw new UploadError('too-large', `the upload is larger than the limit of ${ctx.config.IMPORT_MAX_BYTES}`);
       await mkdir(uploadDir, { recursive: true });
       const upload = await receiveUpload(req, uploadDir, maxBytes);
       const fields = importFields.safeParse(upload.fields);
       if (!fields.success) {
         await rm(upload.path, { force: true });
-        throw new UploadError(400, z.prettifyError(fields.error));
+        throw new UploadError('invalid', z.prettifyError(fields.error));
       }
       const { force, ...attribution } = fields.data;
       const job = await ctx.queues.get(importLeadsQueue).add(
@@ -214,6 +201,7 @@ export function leadApiRoutes(router: Router, ctx: AppContext): void {
     '/campaigns/:id/imports',
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
+      await ctx.campaigns.require(id);
       res.json({ imports: await listImportBatches(ctx.db, id) });
     }),
   );
@@ -223,10 +211,7 @@ export function leadApiRoutes(router: Router, ctx: AppContext): void {
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const batch = await findImportBatch(ctx.db, id);
-      if (batch === undefined) {
-        res.status(404).json({ error: 'no such import' });
-        return;
-      }
+      if (batch === undefined) throw new NotFoundError(`import ${id} does not exist`);
       res.type('text/csv').set('Content-Disposition', `attachment; filename="import-${id}-errors.csv"`).send(errorReportCsv(batch.errors));
     }),
   );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DomainError } from '../errors/domain-error.js';
 import { isEmailAddress } from './email-address.js';
 import type { Consent, NewLead } from './lead-store.js';
 
@@ -74,10 +75,9 @@ const headerAliases: Record<string, LeadField> = {
 };
 
 /** Raised for a `--map` entry or header set that cannot work (answered before any row is read). */
-export class ColumnMappingError extends Error {
+export class ColumnMappingError extends DomainError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ColumnMappingError';
+    super(message, 'invalid');
   }
 }
 

@@ -1,7 +1,9 @@
-import type { NextFunction, Request, Response, Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { Knex } from 'knex';
-import { suppress, SuppressionTargetError, unsuppress } from './suppression-service.js';
+import { NotFoundError } from '../errors/domain-error.js';
+import { route } from '../http/route.js';
+import { suppress, unsuppress } from './suppression-service.js';
 import { listSuppressions } from './suppression-store.js';
 
 const listQuery = z.object({
@@ -18,17 +20,6 @@ const targetBody = z
     campaignId: z.number().int().positive().nullable().default(null),
   })
   .strict();
-
-type Handler = (req: Request, res: Response) => Promise<void>;
-
-function route(handler: Handler) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res).catch((error: unknown) => {
-      if (error instanceof SuppressionTargetError) res.status(400).json({ error: error.message });
-      else next(error);
-    });
-  };
-}
 
 /**
  * Suppressions on the admin API: `GET /suppressions` (keyset-paged by `afterId`), `POST
@@ -57,7 +48,8 @@ export function suppressionApiRoutes(router: Router, deps: { db: Knex }): void {
     route(async (req, res) => {
       const body = targetBody.parse(req.body);
       const removed = await unsuppress(deps.db, body.target, { campaignId: body.campaignId });
-      res.status(removed === 0 ? 404 : 200).json({ removed });
+      if (removed === 0) throw new NotFoundError(`no suppression of "${body.target}" ${body.campaignId === null ? 'everywhere' : `in campaign ${body.campaignId}`}`);
+      res.json({ removed });
     }),
   );
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { DomainError } from '../errors/domain-error.js';
 import { identityHash, normaliseEmail } from '../leads/identity.js';
 import { isEmailAddress } from '../leads/email-address.js';
 import { addSuppression, removeSuppressions, type SuppressionKind } from './suppression-store.js';
@@ -12,10 +13,9 @@ const domainSchema = z
 const identitySchema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 identity hash (64 hex digits)');
 
 /** Raised for a suppression target that is neither an email address, an @domain nor an identity hash. */
-export class SuppressionTargetError extends Error {
+export class SuppressionTargetError extends DomainError {
   constructor(target: string) {
-    super(`"${target}" is neither an email address, an @domain nor an identity hash (64 hex digits)`);
-    this.name = 'SuppressionTargetError';
+    super(`"${target}" is neither an email address, an @domain nor an identity hash (64 hex digits)`, 'invalid');
   }
 }
 

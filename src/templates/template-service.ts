@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Clock } from '../runtime/clock.js';
+import { DomainError, type DomainErrorKind } from '../errors/domain-error.js';
 import { channelSchema, type Channel } from '../campaigns/campaign-spec.js';
 import { bodyFormat } from './render.js';
 import { validateTemplate } from './validate.js';
@@ -20,13 +21,9 @@ import {
 } from './template-store.js';
 
 /** A request the registry refuses: unknown template, name taken, concurrent save. */
-export class TemplateRegistryError extends Error {
-  override name = 'TemplateRegistryError';
-  constructor(
-    message: string,
-    readonly kind: 'not-found' | 'conflict',
-  ) {
-    super(message);
+export class TemplateRegistryError extends DomainError {
+  constructor(message: string, kind: Extract<DomainErrorKind, 'not-found' | 'conflict'>) {
+    super(message, kind);
   }
 }
 

@@ -1,4 +1,5 @@
 import { Eta } from 'eta';
+import { DomainError } from '../errors/domain-error.js';
 import { compileTemplate, TemplateSyntaxError, type TemplateFormat } from './render.js';
 
 /** Lead fields a template may use as `it.lead.<field>`; custom fields are `it.lead.custom.<name>`. */
@@ -17,10 +18,13 @@ export interface TemplateProblem {
 }
 
 /** A template failed save-time validation; the message lists every problem with its line. */
-export class TemplateValidationError extends Error {
-  override name = 'TemplateValidationError';
+export class TemplateValidationError extends DomainError {
   constructor(readonly problems: TemplateProblem[]) {
-    super(problems.map((problem) => `${problem.part}${problem.line === undefined ? '' : ` line ${problem.line}`}: ${problem.message}`).join('; '));
+    super(
+      problems.map((problem) => `${problem.part}${problem.line === undefined ? '' : ` line ${problem.line}`}: ${problem.message}`).join('; '),
+      'invalid',
+      problems.map((problem) => ({ path: problem.part, message: `${problem.line === undefined ? '' : `line ${problem.line}: `}${problem.message}` })),
+    );
   }
 }
 
