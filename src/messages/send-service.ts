@@ -99,7 +99,7 @@ function deadLetterRefusal(context: SendContextRow, reason: string): string {
   if (context.campaign_status === 'COMPLETED') return `not sent: campaign ${context.campaign_id} is COMPLETED; ${reopen}`;
   if (context.campaign_status === 'ARCHIVED') return `not sent: campaign ${context.campaign_id} is ARCHIVED; message ${context.id} stays DEAD`;
   if (context.enrollment_state === 'FAILED') return `not sent: the lead's sequence in campaign ${context.campaign_id} ended FAILED; ${reopen}`;
-  return `not sent: ${reason}; message ${context.id} stays DEAD`;
+  return `not sent: ${reason.startsWith('suppressed: ') ? `the lead is ${reason}` : reason}; message ${context.id} stays DEAD`;
 }
 
 /**
