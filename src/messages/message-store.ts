@@ -6,20 +6,24 @@ import { arrayBinding, preparedAs } from '../db/bindings.js';
 
 export const MESSAGES = 'messages';
 
-export type MessageStatus =
-  | 'PLANNED'
-  | 'COMPOSED'
-  | 'PENDING_REVIEW'
-  | 'APPROVED'
-  | 'REJECTED'
-  | 'QUEUED'
-  | 'SENDING'
-  | 'SENT'
-  | 'SENT_PROOF'
-  | 'FAILED'
-  | 'DEAD'
-  | 'SKIPPED'
-  | 'UNKNOWN';
+/** Every status a message can have, in the order of its life. */
+export const MESSAGE_STATUSES = [
+  'PLANNED',
+  'COMPOSED',
+  'PENDING_REVIEW',
+  'APPROVED',
+  'REJECTED',
+  'QUEUED',
+  'SENDING',
+  'SENT',
+  'SENT_PROOF',
+  'FAILED',
+  'DEAD',
+  'SKIPPED',
+  'UNKNOWN',
+] as const;
+
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export type EnrollmentState = 'NEW' | 'ACTIVE' | 'COMPLETED' | 'REPLIED' | 'BOUNCED' | 'UNSUBSCRIBED' | 'SUPPRESSED' | 'FAILED';
 
