@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import { parse, type CsvError } from 'csv-parse';
 import type { Knex } from 'knex';
 import type { Clock } from '../runtime/clock.js';
+import { NotFoundError } from '../errors/domain-error.js';
 import { findCampaign, findSteps } from '../campaigns/campaign-store.js';
 import { suppressedIdentities } from '../suppression/suppression-store.js';
 import { identityHash } from './identity.js';
@@ -115,7 +116,7 @@ export async function importLeadsCsv(deps: { db: Knex; clock: Clock }, options: 
   const { db, clock } = deps;
   const { campaignId } = options;
   const campaign = await findCampaign(db, campaignId);
-  if (campaign === undefined) throw new Error(`campaign ${campaignId} does not exist`);
+  if (campaign === undefined) throw new NotFoundError(`campaign ${campaignId} does not exist`);
   const fileHash = await fileSha256(options.path);
   if (options.force !== true) {
     const previous = await findDoneImport(db, campaignId, fileHash);

@@ -101,6 +101,11 @@ export type ColumnPlan = Array<{ field: LeadField } | { custom: string } | null>
 
 /** Plans the columns of a header row: explicit mappings first, then the known spellings, else custom. */
 export function planColumns(headers: readonly string[], explicit: ReadonlyMap<string, LeadField | null> = new Map()): ColumnPlan {
+  const present = new Set(headers.map(headerKey));
+  const unknown = [...explicit.keys()].filter((key) => !present.has(key));
+  if (unknown.length > 0) {
+    throw new ColumnMappingError(`--map names ${unknown.length === 1 ? 'a column' : 'columns'} the file does not have (${unknown.join(', ')}); its columns are: ${headers.map((header) => header.replace(/^\uFEFF/, '').trim()).join(', ')}`);
+  }
   const used = new Set<LeadField>();
   const plan: ColumnPlan = headers.map((header) => {
     const key = headerKey(header);

@@ -14,6 +14,7 @@ import { createAppContext, type AppContext } from './context.js';
 import { installShutdown, type ShutdownStep } from './shutdown.js';
 import { startWorkers, warnOnEvictionPolicy, type RunningWorkers } from './worker-runtime.js';
 import { isIdle } from './idle.js';
+import { describeIdle } from './idle-summary.js';
 
 /**
  * `/readyz`: the preflight checks, plus the circuit-breaker states the workers reported (they
@@ -93,10 +94,12 @@ export async function runProcess(kind: 'api' | 'worker' | 'start', config: Confi
 
 /**
  * Runs the workers in the foreground until nothing is due now and no job is waiting, active or
- * delayed-due, then shuts them down and resolves. Checks twice in a row, a poll apart, so that
+ * delayed-due (or the kill switch is on), then shuts them down and resolves with one line: what
+ * this run sent and what still waits, until when. Checks twice in a row, a poll apart, so that
  * work handed from one queue to another is not mistaken for idleness.
  */
-export async function runWorkersUntilIdle(ctx: AppContext, pollMs = 250): Promise<void> {
+export async function runWorkersUntilIdle(ctx: AppContext, pollMs = 250): Promise<string> {
+  const startedAt = ctx.clock.now();
   const workers = await startWorkers(ctx);
   try {
     let idleChecks = 0;
@@ -107,4 +110,5 @@ export async function runWorkersUntilIdle(ctx: AppContext, pollMs = 250): Promis
   } finally {
     await workers.close();
   }
+  return describeIdle(ctx, startedAt);
 }
