@@ -62,6 +62,8 @@ function closeServer(server: Server): Promise<void> {
 /**
  * Runs the `api` process, the `worker` process, or both in one (`start`, for local use), with
  * the ordered shutdown: stop HTTP, drain workers, close queues, destroy the pool, quit Redis.
+ * Once it listens (and its workers run) it sends `'ready'` to its parent when it has an IPC
+ * channel (PM2).
  */
 export async function runProcess(kind: 'api' | 'worker' | 'start', config: Config, log: Logger): Promise<void> {
   checkCatalogue(allQueues, allProcessors);
@@ -90,6 +92,9 @@ export async function runProcess(kind: 'api' | 'worker' | 'start', config: Confi
     server = await startHttp(ctx);
   }
   if (kind !== 'api') workers = await startWorkers(ctx);
+  // PM2 (`wait_ready`) counts the process as online only now that it listens and its workers
+  // run; a process that fails to start never sends it, and PM2 shows it errored.
+  process.send?.('ready');
 }
 
 /**
