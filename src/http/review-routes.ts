@@ -32,6 +32,7 @@ export function reviewRoutes(router: Router, ctx: AppContext): void {
     '/review',
     route(async (req, res) => {
       const query = listQuery.parse(req.query);
+      if (query.campaign !== undefined) await ctx.campaigns.require(query.campaign);
       res.json({ messages: await ctx.reviews.list({ campaignId: query.campaign, afterId: query.after, limit: query.limit }) });
     }),
   );

@@ -24,6 +24,7 @@ export function templateRoutes(router: Router, ctx: AppContext): void {
     '/templates',
     route(async (req, res) => {
       const { campaign } = listQuery.parse(req.query);
+      if (campaign !== undefined) await ctx.campaigns.require(campaign);
       res.json({ templates: await ctx.templates.list(campaign === undefined ? {} : { campaignId: campaign }) });
     }),
   );

@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import type { Knex } from 'knex';
 import { NotFoundError } from '../errors/domain-error.js';
+import { findCampaign } from '../campaigns/campaign-store.js';
 import { route } from '../http/route.js';
 import { suppress, unsuppress } from './suppression-service.js';
 import { listSuppressions } from './suppression-store.js';
@@ -31,6 +32,9 @@ export function suppressionApiRoutes(router: Router, deps: { db: Knex }): void {
     '/suppressions',
     route(async (req, res) => {
       const query = listQuery.parse(req.query);
+      if (query.campaignId !== undefined && (await findCampaign(deps.db, query.campaignId)) === undefined) {
+        throw new NotFoundError(`campaign ${query.campaignId} does not exist`);
+      }
       const suppressions = await listSuppressions(deps.db, query);
       res.json({ suppressions, nextAfterId: suppressions.length === query.limit ? suppressions[suppressions.length - 1]?.id : null });
     }),

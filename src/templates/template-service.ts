@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Clock } from '../runtime/clock.js';
-import { DomainError, type DomainErrorKind } from '../errors/domain-error.js';
+import { DomainError, NotFoundError, type DomainErrorKind } from '../errors/domain-error.js';
+import { findCampaign } from '../campaigns/campaign-store.js';
 import { channelSchema, type Channel } from '../campaigns/campaign-spec.js';
 import { bodyFormat } from './render.js';
 import { validateTemplate } from './validate.js';
@@ -98,6 +99,7 @@ export function templateService({ db, clock }: TemplateServiceDeps) {
     async add(input: unknown, createdBy: string): Promise<{ template: Template; version: TemplateVersion }> {
       const spec = newTemplateSchema.parse(input);
       check(spec.channel, spec.subject, spec.body, spec.customFields);
+      if (spec.campaignId !== null && (await findCampaign(db, spec.campaignId)) === undefined) throw new NotFoundError(`campaign ${spec.campaignId} does not exist`);
       const now = clock.now();
       return db.transaction(async (trx) => {
         const template = await insertTemplate(trx, { ...spec, now });
