@@ -1,6 +1,6 @@
 import { sendQueues } from '../../queues/index.js';
 import { isInsideWindow, nextWindowOpening } from '../campaigns/send-window.js';
-import { findCampaign } from '../campaigns/campaign-store.js';
+import { findCampaign, type Campaign } from '../campaigns/campaign-store.js';
 import { capScopes, remainingCap } from '../messages/caps.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
 import type { AppContext } from './context.js';
@@ -25,9 +25,7 @@ function at(instant: Date): string {
 }
 
 /** The latest reset among the caps of this campaign that are full now, or undefined when none is. */
-async function capFullUntil(ctx: AppContext, campaignId: number): Promise<Date | undefined> {
-  const campaign = await findCampaign(ctx.db, campaignId);
-  if (campaign === undefined) return undefined;
+async function capFullUntil(ctx: AppContext, campaign: Campaign): Promise<Date | undefined> {
   let until: Date | undefined;
   for (const scope of capScopes(ctx.config, campaign, null, ctx.clock.now())) {
     if ((await remainingCap(ctx.db, [scope])) <= 0 && (until === undefined || scope.resetsAt > until)) until = scope.resetsAt;
@@ -87,8 +85,10 @@ export async function describeIdle(ctx: AppContext, since: Date): Promise<string
     }
     if (pending === 0) continue;
     const found = await findCampaign(ctx.db, campaign.id);
-    const capUntil = await capFullUntil(ctx, campaign.id);
-    if (found !== undefined && !isInsideWindow(now, found.timezone, found.sendWindow)) {
+    if (found === undefined) continue;
+    const insideWindow = isInsideWindow(now, found.timezone, found.sendWindow);
+    const capUntil = insideWindow ? await capFullUntil(ctx, found) : undefined;
+    if (!insideWindow) {
       waiting.push(`${pending} of campaign ${campaign.id} outside its send window until ${at(nextWindowOpening(now, found.timezone, found.sendWindow))}`);
     } else if (capUntil !== undefined) {
       waiting.push(`${pending} of campaign ${campaign.id} held by a daily cap until ${at(capUntil)}`);

@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppContext } from '../../src/runtime/context.js';
-import { freshEngine, runDrumbeat } from '../support/engine.js';
+import { freshEngine, makeLeads, runDrumbeat, seedCampaign } from '../support/engine.js';
+import { clockNow } from '../support/clock.js';
 
 describe('drumbeat CLI', function () {
   this.timeout(120_000);
@@ -104,6 +105,26 @@ describe('drumbeat CLI', function () {
     expect(killed.code, killed.stderr).to.equal(0);
     expect(killed.stdout).to.match(/^kill switch is ON: nothing is sent until "drumbeat kill off"; sent 0 this run; waiting: 1 lead\(s\) of campaign \d+ on a step delay, the next due \S+Z\n$/);
     expect((await runDrumbeat(['kill', 'off'])).stdout).to.include('off');
+  });
+
+  it('worker --until-idle says what waits for a send window, a daily cap and review, and until when', async () => {
+    const weekdays = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+    const clock = clockNow();
+    const otherDay = weekdays[(clock.now().getUTCDay() + 3) % 7] ?? 'mon';
+    const windowed = await seedCampaign(ctx, { leads: makeLeads(2, 'window'), spec: { sendWindow: { days: [otherDay], start: '09:00', end: '17:00' } } });
+    const capped = await seedCampaign(ctx, { leads: makeLeads(3, 'cap'), spec: { dailyCap: 1 } });
+    await seedCampaign(ctx, { leads: makeLeads(1, 'review'), spec: { requireReview: true } });
+    const worker = await runDrumbeat(['worker', '--until-idle']);
+    expect(worker.code, worker.stderr).to.equal(0);
+    const line = /^sent 1 this run; waiting: 2 of campaign (\d+) outside its send window until (\S+); 2 of campaign (\d+) held by a daily cap until (\S+); 1 waiting for review \(drumbeat review list\)\n$/.exec(worker.stdout);
+    expect(line, worker.stdout).to.not.equal(null);
+    const [, windowCampaign, opens, capCampaign, resets] = line as unknown as [string, string, string, string, string];
+    expect(Number(windowCampaign)).to.equal(windowed.campaignId);
+    expect(opens).to.match(/T09:00:00Z$/);
+    expect(weekdays[new Date(opens).getUTCDay()], 'the window opens on its day').to.equal(otherDay);
+    expect(Number(capCampaign)).to.equal(capped.campaignId);
+    expect(resets, 'the cap resets at the next UTC midnight').to.match(/T00:00:00Z$/);
+    expect(new Date(resets).getTime() - clock.now().getTime()).to.be.within(0, 24 * 3600_000);
   });
 
   it('says every failure in one line on stderr with a non-zero exit', async function () {

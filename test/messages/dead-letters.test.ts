@@ -4,7 +4,10 @@ import { PermanentSendError, type ChannelAdapter, type OutboundMessage } from '.
 import { sendEmailQueue } from '../../queues/send-email.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { unknownService } from '../../src/messages/unknown-service.js';
+import { apiRoutes } from '../../src/http/api-routes.js';
+import { createApiToken } from '../../src/operators/api-token-service.js';
 import { resetRedis } from '../setup/hooks.js';
+import { startApp } from '../http/http-harness.js';
 import { eventually, freshEngine, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
 
 /** People as they are: accents, apostrophes, CJK, Arabic, emoji (see /work/shared/fixtures). */
@@ -141,6 +144,37 @@ describe('dead letters an operator can act on', function () {
     expect(retried.stdout.trim()).to.equal(`queued 3 DEAD message(s) again (campaign ${campaignId} reopened: ACTIVE)`);
     await eventually(async () => (await statusCounts(ctx, campaignId)).SENT === 3, 'all three sent after the flush');
     expect(relay.current.calls).to.have.length(6);
+  });
+
+  it('the admin API lists DEAD messages and retries a whole campaign', async () => {
+    await engine.startWorkers();
+    const { campaignId, ids } = await allDead();
+    const app = await startApp({ config: ctx.config, db: ctx.db, apiRoutes: (router) => apiRoutes(router, ctx) });
+    try {
+      const headers = { authorization: `Bearer ${(await createApiToken(ctx.db, 'ops')).token}`, 'content-type': 'application/json' };
+      const listed = await fetch(app.url(`/api/messages/dead?campaign=${campaignId}`), { headers });
+      expect(listed.status).to.equal(200);
+      const { messages } = (await listed.json()) as { messages: Array<{ id: number; step: number; recipient: string; lastError: string }> };
+      expect(messages.map((message) => [message.id, message.step, message.recipient, message.lastError])).to.deep.equal(
+        ids.map((id, index) => [id, 1, people[index]?.email, 'PermanentSendError: 554 5.7.1 relay access denied']),
+      );
+
+      relay.current.fix();
+      const retried = await fetch(app.url('/api/messages/retry'), { method: 'POST', headers, body: JSON.stringify({ campaignId, all: true }) });
+      expect(retried.status).to.equal(200);
+      expect(await retried.json()).to.deep.equal({
+        queued: ids,
+        leadsReopened: [],
+        campaignsReopened: [{ id: campaignId, status: 'ACTIVE' }],
+        campaignsPaused: [],
+        refused: [],
+        notDead: [],
+        missing: [],
+      });
+      await eventually(async () => (await statusCounts(ctx, campaignId)).SENT === 3, 'all three sent');
+    } finally {
+      await app.close();
+    }
   });
 
   it('reopens a lead that ended FAILED on the message, refuses a bounced one by name, and leaves other messages alone', async () => {
