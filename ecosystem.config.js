@@ -9,6 +9,13 @@
  */
 const killTimeoutMs = 90_000;
 
+/**
+ * A process that exits sooner than `min_uptime` after starting is an unstable restart; after
+ * `max_restarts` of them in a row PM2 stops restarting it and shows it errored (a bad config
+ * exits 1 at once, every time), instead of "online" in a restart loop.
+ */
+const startupGuard = { min_uptime: '10s', max_restarts: 5 };
+
 export const apps = [
   {
     name: 'api',
@@ -16,8 +23,14 @@ export const apps = [
     args: 'api',
     exec_mode: 'cluster',
     instances: 2,
-    kill_timeout: 10_000,
+    ...startupGuard,
+    // "launching" until the process says it is ready: it sends 'ready' once the HTTP server
+    // listens, so a reload sends no traffic to an instance that cannot answer yet.
+    wait_ready: true,
+    // PM2 waits this long for 'ready' and then counts the instance online anyway; a normal
+    // start takes well under it. A process that exits instead is restarted (see startupGuard).
     listen_timeout: 10_000,
+    kill_timeout: 10_000,
     env: { NODE_ENV: 'production' },
   },
   {
@@ -26,6 +39,7 @@ export const apps = [
     args: 'worker',
     exec_mode: 'fork',
     instances: 1,
+    ...startupGuard,
     kill_timeout: killTimeoutMs,
     env: { NODE_ENV: 'production', SHUTDOWN_TIMEOUT: '80s' },
   },

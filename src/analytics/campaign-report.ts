@@ -1,16 +1,33 @@
 import type { Knex } from 'knex';
 import { findCampaign } from '../campaigns/campaign-store.js';
+import { NotFoundError } from '../errors/domain-error.js';
+import { csvCell } from '../leads/lead-export.js';
+import { MESSAGE_STATUSES, type MessageStatus } from '../messages/message-store.js';
 
-const messageCounters = {
-  sent: 'SENT',
-  sentProof: 'SENT_PROOF',
-  queued: 'QUEUED',
-  pendingReview: 'PENDING_REVIEW',
-  skipped: 'SKIPPED',
-  failed: 'FAILED',
-  dead: 'DEAD',
-  unknown: 'UNKNOWN',
-} as const;
+/**
+ * The report's key for each message status. Every status must have one (the type says so), so
+ * the counts always sum to `messages`.
+ */
+const counterOf = {
+  PLANNED: 'planned',
+  COMPOSED: 'composed',
+  PENDING_REVIEW: 'pendingReview',
+  APPROVED: 'approved',
+  REJECTED: 'rejected',
+  QUEUED: 'queued',
+  SENDING: 'sending',
+  SENT: 'sent',
+  SENT_PROOF: 'sentProof',
+  FAILED: 'failed',
+  DEAD: 'dead',
+  SKIPPED: 'skipped',
+  UNKNOWN: 'unknown',
+} as const satisfies Record<MessageStatus, string>;
+
+type MessageCounter = (typeof counterOf)[MessageStatus];
+
+/** The counters in the order of a message's life. */
+const messageCounters: readonly MessageCounter[] = MESSAGE_STATUSES.map((status) => counterOf[status]);
 
 const enrollmentCounters = {
   replied: 'REPLIED',
@@ -19,16 +36,42 @@ const enrollmentCounters = {
   completed: 'COMPLETED',
 } as const;
 
-type MessageCounts = { messages: number } & Record<keyof typeof messageCounters, number>;
+type MessageCounts = { messages: number } & Record<MessageCounter, number>;
 
 export interface CampaignReport {
   /** `pauseReason`: why drumbeat paused it (a fault that is not a lead's); null otherwise. */
   campaign: { id: number; name: string; status: string; mode: string; pauseReason: string | null };
+  /** Leads, messages with a count for every status (they sum to `messages`), and how enrollments ended. */
   totals: { leads: number } & MessageCounts & Record<keyof typeof enrollmentCounters, number>;
+  /** The same message counts per step (1-based) and per channel. */
   bySteps: Array<{ step: number; channel: string } & MessageCounts>;
   byChannel: Array<{ channel: string } & MessageCounts>;
   /** A/B variants per step: what each variant's messages became, and how many of its leads replied. */
   byVariant: VariantCounts[];
+  /** Why messages were SKIPPED, most frequent first; reasons that differ only after their first ':' count together. */
+  skipReasons: SkipReasonCount[];
+}
+
+export interface SkipReasonCount {
+  reason: string;
+  count: number;
+}
+
+/**
+ * SKIPPED messages by reason. A reason's text after its first ':' is the case at hand (the
+ * suppression, the placeholder excerpt, the render error), so reasons are grouped by what
+ * comes before it.
+ */
+async function skipReasonCounts(db: Knex, campaignId: number): Promise<SkipReasonCount[]> {
+  const { rows } = await db.raw<{ rows: SkipReasonCount[] }>(
+    `SELECT coalesce(nullif(trim(split_part(skip_reason, ':', 1)), ''), '(no reason recorded)') AS reason, count(*)::int AS count
+       FROM messages
+      WHERE campaign_id = ? AND status = 'SKIPPED'
+      GROUP BY 1
+      ORDER BY 2 DESC, 1`,
+    [campaignId],
+  );
+  return rows;
 }
 
 export interface VariantCounts {
@@ -92,14 +135,14 @@ function countsFrom(rows: Array<{ status: string; count: number }>): MessageCoun
   const byStatus = new Map<string, number>();
   for (const row of rows) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + row.count);
   const counts = { messages: rows.reduce((sum, row) => sum + row.count, 0) } as MessageCounts;
-  for (const [key, status] of Object.entries(messageCounters)) counts[key as keyof typeof messageCounters] = byStatus.get(status) ?? 0;
+  for (const status of MESSAGE_STATUSES) counts[counterOf[status]] = byStatus.get(status) ?? 0;
   return counts;
 }
 
 /** The campaign's report, counted from Postgres (the record), not from any cache. */
 export async function campaignReport(db: Knex, campaignId: number): Promise<CampaignReport> {
   const campaign = await findCampaign(db, campaignId);
-  if (campaign === undefined) throw new Error(`campaign ${campaignId} does not exist`);
+  if (campaign === undefined) throw new NotFoundError(`campaign ${campaignId} does not exist`);
   const messageRows = (await db('messages')
     .where({ campaign_id: campaignId })
     .groupBy('step_index', 'channel', 'status')
@@ -140,10 +183,11 @@ export async function campaignReport(db: Knex, campaignId: number): Promise<Camp
     })),
     byChannel: channels.map((channel) => ({ channel, ...countsFrom(messageRows.filter((row) => row.channel === channel)) })),
     byVariant: await variantCounts(db, campaignId),
+    skipReasons: await skipReasonCounts(db, campaignId),
   };
 }
 
-const columns = ['messages', ...Object.keys(messageCounters)] as Array<keyof MessageCounts>;
+const columns: ReadonlyArray<keyof MessageCounts> = ['messages', ...messageCounters];
 
 /** The report as Markdown: a summary and a table per step and per channel. */
 export function reportToMarkdown(report: CampaignReport): string {
@@ -188,14 +232,34 @@ export function reportToMarkdown(report: CampaignReport): string {
           ),
           '',
         ]),
+    '## Skip reasons',
+    '',
+    report.skipReasons.length === 0
+      ? 'No message was skipped.'
+      : table(
+          ['reason', 'count'],
+          report.skipReasons.map((row) => [markdownCell(row.reason), row.count]),
+        ),
+    '',
   ].join('\n');
 }
 
-/** The report as CSV: one row per step, then one per channel, then the totals. */
+/** Text in a Markdown table cell: a `|` or a line break would end the cell or the row. */
+function markdownCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
+}
+
+/**
+ * The report as CSV: one row per step, one per channel, the totals, then one row per skip
+ * reason (its count in `messages` and `skipped`).
+ */
 export function reportToCsv(report: CampaignReport): string {
-  const lines = [['scope', 'step', 'channel', ...columns].join(',')];
-  for (const step of report.bySteps) lines.push(['step', step.step, step.channel, ...columns.map((column) => step[column])].join(','));
-  for (const channel of report.byChannel) lines.push(['channel', '', channel.channel, ...columns.map((column) => channel[column])].join(','));
-  lines.push(['total', '', '', ...columns.map((column) => report.totals[column])].join(','));
+  const lines = [['scope', 'step', 'channel', 'reason', ...columns].join(',')];
+  for (const step of report.bySteps) lines.push(['step', step.step, csvCell(step.channel), '', ...columns.map((column) => step[column])].join(','));
+  for (const channel of report.byChannel) lines.push(['channel', '', csvCell(channel.channel), '', ...columns.map((column) => channel[column])].join(','));
+  lines.push(['total', '', '', '', ...columns.map((column) => report.totals[column])].join(','));
+  for (const row of report.skipReasons) {
+    lines.push(['skip-reason', '', '', csvCell(row.reason), ...columns.map((column) => (column === 'messages' || column === 'skipped' ? row.count : ''))].join(','));
+  }
   return `${lines.join('\n')}\n`;
 }

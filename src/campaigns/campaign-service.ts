@@ -1,4 +1,5 @@
 import { Job } from 'bullmq';
+import { DomainError, NotFoundError } from '../errors/domain-error.js';
 import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../runtime/clock.js';
@@ -10,6 +11,7 @@ import type { CampaignSpec, Channel } from './campaign-spec.js';
 import {
   decideStrategy,
   findCampaign,
+  findCampaignsNamed,
   insertCampaign,
   listActiveCampaigns,
   pauseCampaignsOnChannel,
@@ -20,11 +22,29 @@ import {
 } from './campaign-store.js';
 
 /** Raised for an operator request that the campaign's state does not allow. */
-export class CampaignStateError extends Error {
+export class CampaignStateError extends DomainError {
   constructor(message: string) {
-    super(message);
-    this.name = 'CampaignStateError';
+    super(message, 'conflict');
   }
+}
+
+/** The sentence for a new campaign whose name or slug another campaign already has. */
+function nameTakenMessage(spec: Pick<CampaignSpec, 'name' | 'slug'>, existing: Pick<Campaign, 'id' | 'name' | 'slug'>): string {
+  return existing.name === spec.name
+    ? `a campaign named "${spec.name}" already exists (campaign ${existing.id}); choose another name`
+    : `the slug "${spec.slug}" is already used by campaign ${existing.id}; choose another slug`;
+}
+
+/** Postgres's unique violation on the campaigns' name or slug, the backstop of the check before inserting. */
+function isNameOrSlugViolation(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    'code' in error &&
+    error.code === '23505' &&
+    'constraint' in error &&
+    (error.constraint === 'campaigns_name_unique' || error.constraint === 'campaigns_slug_unique')
+  );
 }
 
 export interface CampaignServiceDeps {
@@ -43,7 +63,7 @@ export interface CampaignServiceDeps {
 export function campaignService({ db, queues, clock, log }: CampaignServiceDeps) {
   async function require(id: number): Promise<Campaign> {
     const campaign = await findCampaign(db, id);
-    if (campaign === undefined) throw new CampaignStateError(`campaign ${id} does not exist`);
+    if (campaign === undefined) throw new NotFoundError(`campaign ${id} does not exist`);
     return campaign;
   }
 
@@ -108,8 +128,20 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
   return {
     require,
 
+    /**
+     * Creates a DRAFT campaign. A name or slug already in use is refused before inserting, so
+     * no id is spent on it; the unique constraints stay the backstop for a concurrent create.
+     */
     async create(spec: CampaignSpec): Promise<number> {
-      return db.transaction((trx) => insertCampaign(trx, spec));
+      const [existing] = await findCampaignsNamed(db, spec.name, spec.slug);
+      if (existing !== undefined) throw new CampaignStateError(nameTakenMessage(spec, existing));
+      try {
+        return await db.transaction((trx) => insertCampaign(trx, spec));
+      } catch (error) {
+        if (!isNameOrSlugViolation(error)) throw error;
+        const [winner] = await findCampaignsNamed(db, spec.name, spec.slug);
+        throw new CampaignStateError(winner === undefined ? `a campaign named "${spec.name}" or with slug "${spec.slug}" already exists` : nameTakenMessage(spec, winner));
+      }
     },
 
     async approve(id: number, note: string | null, by: string): Promise<Campaign> {
@@ -205,6 +237,19 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
         log.info({ campaignId: id }, 'campaign completed');
       }
       return completed;
+    },
+
+    /**
+     * COMPLETED → ACTIVE (compare-and-set), when an operator retries the DEAD messages that were
+     * all it had left; re-creates its tick scheduler. Returns undefined when it was not COMPLETED.
+     */
+    async reopen(id: number): Promise<Campaign | undefined> {
+      const reopened = await transitionCampaign(db, id, ['COMPLETED'], 'ACTIVE', { completed_at: null });
+      if (reopened !== undefined) {
+        await upsertScheduler(reopened);
+        log.info({ campaignId: id }, 'campaign reopened for retried messages');
+      }
+      return reopened;
     },
 
     /**

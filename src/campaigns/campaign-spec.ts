@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
 import { bodyFormatSchema } from '../messages/message-body.js';
+import { DomainError } from '../errors/domain-error.js';
 import { templateProblems } from '../templates/validate.js';
 
 export const channels = ['email', 'linkedin', 'x', 'instagram'] as const;
@@ -190,10 +191,16 @@ export type CampaignSpec = z.infer<typeof campaignSpecSchema>;
 export type CampaignSpecInput = z.input<typeof campaignSpecSchema>;
 
 /** Raised for a spec that does not validate; names each field at fault. */
-export class CampaignSpecError extends Error {
+export class CampaignSpecError extends DomainError {
   constructor(readonly problems: string[]) {
-    super(`invalid campaign spec: ${problems.join('; ')}`);
-    this.name = 'CampaignSpecError';
+    super(
+      `invalid campaign spec: ${problems.join('; ')}`,
+      'invalid',
+      problems.map((problem) => {
+        const at = problem.indexOf(': ');
+        return at === -1 ? { path: '', message: problem } : { path: problem.slice(0, at), message: problem.slice(at + 2) };
+      }),
+    );
   }
 }
 

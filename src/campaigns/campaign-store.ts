@@ -259,6 +259,12 @@ export async function findCampaign(db: Knex, id: number): Promise<Campaign | und
   return row === undefined ? undefined : rowToCampaign(row);
 }
 
+/** The campaigns that already use this name or this slug (both are unique). */
+export async function findCampaignsNamed(db: Knex, name: string, slug: string): Promise<Campaign[]> {
+  const rows = (await db(CAMPAIGNS).where({ name }).orWhere({ slug }).orderBy('id')) as CampaignRow[];
+  return rows.map(rowToCampaign);
+}
+
 export async function listCampaigns(db: Knex): Promise<Campaign[]> {
   const rows = (await db(CAMPAIGNS).orderBy('id')) as CampaignRow[];
   return rows.map(rowToCampaign);

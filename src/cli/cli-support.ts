@@ -1,6 +1,6 @@
 /** Helpers shared by every CLI command module. */
-import { InvalidArgumentError } from 'commander';
 import { loadConfig, type Config } from '../config/config.js';
+import { pino } from 'pino';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createDb, type Knex } from '../db/knex.js';
 import { createAppContext, type AppContext } from '../runtime/context.js';
@@ -8,24 +8,35 @@ import { createAppContext, type AppContext } from '../runtime/context.js';
 /** An error whose message is the whole story for the operator: printed as one line. */
 export class CliError extends Error {}
 
+/**
+ * An id from the command line (an argument or an option value). A CliError, not commander's
+ * InvalidArgumentError: thrown inside an action, commander would swallow the latter silently.
+ */
 export function parseId(value: string): number {
-  const id = Number(value);
-  if (!Number.isInteger(id) || id <= 0) throw new InvalidArgumentError('must be a positive whole number');
-  return id;
+  if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
+    throw new CliError(`"${value}" is not an id (ids are positive whole numbers)`);
+  }
+  return Number(value);
 }
 
+/** A count from the command line, such as `--leads 500`. */
 export function parsePositive(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError('must be a positive whole number');
-  return number;
+  if (!/^\d+$/.test(value) || Number(value) <= 0 || !Number.isSafeInteger(Number(value))) {
+    throw new CliError(`"${value}" is not a positive whole number`);
+  }
+  return Number(value);
 }
 
 export function config(): Config {
   return loadConfig();
 }
 
+/**
+ * The CLI's logger writes its JSON lines to standard error (fd 2): standard output carries only
+ * what the command prints for people and scripts (`drumbeat report 1 --format json > f`).
+ */
 export function logger(cfg: Config): Logger {
-  return createLogger(cfg);
+  return createLogger(cfg, pino.destination(2));
 }
 
 /** Runs a command body with a database pool, closed afterwards. */

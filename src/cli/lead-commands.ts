@@ -135,19 +135,21 @@ export function registerLeadCommands(program: Command): void {
     .action(async (email: string, flags: { json?: boolean }) => {
       await withDb(async (db) => {
         const timeline = await leadTimeline(db, email);
-        if (flags.json === true) return print(timeline, true);
-        if (timeline.lead === undefined) print(`no lead with that address (identity ${timeline.identityHash})`, false);
-        else {
-          const lead = timeline.lead;
-          print(`lead ${lead.id} ${lead.email ?? '(erased)'} consent ${lead.consent} source ${lead.source ?? '-'}`, false);
-          for (const enrollment of timeline.enrollments) {
-            print(`  campaign ${enrollment.campaignId} "${enrollment.campaign}": ${enrollment.state} at step ${enrollment.currentStep}${enrollment.endReason === null ? '' : ` (${enrollment.endReason})`}`, false);
-          }
-          for (const message of timeline.messages) {
-            print(`  message ${message.id} c${message.campaignId} step ${message.stepIndex} ${message.channel}: ${message.status}${message.skipReason === null ? '' : ` (${message.skipReason})`}`, false);
-          }
-          for (const event of timeline.events) print(`  ${event.occurredAt.toISOString()} ${event.type}${event.campaignId === null ? '' : ` c${event.campaignId}`}`, false);
+        if (timeline.lead === undefined) {
+          const suppressed = timeline.suppressions.map((entry) => `${entry.kind}${entry.campaignId === null ? '' : ` in campaign ${entry.campaignId}`} (${entry.reason})`);
+          throw new CliError(`no lead with the address ${email}${suppressed.length === 0 ? '' : `; it is suppressed by ${suppressed.join(', ')}`}`);
         }
+        if (flags.json === true) return print(timeline, true);
+        const lead = timeline.lead;
+        print(`lead ${lead.id} ${lead.email ?? '(erased)'} consent ${lead.consent} source ${lead.source ?? '-'}`, false);
+        for (const enrollment of timeline.enrollments) {
+          const where = enrollment.step > enrollment.steps ? `after step ${enrollment.steps} of ${enrollment.steps}` : `at step ${enrollment.step} of ${enrollment.steps}`;
+          print(`  campaign ${enrollment.campaignId} "${enrollment.campaign}": ${enrollment.state} ${where}${enrollment.endReason === null ? '' : ` (${enrollment.endReason})`}`, false);
+        }
+        for (const message of timeline.messages) {
+          print(`  message ${message.id} c${message.campaignId} step ${message.step} ${message.channel}: ${message.status}${message.skipReason === null ? '' : ` (${message.skipReason})`}`, false);
+        }
+        for (const event of timeline.events) print(`  ${event.occurredAt.toISOString()} ${event.type}${event.campaignId === null ? '' : ` c${event.campaignId}`}`, false);
         for (const entry of timeline.suppressions) {
           print(`  suppressed by ${entry.kind}${entry.campaignId === null ? ' everywhere' : ` in campaign ${entry.campaignId}`}: ${entry.reason}`, false);
         }

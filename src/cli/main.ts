@@ -1,7 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../config/config.js';
-import { createLogger } from '../log/logger.js';
 import { ensureDatabase, migrateLatest } from '../db/migrate.js';
 import { runPreflight } from '../preflight/preflight.js';
 import { runProcess, runWorkersUntilIdle } from '../runtime/processes.js';
@@ -25,7 +24,8 @@ import { registerChannelCommands } from './channel-commands.js';
 export function buildProgram(): Command {
   const program = new Command('drumbeat')
     .description('Campaign orchestration engine: multi-step, multi-channel outbound sequences with hard safety limits.')
-    .showHelpAfterError('(run with --help for usage)')
+    // Usage errors are one line on stderr too, like every other failure.
+    .configureOutput({ outputError: (text, write) => write(`drumbeat: ${text.trim().replace(/^error: /, '')} (run with --help for usage)\n`) })
     .exitOverride();
 
   program
@@ -55,10 +55,10 @@ export function buildProgram(): Command {
   program
     .command('worker')
     .description('run the queue workers')
-    .option('--until-idle', 'exit 0 once nothing is due now and no job is waiting, active or delayed-due')
+    .option('--until-idle', 'exit 0 once nothing is due now and no job is waiting, active or delayed-due; prints what it sent and what waits')
     .action(async (options: { untilIdle?: boolean }) => {
       if (options.untilIdle !== true) return runProcess('worker', config(), logger(config()));
-      await withContext((ctx) => runWorkersUntilIdle(ctx));
+      await withContext(async (ctx) => print(await runWorkersUntilIdle(ctx), false));
     });
   program.command('start').description('run the API and the workers in one process (local use)').action(() => runProcess('start', config(), logger(config())));
 
@@ -175,7 +175,7 @@ export function buildProgram(): Command {
     .action(async (options: { leads: number }) => {
       const cfg = config();
       await ensureDatabase(cfg.DATABASE_URL);
-      const ctx = createAppContext(cfg, createLogger({ ...cfg, LOG_LEVEL: 'warn' }));
+      const ctx = createAppContext(cfg, logger({ ...cfg, LOG_LEVEL: 'warn' }));
       try {
         await migrateLatest(ctx.db);
         const report = await runDemo(ctx, options.leads);

@@ -1,6 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.js';
+import { DomainError, type DomainErrorKind } from '../errors/domain-error.js';
 import type { Clock } from '../runtime/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { classifyDeliveryFailure, missingAdapterFailure } from '../channels/delivery-failure.js';
@@ -32,8 +33,10 @@ export interface ContentCalendarDeps {
 }
 
 /** Raised for an operator request the post's state does not allow. */
-export class PostStateError extends Error {
-  override name = 'PostStateError';
+export class PostStateError extends DomainError {
+  constructor(message: string, kind: Extract<DomainErrorKind, 'not-found' | 'conflict'> = 'conflict') {
+    super(message, kind);
+  }
 }
 
 const holdFor = { killSwitch: 10_000, paused: 5 * 60_000 } as const;
@@ -96,7 +99,7 @@ export function contentCalendar({ db, queues, clock, log, publishers, campaigns 
         throw new PostStateError(`post ${postId} is not waiting for review`);
       }
       const post = await findPost(db, postId);
-      if (post === undefined) throw new PostStateError(`post ${postId} does not exist`);
+      if (post === undefined) throw new PostStateError(`post ${postId} does not exist`, 'not-found');
       await enqueue([post]);
       return post;
     },

@@ -1,13 +1,11 @@
-import type { NextFunction, Request, Response, Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
 import {
-  ApiTokenReferenceError,
   createApiToken,
   listApiTokens,
   revokeApiTokenByReference,
   tokenLifetimeSchema,
-  UnknownOperatorError,
   type ApiToken,
   type ListedApiToken,
 } from '../operators/api-token-service.js';
@@ -15,15 +13,13 @@ import {
   addOperator,
   disableOperator,
   enableOperator,
-  InvalidOperatorError,
   listOperators,
-  OperatorExistsError,
-  OperatorNotFoundError,
   type Operator,
 } from '../operators/operator-service.js';
 import { ADMIN_ROLES } from '../operators/roles.js';
 import { requireRole } from './require-role.js';
 import { apiTokenOf } from './api-auth.js';
+import { route } from './route.js';
 
 const idParam = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
 const newTokenBody = z
@@ -41,22 +37,6 @@ const newOperatorBody = z
   })
   .strict();
 const operatorAction = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER), action: z.enum(['disable', 'enable']) });
-
-type Handler = (req: Request, res: Response) => Promise<void>;
-
-function route(handler: Handler) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res).catch((error: unknown) => {
-      if (error instanceof z.ZodError) res.status(400).json({ error: z.prettifyError(error) });
-      else if (error instanceof InvalidOperatorError) res.status(400).json({ error: error.message });
-      else if (error instanceof UnknownOperatorError) res.status(400).json({ error: error.message });
-      else if (error instanceof OperatorExistsError) res.status(409).json({ error: error.message });
-      else if (error instanceof OperatorNotFoundError) res.status(404).json({ error: error.message });
-      else if (error instanceof ApiTokenReferenceError) res.status(404).json({ error: error.message });
-      else next(error);
-    });
-  };
-}
 
 /** A token as the API shows it: never the token or its hash. */
 function tokenView(token: ApiToken | ListedApiToken) {

@@ -1,15 +1,16 @@
-import type { Router, Request, Response, NextFunction } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
 import { campaignReport } from '../analytics/campaign-report.js';
-import { CampaignStateError } from '../campaigns/campaign-service.js';
 import { listCampaigns } from '../campaigns/campaign-store.js';
 import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
 import { templateRoutes } from './template-routes.js';
 import { reviewRoutes } from './review-routes.js';
+import { messageRoutes } from './message-routes.js';
+import { route } from './route.js';
 import { leadApiRoutes } from '../leads/lead-api-routes.js';
 import { suppressionApiRoutes } from '../suppression/suppression-api-routes.js';
-import { answerRedisUnavailable, isRedisUnavailable, requireRedis } from './redis-guard.js';
+import { requireRedis } from './redis-guard.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
 import { accessRoutes } from './access-routes.js';
@@ -19,23 +20,11 @@ const actionParam = z.object({ id: z.coerce.number().int().positive(), action: z
 const killBody = z.object({ on: z.boolean() }).strict();
 const strategyBody = z.object({ note: z.string().max(2000).optional(), reason: z.string().trim().max(2000).optional() }).strict();
 
-type Handler = (req: Request, res: Response) => Promise<void>;
-
-/** Wraps a handler: zod errors become 400, state errors 409, everything else goes to the error handler. */
-function route(handler: Handler) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res).catch((error: unknown) => {
-      if (error instanceof z.ZodError) res.status(400).json({ error: z.prettifyError(error) });
-      else if (error instanceof CampaignStateError) res.status(409).json({ error: error.message });
-      else if (isRedisUnavailable(error)) answerRedisUnavailable(res);
-      else next(error);
-    });
-  };
-}
-
 /**
  * The admin JSON API under `/api` (bearer-token authenticated by the app). Reads are open to
  * every role; each route that changes something names the roles it needs (`requireRole`).
+ * Handlers throw; the app's one error handler (src/http/errors.ts) answers every failure in one
+ * shape.
  */
 export function apiRoutes(router: Router, ctx: AppContext): void {
   // Ahead of '/campaigns/:id/:action', which would otherwise take POST …/leads and …/imports.
@@ -90,6 +79,7 @@ export function apiRoutes(router: Router, ctx: AppContext): void {
   templateRoutes(router, ctx);
   reviewRoutes(router, ctx);
   accessRoutes(router, ctx);
+  messageRoutes(router, ctx);
   router.get(
     '/kill-switch',
     route(async (_req, res) => {

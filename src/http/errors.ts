@@ -2,10 +2,31 @@ import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import type { Logger } from '../log/logger.js';
+import { DomainError, type DomainErrorKind, type FieldIssue } from '../errors/domain-error.js';
+import { answerRedisUnavailable, isRedisUnavailable } from './redis-guard.js';
+
+/** The one JSON shape of every error answer: one sentence, and field issues for invalid input. */
+export interface ErrorBody {
+  error: string;
+  issues?: FieldIssue[];
+}
+
+/** The HTTP status of each kind of domain error. */
+const statusOfKind: Record<DomainErrorKind, number> = {
+  'not-found': 404,
+  conflict: 409,
+  invalid: 400,
+  'too-large': 413,
+  unavailable: 503,
+};
+
+function errorBody(error: string, issues: readonly FieldIssue[] = []): ErrorBody {
+  return issues.length === 0 ? { error } : { error, issues: [...issues] };
+}
 
 /** The answer for any path nothing else handled. */
 export const jsonNotFound: RequestHandler = (_req, res) => {
-  res.status(404).json({ error: 'not found' });
+  res.status(404).json(errorBody('not found'));
 };
 
 /**
@@ -41,9 +62,12 @@ function clientErrorStatus(error: unknown): number | undefined {
 }
 
 /**
- * The last middleware: every error becomes a JSON `{ error }`. Client errors (bad bodies, zod
- * validation) get a 4xx with a fixed or field-level message; anything else is logged with its
- * stack and answered with a generic 500, so no message, stack or secret reaches the client.
+ * The last middleware, and the one error mapping of every route: a domain error answers the
+ * status of its kind (not-found 404, conflict 409, invalid 400, too-large 413, unavailable 503)
+ * with its sentence; a zod error 400 with each failing field; Redis unreachable 503; body-parser
+ * client errors their 4xx with a fixed sentence. All in one shape, `{ error, issues? }`.
+ * Anything else is logged with its stack and answered with a generic 500, so no message, stack
+ * or secret reaches the client.
  */
 export function jsonErrorHandler({ log, bodyLimit }: { log: Logger; bodyLimit: string }): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
@@ -52,21 +76,32 @@ export function jsonErrorHandler({ log, bodyLimit }: { log: Logger; bodyLimit: s
       next(error);
       return;
     }
+    // A request refused before its body was read (an upload past its limit): close the
+    // connection rather than read the rest of the body.
+    if (!req.complete) res.set('Connection', 'close');
+    if (error instanceof DomainError) {
+      const status = statusOfKind[error.kind];
+      log.debug({ status, kind: error.kind, method: req.method, path: req.path }, 'request refused');
+      res.status(status).json(errorBody(error.message, error.issues));
+      return;
+    }
     if (error instanceof ZodError) {
-      res.status(400).json({
-        error: 'invalid request',
-        issues: error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
-      });
+      const issues = error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+      res.status(400).json(errorBody(`invalid request: ${issues.map((issue) => (issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`)).join('; ')}`, issues));
+      return;
+    }
+    if (isRedisUnavailable(error)) {
+      answerRedisUnavailable(res);
       return;
     }
     const status = clientErrorStatus(error);
     if (status !== undefined) {
       const type = typeof error === 'object' && error !== null && 'type' in error && typeof error.type === 'string' ? error.type : '';
       log.debug({ status, type, method: req.method, path: req.path }, 'client error');
-      res.status(status).json({ error: bodyErrorMessage(type, bodyLimit) ?? STATUS_CODES[status] ?? 'bad request' });
+      res.status(status).json(errorBody(bodyErrorMessage(type, bodyLimit) ?? STATUS_CODES[status] ?? 'bad request'));
       return;
     }
     log.error({ err: error, method: req.method, path: req.path }, 'request failed');
-    res.status(500).json({ error: 'internal server error' });
+    res.status(500).json(errorBody('internal server error'));
   };
 }

@@ -1,37 +1,12 @@
-import type { Router, Request, Response, NextFunction } from 'express';
+import type { Router, Request } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
 import { apiTokenOf } from './api-auth.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
-import { CampaignSpecError, parseCampaignSpec } from '../campaigns/campaign-spec.js';
-import { CampaignStateError } from '../campaigns/campaign-service.js';
-import { TemplateRegistryError } from '../templates/template-service.js';
-import { TemplateValidationError } from '../templates/validate.js';
-import { PreviewError, previewCampaignStep } from '../templates/preview.js';
-import { ReviewError } from '../review/review-service.js';
-
-type Handler = (req: Request, res: Response) => Promise<void>;
-
-/**
- * Wraps a handler of the template and review routes: bad input is 400 (with each template
- * problem and its line), a missing entity 404, a state conflict 409; anything else goes on to
- * the app's error handler.
- */
-export function contentRoute(handler: Handler) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res).catch((error: unknown) => {
-      if (error instanceof z.ZodError) res.status(400).json({ error: z.prettifyError(error) });
-      else if (error instanceof TemplateValidationError) res.status(400).json({ error: error.message, problems: error.problems });
-      else if (error instanceof CampaignSpecError) res.status(400).json({ error: error.message, problems: error.problems });
-      else if (error instanceof TemplateRegistryError || error instanceof PreviewError || error instanceof ReviewError) {
-        const status = error.kind === 'not-found' ? 404 : error.kind === 'conflict' ? 409 : 400;
-        res.status(status).json({ error: error.message });
-      } else if (error instanceof CampaignStateError) res.status(409).json({ error: error.message });
-      else next(error);
-    });
-  };
-}
+import { route } from './route.js';
+import { parseCampaignSpec } from '../campaigns/campaign-spec.js';
+import { previewCampaignStep } from '../templates/preview.js';
 
 /** Who made a change through the API, as recorded on versions and decisions. */
 export function apiActor(req: Request): string {
@@ -49,21 +24,22 @@ const previewQuery = z.object({ lead: z.string().min(1), step: z.coerce.number()
 export function templateRoutes(router: Router, ctx: AppContext): void {
   router.get(
     '/templates',
-    contentRoute(async (req, res) => {
+    route(async (req, res) => {
       const { campaign } = listQuery.parse(req.query);
+      if (campaign !== undefined) await ctx.campaigns.require(campaign);
       res.json({ templates: await ctx.templates.list(campaign === undefined ? {} : { campaignId: campaign }) });
     }),
   );
   router.post(
     '/templates',
     requireRole(OPERATE_ROLES, 'change templates'),
-    contentRoute(async (req, res) => {
+    route(async (req, res) => {
       res.status(201).json(await ctx.templates.add(req.body, apiActor(req)));
     }),
   );
   router.get(
     '/templates/:id',
-    contentRoute(async (req, res) => {
+    route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       res.json(await ctx.templates.show(id));
     }),
@@ -71,7 +47,7 @@ export function templateRoutes(router: Router, ctx: AppContext): void {
   router.put(
     '/templates/:id',
     requireRole(OPERATE_ROLES, 'change templates'),
-    contentRoute(async (req, res) => {
+    route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       res.json(await ctx.templates.update(id, req.body, apiActor(req)));
     }),
@@ -83,7 +59,7 @@ export function templateRoutes(router: Router, ctx: AppContext): void {
     router.post(
       `/templates/:id/${action}`,
       requireRole(OPERATE_ROLES, 'change templates'),
-      contentRoute(async (req, res) => {
+      route(async (req, res) => {
         const { id } = idParam.parse(req.params);
         res.json({ template: await ctx.templates.setActive(id, active) });
       }),
@@ -91,7 +67,7 @@ export function templateRoutes(router: Router, ctx: AppContext): void {
   }
   router.get(
     '/campaigns/:id/preview',
-    contentRoute(async (req, res) => {
+    route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const { lead, step } = previewQuery.parse(req.query);
       res.json({ preview: await previewCampaignStep(ctx.db, id, lead, step) });
@@ -100,7 +76,7 @@ export function templateRoutes(router: Router, ctx: AppContext): void {
   router.put(
     '/campaigns/:id/sequence',
     requireRole(OPERATE_ROLES, 'edit campaign sequences'),
-    contentRoute(async (req, res) => {
+    route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const spec = parseCampaignSpec(req.body);
       res.json({ campaign: await ctx.campaigns.editSequence(id, spec, apiActor(req)) });

@@ -2,10 +2,11 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
-import type { NextFunction, Request, Response, Router } from 'express';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
-import { CampaignStateError } from '../campaigns/campaign-service.js';
+import { DomainError, NotFoundError } from '../errors/domain-error.js';
+import { route } from '../http/route.js';
 import { importAttributionSchema, importLeadsQueue } from '../../queues/import-leads.js';
 import { captureLeads } from './lead-capture.js';
 import { findImportBatch, listImportBatches } from './import-batch-store.js';
@@ -76,12 +77,10 @@ export function parseByteSize(size: string): number {
   return Number(match[1]) * (units[(match[2] ?? 'b').toLowerCase()] ?? 1);
 }
 
-class UploadError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
+/** An upload refused before its job was added: malformed (400) or too large (413). */
+class UploadError extends DomainError {
+  constructor(status: 400 | 413, message: string) {
+    super(message, status === 413 ? 'too-large' : 'invalid');
   }
 }
 
@@ -187,19 +186,6 @@ function receiveUpload(req: Request, directory: string, maxBytes: number): Promi
   });
 }
 
-type Handler = (req: Request, res: Response) => Promise<void>;
-
-function route(handler: Handler) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res).catch((error: unknown) => {
-      // An upload refused before its end: close the connection rather than read the rest.
-      if (error instanceof UploadError) res.status(error.status).set(req.complete ? {} : { Connection: 'close' }).json({ error: error.message });
-      else if (error instanceof CampaignStateError) res.status(404).json({ error: error.message });
-      else next(error);
-    });
-  };
-}
-
 /**
  * Lead intake on the admin API: `POST /campaigns/:id/leads` (a JSON array, same rules as an
  * import), `POST /campaigns/:id/imports` (a multipart CSV, size-capped, imported by a job with
@@ -278,6 +264,7 @@ export function leadApiRoutes(router: Router, ctx: AppContext): void {
     '/campaigns/:id/imports',
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
+      await ctx.campaigns.require(id);
       res.json({ imports: await listImportBatches(ctx.db, id) });
     }),
   );
@@ -287,10 +274,7 @@ export function leadApiRoutes(router: Router, ctx: AppContext): void {
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const batch = await findImportBatch(ctx.db, id);
-      if (batch === undefined) {
-        res.status(404).json({ error: 'no such import' });
-        return;
-      }
+      if (batch === undefined) throw new NotFoundError(`import ${id} does not exist`);
       res.type('text/csv').set('Content-Disposition', `attachment; filename="import-${id}-errors.csv"`).send(errorReportCsv(batch.errors));
     }),
   );

@@ -35,7 +35,7 @@ const exportColumns = [
   'utm_term',
   'referrer',
   'state',
-  'current_step',
+  'step',
   'enrolled_at',
 ] as const;
 
@@ -45,7 +45,8 @@ async function write(out: Writable, text: string): Promise<void> {
 
 /**
  * Streams a campaign's leads as CSV (keyset pages of 1000, so any size fits in memory), with
- * every cell neutralised against formula injection. Custom fields go in a final JSON column.
+ * every cell neutralised against formula injection. `step` is the enrollment's step, 1-based
+ * (one past the last once every step is done). Custom fields go in a final JSON column.
  */
 export async function writeLeadsCsv(db: Knex, campaignId: number, out: Writable): Promise<number> {
   await write(out, csvLine([...exportColumns, 'custom']));
@@ -58,7 +59,7 @@ export async function writeLeadsCsv(db: Knex, campaignId: number, out: Writable)
       .where('cl.id', '>', afterId)
       .orderBy('cl.id')
       .limit(1000)
-      .select('cl.id as enrollment_id', 'l.*', 'cl.state', 'cl.current_step', 'cl.enrolled_at')) as Array<Record<string, unknown> & { enrollment_id: number; custom: unknown }>;
+      .select('cl.id as enrollment_id', 'l.*', 'cl.state', db.raw('cl.current_step + 1 AS step'), 'cl.enrolled_at')) as Array<Record<string, unknown> & { enrollment_id: number; custom: unknown }>;
     if (rows.length === 0) return written;
     for (const row of rows) {
       await write(out, csvLine([...exportColumns.map((column) => row[column]), row.custom]));

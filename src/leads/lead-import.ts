@@ -5,6 +5,7 @@ import { parse, type CsvError } from 'csv-parse';
 import type { Knex } from 'knex';
 import type { Clock } from '../runtime/clock.js';
 import type { Config } from '../config/config.js';
+import { NotFoundError } from '../errors/domain-error.js';
 import { findCampaign, findSteps } from '../campaigns/campaign-store.js';
 import { suppressedIdentities } from '../suppression/suppression-store.js';
 import { identityHash } from './identity.js';
@@ -117,7 +118,7 @@ export async function importLeadsCsv(deps: { db: Knex; clock: Clock }, options: 
   const { db, clock } = deps;
   const { campaignId } = options;
   const campaign = await findCampaign(db, campaignId);
-  if (campaign === undefined) throw new Error(`campaign ${campaignId} does not exist`);
+  if (campaign === undefined) throw new NotFoundError(`campaign ${campaignId} does not exist`);
   const fileHash = await fileSha256(options.path);
   if (options.force !== true) {
     const previous = await findDoneImport(db, campaignId, fileHash);

@@ -9,8 +9,10 @@ import { identityHash, normaliseEmail } from './identity.js';
 export interface LeadTimeline {
   lead: (Record<string, unknown> & { id: number; email: string | null; consent: string; source: string | null }) | undefined;
   identityHash: string;
-  enrollments: Array<{ campaignId: number; campaign: string; state: string; currentStep: number; endReason: string | null; enrolledAt: Date }>;
-  messages: Array<{ id: number; campaignId: number; stepIndex: number; channel: string; status: string; skipReason: string | null; sentAt: Date | null }>;
+  /** `step` is the step the enrollment is on or ended at, 1-based; `steps` how many the campaign has (past the last: all done). */
+  enrollments: Array<{ campaignId: number; campaign: string; state: string; step: number; steps: number; endReason: string | null; enrolledAt: Date }>;
+  /** `step` is 1-based, as operators count steps. */
+  messages: Array<{ id: number; campaignId: number; step: number; channel: string; status: string; skipReason: string | null; sentAt: Date | null }>;
   events: ContactEvent[];
   suppressions: Array<{ kind: string; value: string; campaignId: number | null; reason: string; createdAt: Date }>;
 }
@@ -38,14 +40,15 @@ export async function leadTimeline(db: Knex, email: string): Promise<LeadTimelin
       'cl.campaign_id as campaignId',
       'c.name as campaign',
       'cl.state',
-      'cl.current_step as currentStep',
+      db.raw('cl.current_step + 1 AS step'),
+      db.raw('(SELECT count(*)::int FROM campaign_steps s WHERE s.campaign_id = cl.campaign_id) AS steps'),
       'cl.end_reason as endReason',
       'cl.enrolled_at as enrolledAt',
     )) as LeadTimeline['enrollments'];
   const messages = (await db('messages')
     .where({ lead_id: lead.id })
     .orderBy('id')
-    .select('id', 'campaign_id as campaignId', 'step_index as stepIndex', 'channel', 'status', 'skip_reason as skipReason', 'sent_at as sentAt')) as LeadTimeline['messages'];
+    .select('id', 'campaign_id as campaignId', db.raw('step_index + 1 AS step'), 'channel', 'status', 'skip_reason as skipReason', 'sent_at as sentAt')) as LeadTimeline['messages'];
   return { lead, identityHash: identity, enrollments, messages, events: await listContactEvents(db, lead.id), suppressions };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { replaceUnsafeText, safeText, unsafeTextIn } from '../core/safe-text.js';
+import { DomainError } from '../errors/domain-error.js';
 import { isEmailAddress } from './email-address.js';
 import type { Consent, NewLead } from './lead-store.js';
 
@@ -75,10 +76,9 @@ const headerAliases: Record<string, LeadField> = {
 };
 
 /** Raised for a `--map` entry or header set that cannot work (answered before any row is read). */
-export class ColumnMappingError extends Error {
+export class ColumnMappingError extends DomainError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ColumnMappingError';
+    super(message, 'invalid');
   }
 }
 
@@ -102,6 +102,11 @@ export type ColumnPlan = Array<{ field: LeadField } | { custom: string } | null>
 
 /** Plans the columns of a header row: explicit mappings first, then the known spellings, else custom. */
 export function planColumns(headers: readonly string[], explicit: ReadonlyMap<string, LeadField | null> = new Map()): ColumnPlan {
+  const present = new Set(headers.map(headerKey));
+  const unknown = [...explicit.keys()].filter((key) => !present.has(key));
+  if (unknown.length > 0) {
+    throw new ColumnMappingError(`--map names ${unknown.length === 1 ? 'a column' : 'columns'} the file does not have (${unknown.join(', ')}); its columns are: ${headers.map((header) => header.replace(/^\uFEFF/, '').trim()).join(', ')}`);
+  }
   const used = new Set<LeadField>();
   const plan: ColumnPlan = headers.map((header) => {
     const key = headerKey(header);

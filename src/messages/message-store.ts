@@ -7,20 +7,24 @@ import type { BodyFormat } from './message-body.js';
 
 export const MESSAGES = 'messages';
 
-export type MessageStatus =
-  | 'PLANNED'
-  | 'COMPOSED'
-  | 'PENDING_REVIEW'
-  | 'APPROVED'
-  | 'REJECTED'
-  | 'QUEUED'
-  | 'SENDING'
-  | 'SENT'
-  | 'SENT_PROOF'
-  | 'FAILED'
-  | 'DEAD'
-  | 'SKIPPED'
-  | 'UNKNOWN';
+/** Every status a message can have, in the order of its life. */
+export const MESSAGE_STATUSES = [
+  'PLANNED',
+  'COMPOSED',
+  'PENDING_REVIEW',
+  'APPROVED',
+  'REJECTED',
+  'QUEUED',
+  'SENDING',
+  'SENT',
+  'SENT_PROOF',
+  'FAILED',
+  'DEAD',
+  'SKIPPED',
+  'UNKNOWN',
+] as const;
+
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export type EnrollmentState = 'NEW' | 'ACTIVE' | 'COMPLETED' | 'REPLIED' | 'BOUNCED' | 'UNSUBSCRIBED' | 'SUPPRESSED' | 'FAILED';
 
@@ -282,3 +286,113 @@ export async function settleMessage(
   });
 }
 
+
+/**
+ * Enrollment states from which a retried DEAD message may run again: still waiting on it (NEW,
+ * ACTIVE), or ended by it (FAILED, e.g. an UNKNOWN message resolved as failed). Every other
+ * ending (REPLIED, BOUNCED, UNSUBSCRIBED, SUPPRESSED, COMPLETED) is the lead's own and stays.
+ */
+export const REOPENABLE_ENROLLMENT_STATES: readonly EnrollmentState[] = ['NEW', 'ACTIVE', 'FAILED'];
+
+/** Campaign statuses in which a retried DEAD message may be queued again (COMPLETED is reopened). */
+export const RETRYABLE_CAMPAIGN_STATUSES: readonly CampaignStatus[] = ['ACTIVE', 'PAUSED', 'COMPLETED'];
+
+/** A message as the dead-letter view shows it, with what decides whether it can be retried. */
+export interface DeadLetterRow {
+  id: number;
+  idempotency_key: string;
+  status: MessageStatus;
+  campaign_id: number;
+  lead_id: number;
+  step_index: number;
+  channel: Channel;
+  recipient: string | null;
+  attempts: number;
+  last_error: string | null;
+  updated_at: Date;
+  campaign_status: CampaignStatus;
+  enrollment_state: EnrollmentState;
+  current_step: number;
+  suppressed: boolean;
+}
+
+const deadLetterColumns = `m.id, m.idempotency_key, m.status, m.campaign_id, m.lead_id, m.step_index, m.channel, m.recipient,
+       m.attempts, m.last_error, m.updated_at, c.status AS campaign_status, cl.state AS enrollment_state, cl.current_step,
+       ${suppressedLeadSql('m.campaign_id')} AS suppressed`;
+
+/**
+ * DEAD messages, oldest id first, from `afterId` on (keyset pages), of one campaign or of all.
+ * Read from Postgres, the record: a flushed Redis loses the failed jobs, never this list.
+ */
+export async function listDeadMessages(db: Knex, filter: { campaignId?: number; afterId?: number; limit: number }): Promise<DeadLetterRow[]> {
+  // Joined from campaigns, so each campaign's DEAD messages come from the (campaign, status) index.
+  const { rows } = await db.raw<{ rows: DeadLetterRow[] }>(
+    `SELECT ${deadLetterColumns}
+       FROM campaigns c
+       JOIN messages m ON m.campaign_id = c.id AND m.status = 'DEAD'
+       JOIN campaign_leads cl ON cl.id = m.enrollment_id
+       JOIN leads l ON l.id = m.lead_id
+      WHERE (?::bigint IS NULL OR c.id = ?::bigint) AND m.id > ?
+      ORDER BY m.id
+      LIMIT ?`,
+    [filter.campaignId ?? null, filter.campaignId ?? null, filter.afterId ?? 0, filter.limit],
+  );
+  return rows;
+}
+
+/** The dead-letter view of the given messages, whatever their status (missing ids are left out). */
+export async function findDeadLetterRows(db: Knex, ids: readonly number[]): Promise<DeadLetterRow[]> {
+  const { rows } = await db.raw<{ rows: DeadLetterRow[] }>(
+    `SELECT ${deadLetterColumns}
+       FROM messages m
+       JOIN campaigns c ON c.id = m.campaign_id
+       JOIN campaign_leads cl ON cl.id = m.enrollment_id
+       JOIN leads l ON l.id = m.lead_id
+      WHERE m.id = ANY(?::bigint[])
+      ORDER BY m.id`,
+    [[...ids]],
+  );
+  return rows;
+}
+
+/**
+ * Compare-and-set DEAD → QUEUED of many messages, for an operator's retry, in one statement:
+ * only messages still DEAD, of a lead not suppressed, whose campaign still takes them and whose
+ * enrollment still waits on them (or ended FAILED on them) change. A FAILED enrollment is reopened to ACTIVE at that step,
+ * waiting for the message's outcome. Run it in a transaction; the caller adds the send jobs
+ * after it commits. Returns the messages requeued, with whether their enrollment was reopened.
+ */
+export async function requeueDeadMessages(
+  db: Knex,
+  ids: readonly number[],
+  now: Date,
+): Promise<Array<{ id: number; idempotency_key: string; channel: Channel; campaign_id: number; reopened: boolean }>> {
+  const { rows } = await db.raw<{ rows: Array<{ id: number; idempotency_key: string; channel: Channel; campaign_id: number; reopened: boolean }> }>(
+    `WITH candidate AS (
+       SELECT m.id, m.enrollment_id
+         FROM messages m
+         JOIN campaign_leads cl ON cl.id = m.enrollment_id AND cl.current_step = m.step_index
+         JOIN campaigns c ON c.id = m.campaign_id
+         JOIN leads l ON l.id = m.lead_id
+        WHERE m.id = ANY(?::bigint[]) AND m.status = 'DEAD'
+          AND cl.state = ANY(?::text[]) AND c.status = ANY(?::text[])
+          AND NOT ${suppressedLeadSql('m.campaign_id')}
+        FOR UPDATE OF m, cl
+     ), requeued AS (
+       UPDATE messages m SET status = 'QUEUED', queued_at = ?, updated_at = ?
+         FROM candidate
+        WHERE m.id = candidate.id
+        RETURNING m.id, m.idempotency_key, m.channel, m.campaign_id, m.enrollment_id
+     ), reopened AS (
+       UPDATE campaign_leads cl SET state = 'ACTIVE', end_reason = NULL, ended_at = NULL, next_action_at = NULL, updated_at = ?
+         FROM requeued
+        WHERE cl.id = requeued.enrollment_id AND cl.state = 'FAILED'
+        RETURNING cl.id
+     )
+     SELECT r.id, r.idempotency_key, r.channel, r.campaign_id, EXISTS (SELECT 1 FROM reopened o WHERE o.id = r.enrollment_id) AS reopened
+       FROM requeued r
+      ORDER BY r.id`,
+    [[...ids], [...REOPENABLE_ENROLLMENT_STATES], [...RETRYABLE_CAMPAIGN_STATUSES], now, now, now],
+  );
+  return rows;
+}

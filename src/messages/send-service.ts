@@ -88,6 +88,18 @@ class CapFull extends Error {
 const terminalEnrollmentStates = new Set(['COMPLETED', 'REPLIED', 'BOUNCED', 'UNSUBSCRIBED', 'SUPPRESSED', 'FAILED']);
 
 /**
+ * Why a retried DEAD message (a Bull Board retry of its failed job) is not sent, and what the
+ * operator can do: `drumbeat messages retry` reopens a COMPLETED campaign or a FAILED lead.
+ */
+function deadLetterRefusal(context: SendContextRow, reason: string): string {
+  const reopen = `run "drumbeat messages retry ${context.id}" to reopen it`;
+  if (context.campaign_status === 'COMPLETED') return `not sent: campaign ${context.campaign_id} is COMPLETED; ${reopen}`;
+  if (context.campaign_status === 'ARCHIVED') return `not sent: campaign ${context.campaign_id} is ARCHIVED; message ${context.id} stays DEAD`;
+  if (context.enrollment_state === 'FAILED') return `not sent: the lead's sequence in campaign ${context.campaign_id} ended FAILED; ${reopen}`;
+  return `not sent: ${reason.startsWith('suppressed: ') ? `the lead is ${reason}` : reason}; message ${context.id} stays DEAD`;
+}
+
+/**
  * Sends one message: re-reads it, re-checks every gate right before the adapter (kill switch,
  * campaign ACTIVE, message sendable, lead live and not replied, not suppressed, send window,
  * caps), claims it QUEUED → SENDING in a committed compare-and-set, calls the adapter, and
@@ -144,6 +156,9 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
   }
 
   function skip(context: SendContextRow, reason: string, effect: Parameters<typeof settleMessage>[1]['effect']): Promise<SendDecision> {
+    // A DEAD message's job runs only when an operator retries it from Bull Board: it must not
+    // end as a quiet success, so the message stays DEAD and the job fails saying why.
+    if (context.status === 'DEAD') return Promise.reject(new UnrecoverableError(deadLetterRefusal(context, reason)));
     return settleMessage(db, { id: context.id, from: SENDABLE_STATUSES, to: 'SKIPPED', now: clock.now(), reason, effect }).then(
       (settled): SendDecision => (settled ? { kind: 'skipped', reason } : { kind: 'not-sendable', status: 'changed concurrently' }),
     );

@@ -12,7 +12,8 @@ export interface UnknownMessage {
   id: number;
   campaignId: number;
   leadId: number;
-  stepIndex: number;
+  /** 1-based, as operators count steps. */
+  step: number;
   channel: Channel;
   recipient: string | null;
   lastError: string | null;
@@ -54,7 +55,7 @@ export function unknownService({ db, queues, clock, config }: UnknownServiceDeps
         id: row.id,
         campaignId: row.campaign_id,
         leadId: row.lead_id,
-        stepIndex: row.step_index,
+        step: row.step_index + 1,
         channel: row.channel,
         recipient: row.recipient,
         lastError: row.last_error,

@@ -15,6 +15,7 @@ import {
 } from './api-token-store.js';
 import { findOperatorByEmail } from './operator-store.js';
 import { operatorEmailSchema } from './operator-service.js';
+import { DomainError } from '../errors/domain-error.js';
 
 export type { ApiToken };
 
@@ -56,21 +57,16 @@ export interface ListedApiToken extends ApiToken {
 }
 
 /** Raised when a token reference names no token, or a name names more than one live token. */
-export class ApiTokenReferenceError extends Error {
-  constructor(
-    readonly kind: 'not-found' | 'ambiguous',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ApiTokenReferenceError';
+export class ApiTokenReferenceError extends DomainError {
+  constructor(kind: 'not-found' | 'ambiguous', message: string) {
+    super(message, kind === 'not-found' ? 'not-found' : 'invalid');
   }
 }
 
 /** Raised when an API token would belong to an operator that does not exist. */
-export class UnknownOperatorError extends Error {
+export class UnknownOperatorError extends DomainError {
   constructor(readonly email: string) {
-    super(`no operator has email ${email}`);
-    this.name = 'UnknownOperatorError';
+    super(`no operator has email ${email}`, 'invalid');
   }
 }
 

@@ -15,6 +15,7 @@ import {
 } from './operator-store.js';
 import { deleteSessionsOf } from './session-store.js';
 import { DEFAULT_OPERATOR_ROLE, roleSchema } from './roles.js';
+import { DomainError } from '../errors/domain-error.js';
 
 export type { Operator };
 
@@ -36,26 +37,23 @@ const newOperatorSchema = z.object({
 });
 
 /** Raised when a new operator's email or password is not acceptable; the message says why. */
-export class InvalidOperatorError extends Error {
+export class InvalidOperatorError extends DomainError {
   constructor(message: string) {
-    super(message);
-    this.name = 'InvalidOperatorError';
+    super(message, 'invalid');
   }
 }
 
 /** Raised when an operator with the same email already exists. */
-export class OperatorExistsError extends Error {
+export class OperatorExistsError extends DomainError {
   constructor(readonly email: string) {
-    super(`an operator with email ${email} already exists`);
-    this.name = 'OperatorExistsError';
+    super(`an operator with email ${email} already exists`, 'conflict');
   }
 }
 
 /** Raised when no operator has the email or id an operator command names. */
-export class OperatorNotFoundError extends Error {
+export class OperatorNotFoundError extends DomainError {
   constructor(readonly reference: string) {
-    super(`no operator ${reference}`);
-    this.name = 'OperatorNotFoundError';
+    super(`no operator ${reference}`, 'not-found');
   }
 }
 

@@ -7,17 +7,14 @@ import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { enqueueSends } from '../messages/enqueue-sends.js';
 import { settleMessage, type EnrollmentEffect } from '../messages/message-store.js';
+import { DomainError, type DomainErrorKind } from '../errors/domain-error.js';
 import { describePlaceholders, findPlaceholders } from '../templates/placeholders.js';
 import type { BodyFormat } from '../messages/message-body.js';
 
 /** A review request that cannot be applied; `kind` maps to 404, 409 or 400. */
-export class ReviewError extends Error {
-  override name = 'ReviewError';
-  constructor(
-    message: string,
-    readonly kind: 'not-found' | 'conflict' | 'invalid',
-  ) {
-    super(message);
+export class ReviewError extends DomainError {
+  constructor(message: string, kind: Extract<DomainErrorKind, 'not-found' | 'conflict' | 'invalid'>) {
+    super(message, kind);
   }
 }
 

@@ -15,6 +15,7 @@ import { createAppContext, type AppContext } from './context.js';
 import { installShutdown, type ShutdownStep } from './shutdown.js';
 import { startWorkers, warnOnEvictionPolicy, type RunningWorkers } from './worker-runtime.js';
 import { isIdle } from './idle.js';
+import { describeIdle } from './idle-summary.js';
 
 /**
  * The campaigns drumbeat paused on a fault that is not a lead's, as one check that never makes
@@ -78,6 +79,8 @@ function closeServer(server: Server): Promise<void> {
 /**
  * Runs the `api` process, the `worker` process, or both in one (`start`, for local use), with
  * the ordered shutdown: stop HTTP, drain workers, close queues, destroy the pool, quit Redis.
+ * Once it listens (and its workers run) it sends `'ready'` to its parent when it has an IPC
+ * channel (PM2).
  */
 export async function runProcess(kind: 'api' | 'worker' | 'start', config: Config, log: Logger): Promise<void> {
   checkCatalogue(allQueues, allProcessors);
@@ -106,14 +109,19 @@ export async function runProcess(kind: 'api' | 'worker' | 'start', config: Confi
     server = await startHttp(ctx);
   }
   if (kind !== 'api') workers = await startWorkers(ctx);
+  // PM2 (`wait_ready`) counts the process as online only now that it listens and its workers
+  // run; a process that fails to start never sends it, and PM2 shows it errored.
+  process.send?.('ready');
 }
 
 /**
  * Runs the workers in the foreground until nothing is due now and no job is waiting, active or
- * delayed-due, then shuts them down and resolves. Checks twice in a row, a poll apart, so that
+ * delayed-due (or the kill switch is on), then shuts them down and resolves with one line: what
+ * this run sent and what still waits, until when. Checks twice in a row, a poll apart, so that
  * work handed from one queue to another is not mistaken for idleness.
  */
-export async function runWorkersUntilIdle(ctx: AppContext, pollMs = 250): Promise<void> {
+export async function runWorkersUntilIdle(ctx: AppContext, pollMs = 250): Promise<string> {
+  const startedAt = ctx.clock.now();
   const workers = await startWorkers(ctx);
   try {
     let idleChecks = 0;
@@ -124,4 +132,5 @@ export async function runWorkersUntilIdle(ctx: AppContext, pollMs = 250): Promis
   } finally {
     await workers.close();
   }
+  return describeIdle(ctx, startedAt);
 }

@@ -1,7 +1,10 @@
-import type { NextFunction, Request, Response, Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import type { Knex } from 'knex';
-import { suppress, SuppressionTargetError, unsuppress } from './suppression-service.js';
+import { NotFoundError } from '../errors/domain-error.js';
+import { findCampaign } from '../campaigns/campaign-store.js';
+import { route } from '../http/route.js';
+import { suppress, unsuppress } from './suppression-service.js';
 import { listSuppressions } from './suppression-store.js';
 import { requireRole } from '../http/require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
@@ -21,17 +24,6 @@ const targetBody = z
   })
   .strict();
 
-type Handler = (req: Request, res: Response) => Promise<void>;
-
-function route(handler: Handler) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res).catch((error: unknown) => {
-      if (error instanceof SuppressionTargetError) res.status(400).json({ error: error.message });
-      else next(error);
-    });
-  };
-}
-
 /**
  * Suppressions on the admin API: `GET /suppressions` (keyset-paged by `afterId`), `POST
  * /suppressions` `{ target, reason?, campaignId? }` (an address, an @domain or an identity
@@ -42,6 +34,9 @@ export function suppressionApiRoutes(router: Router, deps: { db: Knex }): void {
     '/suppressions',
     route(async (req, res) => {
       const query = listQuery.parse(req.query);
+      if (query.campaignId !== undefined && (await findCampaign(deps.db, query.campaignId)) === undefined) {
+        throw new NotFoundError(`campaign ${query.campaignId} does not exist`);
+      }
       const suppressions = await listSuppressions(deps.db, query);
       res.json({ suppressions, nextAfterId: suppressions.length === query.limit ? suppressions[suppressions.length - 1]?.id : null });
     }),
@@ -61,7 +56,8 @@ export function suppressionApiRoutes(router: Router, deps: { db: Knex }): void {
     route(async (req, res) => {
       const body = targetBody.parse(req.body);
       const removed = await unsuppress(deps.db, body.target, { campaignId: body.campaignId });
-      res.status(removed === 0 ? 404 : 200).json({ removed });
+      if (removed === 0) throw new NotFoundError(`no suppression of "${body.target}" ${body.campaignId === null ? 'everywhere' : `in campaign ${body.campaignId}`}`);
+      res.json({ removed });
     }),
   );
 }

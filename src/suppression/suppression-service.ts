@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { DomainError, NotFoundError } from '../errors/domain-error.js';
+import { findCampaign } from '../campaigns/campaign-store.js';
 import { identityHash, normaliseEmail } from '../leads/identity.js';
 import { isEmailAddress } from '../leads/email-address.js';
 import { addSuppression, removeSuppressions, type SuppressionKind } from './suppression-store.js';
@@ -12,10 +14,9 @@ const domainSchema = z
 const identitySchema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 identity hash (64 hex digits)');
 
 /** Raised for a suppression target that is neither an email address, an @domain nor an identity hash. */
-export class SuppressionTargetError extends Error {
+export class SuppressionTargetError extends DomainError {
   constructor(target: string) {
-    super(`"${target}" is neither an email address, an @domain nor an identity hash (64 hex digits)`);
-    this.name = 'SuppressionTargetError';
+    super(`"${target}" is neither an email address, an @domain nor an identity hash (64 hex digits)`, 'invalid');
   }
 }
 
@@ -49,6 +50,9 @@ export function parseSuppressionTarget(target: string): { kind: SuppressionKind;
  */
 export async function suppress(db: Knex, target: string, options: SuppressOptions = {}): Promise<{ kind: SuppressionKind; value: string }> {
   const parsed = parseSuppressionTarget(target);
+  if (typeof options.campaignId === 'number' && (await findCampaign(db, options.campaignId)) === undefined) {
+    throw new NotFoundError(`campaign ${options.campaignId} does not exist`);
+  }
   const entry = { reason: options.reason ?? 'manual', campaignId: options.campaignId, createdBy: options.createdBy };
   if (parsed.kind === 'email') {
     await db.transaction(async (trx) => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { DomainError, type DomainErrorKind } from '../errors/domain-error.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { findCampaign, findSteps, type Campaign, type CampaignStep } from '../campaigns/campaign-store.js';
 import type { ChannelAdapter, SendResult } from '../channels/adapter.js';
@@ -10,13 +11,9 @@ import type { BodyFormat } from '../messages/message-body.js';
 import { currentVersions, findTemplate, listVersions } from './template-store.js';
 
 /** A preview or test send cannot be made (unknown campaign, step, lead, template, adapter). */
-export class PreviewError extends Error {
-  override name = 'PreviewError';
-  constructor(
-    message: string,
-    readonly kind: 'not-found' | 'invalid',
-  ) {
-    super(message);
+export class PreviewError extends DomainError {
+  constructor(message: string, kind: Extract<DomainErrorKind, 'not-found' | 'invalid'>) {
+    super(message, kind);
   }
 }
 

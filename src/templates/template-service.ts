@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Clock } from '../runtime/clock.js';
+import { DomainError, NotFoundError, type DomainErrorKind } from '../errors/domain-error.js';
+import { findCampaign } from '../campaigns/campaign-store.js';
 import { channelSchema, type Channel } from '../campaigns/campaign-spec.js';
 import { bodyFormatSchema, type BodyFormat } from '../messages/message-body.js';
 import { TemplateValidationError, validateTemplate } from './validate.js';
@@ -20,13 +22,9 @@ import {
 } from './template-store.js';
 
 /** A request the registry refuses: unknown template, name taken, concurrent save. */
-export class TemplateRegistryError extends Error {
-  override name = 'TemplateRegistryError';
-  constructor(
-    message: string,
-    readonly kind: 'not-found' | 'conflict',
-  ) {
-    super(message);
+export class TemplateRegistryError extends DomainError {
+  constructor(message: string, kind: Extract<DomainErrorKind, 'not-found' | 'conflict'>) {
+    super(message, kind);
   }
 }
 
@@ -108,6 +106,7 @@ export function templateService({ db, clock }: TemplateServiceDeps) {
     async add(input: unknown, createdBy: string): Promise<{ template: Template; version: TemplateVersion }> {
       const spec = newTemplateSchema.parse(input);
       check(spec.channel, spec.subject, spec.body, spec.format, spec.customFields);
+      if (spec.campaignId !== null && (await findCampaign(db, spec.campaignId)) === undefined) throw new NotFoundError(`campaign ${spec.campaignId} does not exist`);
       const now = clock.now();
       return db.transaction(async (trx) => {
         const template = await insertTemplate(trx, { ...spec, now });

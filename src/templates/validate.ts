@@ -1,3 +1,4 @@
+import { DomainError } from '../errors/domain-error.js';
 import { parsedTemplate } from './render.js';
 
 /** One problem in a template, with its 1-based line. */
@@ -8,10 +9,13 @@ export interface TemplateProblem {
 }
 
 /** A template failed save-time validation; the message lists every problem with its line. */
-export class TemplateValidationError extends Error {
-  override name = 'TemplateValidationError';
+export class TemplateValidationError extends DomainError {
   constructor(readonly problems: TemplateProblem[]) {
-    super(problems.map((problem) => `${problem.part}${problem.line === undefined ? '' : ` line ${problem.line}`}: ${problem.message}`).join('; '));
+    super(
+      problems.map((problem) => `${problem.part}${problem.line === undefined ? '' : ` line ${problem.line}`}: ${problem.message}`).join('; '),
+      'invalid',
+      problems.map((problem) => ({ path: problem.part, message: `${problem.line === undefined ? '' : `line ${problem.line}: `}${problem.message}` })),
+    );
   }
 }
 

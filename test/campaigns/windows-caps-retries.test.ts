@@ -134,7 +134,7 @@ describe('send windows, caps and retries', function () {
     expect(message.external_id).to.equal(`ext-${1}-3`);
   });
 
-  it('ends DEAD after the last attempt, keeps the job in the failed set, and a retry from there re-checks every gate', async () => {
+  it('ends DEAD after the last attempt, keeps the job in the failed set, and a retry from there re-checks every gate, failing visibly where one refuses', async () => {
     const flaky = recordingAdapter(() => new TransientSendError('503 unavailable'));
     ctx = engineContext({ liveAdapters: { email: flaky.adapter }, env: { SEND_ATTEMPTS: '3' } });
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(2), spec: { mode: 'LIVE' } });
@@ -152,10 +152,19 @@ describe('send windows, caps and retries', function () {
     // The operator retries both from the dead-letter view; one address was suppressed meanwhile.
     await suppress(ctx.db, 'lead-0@example.com', { reason: 'complained' });
     for (const job of failed) await job.retry('failed');
-    await eventually(async () => {
-      const counts = await statusCounts(ctx, campaignId);
-      return counts.SENT === 1 && counts.SKIPPED === 1;
-    }, 'one sent, the suppressed one skipped');
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT === 1, 'the other one sent');
+    // The suppressed one is not quietly skipped: it stays DEAD and its job fails again, saying why.
+    const suppressed = (await ctx.db('messages').where({ recipient: 'lead-0@example.com' }).first('id', 'status', 'idempotency_key')) as {
+      id: number;
+      status: string;
+      idempotency_key: string;
+    };
+    const reason = await eventually(async () => {
+      const job = await ctx.queues.get(sendEmailQueue).getJob(suppressed.idempotency_key);
+      return (await job?.getState()) === 'failed' && job?.failedReason.startsWith('not sent') === true ? job.failedReason : undefined;
+    }, 'the suppressed one to fail again');
+    expect(reason).to.equal(`not sent: the lead is suppressed: email (complained); message ${suppressed.id} stays DEAD`);
+    expect(suppressed.status).to.equal('DEAD');
     expect(flaky.calls).to.have.length(7);
     expect(flaky.calls[6]?.recipient).to.equal('lead-1@example.com');
   });

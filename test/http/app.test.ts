@@ -107,8 +107,8 @@ describe('http app', () => {
         body: JSON.stringify({ count: 'many' }),
       });
       expect(response.status).to.equal(400);
-      const body = (await response.json()) as { error: string; issues: Array<{ path: string }> };
-      expect(body.error).to.equal('invalid request');
+      const body = (await response.json()) as { error: string; issues: Array<{ path: string; message: string }> };
+      expect(body.error, 'one sentence naming the field').to.equal(`invalid request: count: ${body.issues[0]?.message}`);
       expect(body.issues.map((issue) => issue.path)).to.deep.equal(['count']);
     });
 

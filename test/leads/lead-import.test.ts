@@ -98,6 +98,9 @@ describe('streaming lead import', function () {
     const csv = Buffer.concat(chunks).toString('utf8');
     expect(csv).to.include(`"'=HYPERLINK(""http://evil.example"")"`);
     expect(csv).not.to.match(/(^|,)=HYPERLINK/m);
+    const [header, first] = csv.split('\r\n') as [string, string];
+    expect(header, 'steps are 1-based in the export').to.include(',state,step,enrolled_at,custom');
+    expect(first).to.include(',NEW,1,');
     for (const dangerous of ['+1', '-1', '@SUM(A1)', '\tx']) expect(csvCell(dangerous).replace(/^"/, '')).to.match(/^'/);
   });
 

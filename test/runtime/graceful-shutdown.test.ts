@@ -21,7 +21,8 @@ describe('graceful shutdown', function () {
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(20_000) });
     const worker = spawnDrumbeat(['worker'], { LOG_LEVEL: 'info', TICK_BATCH_SIZE: '500' });
     let output = '';
-    worker.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    // Log lines go to stderr; stdout is for what a command prints for people.
+    worker.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     try {
       await eventually(() => Promise.resolve(output.includes('workers started')), 'the worker to start');
       await ctx.queues.get(campaignTickQueue).add('tick', { campaignId, slot: new Date().toISOString() }, { jobId: 'shutdown-tick' });
