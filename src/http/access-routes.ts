@@ -20,8 +20,8 @@ import { ADMIN_ROLES } from '../operators/roles.js';
 import { requireRole } from './require-role.js';
 import { apiTokenOf } from './api-auth.js';
 import { route } from './route.js';
+import { entityId, idParam } from './params.js';
 
-const idParam = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
 const newTokenBody = z
   .object({
     name: z.string().max(200),
@@ -36,7 +36,7 @@ const newOperatorBody = z
     role: z.string().max(50).optional(),
   })
   .strict();
-const operatorAction = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER), action: z.enum(['disable', 'enable']) });
+const operatorAction = z.object({ id: entityId, action: z.enum(['disable', 'enable']) });
 
 /** A token as the API shows it: never the token or its hash. */
 function tokenView(token: ApiToken | ListedApiToken) {

@@ -14,9 +14,9 @@ import { requireRedis } from './redis-guard.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
 import { accessRoutes } from './access-routes.js';
+import { entityId, idParam } from './params.js';
 
-const idParam = z.object({ id: z.coerce.number().int().positive() });
-const actionParam = z.object({ id: z.coerce.number().int().positive(), action: z.enum(['approve', 'start', 'pause', 'resume', 'archive']) });
+const actionParam = z.object({ id: entityId, action: z.enum(['approve', 'start', 'pause', 'resume', 'archive']) });
 const killBody = z.object({ on: z.boolean() }).strict();
 const strategyBody = z.object({ note: z.string().max(2000).optional(), reason: z.string().trim().max(2000).optional() }).strict();
 

@@ -54,6 +54,14 @@ function bodyErrorMessage(type: string, bodyLimit: string): string | undefined {
   }
 }
 
+/**
+ * Whether an error is Postgres refusing a value as data: SQLSTATE class 22 (22021 a NUL or
+ * invalid byte sequence, 22P05 untranslatable character, 22003 numeric out of range, …).
+ */
+function isPostgresDataException(error: unknown): error is { code: string } {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' && /^22[0-9A-Z]{3}$/.test(error.code) && 'severity' in error;
+}
+
 /** The client-error status an error carries (http-errors style), if any. */
 function clientErrorStatus(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
@@ -88,6 +96,13 @@ export function jsonErrorHandler({ log, bodyLimit }: { log: Logger; bodyLimit: s
     if (error instanceof ZodError) {
       const issues = error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
       res.status(400).json(errorBody(`invalid request: ${issues.map((issue) => (issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`)).join('; ')}`, issues));
+      return;
+    }
+    if (isPostgresDataException(error)) {
+      // Input that slipped past validation and that Postgres refuses as data (a NUL character,
+      // invalid UTF-8, a number out of range): the request's fault, never a 500.
+      log.warn({ code: error.code, method: req.method, path: req.path }, 'input refused by Postgres as data');
+      res.status(400).json(errorBody('the request holds a value that cannot be stored (check for NUL characters, invalid text or out-of-range numbers)'));
       return;
     }
     if (isRedisUnavailable(error)) {

@@ -8,8 +8,9 @@ import { route } from './route.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
 import { apiActor } from './template-routes.js';
+import { entityId } from './params.js';
 
-const deadQuery = z.object({ campaign: z.coerce.number().int().positive().optional() }).strict();
+const deadQuery = z.object({ campaign: entityId.optional() }).strict();
 
 /** `{ids}` or `{campaignId, all: true}`: which DEAD messages to queue again. */
 const retryBody = z.union([

@@ -6,12 +6,12 @@ import { route } from './route.js';
 import { apiActor } from './template-routes.js';
 import { requireRole } from './require-role.js';
 import { REVIEW_ROLES } from '../operators/roles.js';
+import { entityId, idParam, smallCount } from './params.js';
 
-const idParam = z.object({ id: z.coerce.number().int().positive() });
 const listQuery = z.object({
-  campaign: z.coerce.number().int().positive().optional(),
+  campaign: entityId.optional(),
   after: z.coerce.number().int().nonnegative().optional(),
-  limit: z.coerce.number().int().positive().max(1000).optional(),
+  limit: smallCount.pipe(z.number().max(1000)).optional(),
 });
 const approveBody = z.object({ note: z.string().max(2000).optional() }).strict();
 const rejectBody = z.object({ reason: z.string().trim().min(1, 'a rejection needs a reason').max(2000) }).strict();

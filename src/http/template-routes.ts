@@ -7,15 +7,15 @@ import { OPERATE_ROLES } from '../operators/roles.js';
 import { route } from './route.js';
 import { parseCampaignSpec } from '../campaigns/campaign-spec.js';
 import { previewCampaignStep } from '../templates/preview.js';
+import { entityId, idParam, smallCount } from './params.js';
 
 /** Who made a change through the API, as recorded on versions and decisions. */
 export function apiActor(req: Request): string {
   return `api:${apiTokenOf(req).name}`;
 }
 
-const idParam = z.object({ id: z.coerce.number().int().positive() });
-const listQuery = z.object({ campaign: z.coerce.number().int().positive().optional() });
-const previewQuery = z.object({ lead: z.string().min(1), step: z.coerce.number().int().positive().default(1) });
+const listQuery = z.object({ campaign: entityId.optional() });
+const previewQuery = z.object({ lead: z.string().min(1).max(320), step: smallCount.default(1) });
 
 /**
  * Template registry and campaign content routes under `/api`: template CRUD (every save a new

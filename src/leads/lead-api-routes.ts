@@ -15,8 +15,8 @@ import type { LeadRow } from './lead-row.js';
 import { newUploadId, removeUpload, uploadDirectory, uploadPath } from './import-uploads.js';
 import { requireRole } from '../http/require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
+import { idParam } from '../http/params.js';
 
-const idParam = z.object({ id: z.coerce.number().int().positive() });
 const text = z.string().max(2000).optional();
 
 /** One lead of `POST /api/campaigns/:id/leads` (camelCase; unknown keys refused). */

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type { Router } from 'express';
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { buildHttpApp } from '../../src/runtime/processes.js';
 import type { AppContext } from '../../src/runtime/context.js';
@@ -10,26 +9,7 @@ import { addOperator } from '../../src/operators/operator-service.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
 import { engineContext, freshEngine, makeLeads, seedCampaign, specFor } from '../support/engine.js';
 import { startApp, type RunningApp } from './http-harness.js';
-
-const methods = ['get', 'post', 'put', 'patch', 'delete'] as const;
-
-/** Every (method, path) that `apiRoutes` mounts, recorded through a stand-in router. */
-function mountedApiRoutes(ctx: AppContext): Array<{ method: (typeof methods)[number]; path: string }> {
-  const routes: Array<{ method: (typeof methods)[number]; path: string }> = [];
-  const recorder = new Proxy({} as Router, {
-    get: (_target, property) => {
-      if (methods.includes(property as (typeof methods)[number])) {
-        return (path: string) => {
-          routes.push({ method: property as (typeof methods)[number], path });
-          return recorder;
-        };
-      }
-      return () => recorder;
-    },
-  });
-  apiRoutes(recorder, ctx);
-  return routes;
-}
+import { mountedApiRoutes } from '../support/api-routes.js';
 
 describe('admin API authentication', function () {
   this.timeout(20_000);
