@@ -45,9 +45,9 @@ export function buildProgram(): Command {
     .description('check Redis, Postgres, the schema, LIVE channel settings and the SMTP login; exit 1 on any problem')
     .option('--json', 'print the checks as JSON')
     .action(async (options: { json?: boolean }) => {
-      const report = await runPreflight(config(), undefined, { smtpLogin: true });
+      const report = await runPreflight(config(), undefined, { smtpLogin: true, storedTemplates: true });
       if (options.json === true) print(report, true);
-      else for (const check of report.checks) print(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.message}`, false);
+      else for (const check of report.checks) print(`${check.ok ? (check.warning === true ? 'WARN' : 'ok  ') : 'FAIL'} ${check.name}: ${check.message}`, false);
       if (!report.ok) process.exitCode = 1;
     });
 

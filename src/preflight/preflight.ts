@@ -7,12 +7,15 @@ import { readEvictionPolicy } from '../redis/connection.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { smtpAccount } from '../channels/email/smtp-adapter.js';
 import { verifySmtpLogin } from '../channels/email/smtp-login.js';
+import { parsedTemplate } from '../templates/render.js';
 
 export interface PreflightCheck {
   name: string;
   ok: boolean;
   /** One sentence: what is fine, or what to fix. */
   message: string;
+  /** Something to look at that does not stop drumbeat working (printed as WARN). */
+  warning?: boolean;
 }
 
 export interface PreflightReport {
@@ -27,6 +30,13 @@ export interface PreflightOptions {
    * @defaultValue false
    */
   smtpLogin?: boolean;
+  /**
+   * Also re-read every stored template that can still render (active templates' current
+   * versions, the steps of campaigns not finished) and warn about any that no longer passes
+   * the template language: its messages would be SKIPPED. `drumbeat preflight` only.
+   * @defaultValue false
+   */
+  storedTemplates?: boolean;
 }
 
 /** The settings each channel needs before a LIVE campaign may use it. */
@@ -120,9 +130,64 @@ async function checkPostgres(config: Config, db: Knex, options: PreflightOptions
         : { name: `channel-${channel}`, ok: false, message: `A LIVE campaign sends ${channel} but ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not set; set ${missing.length === 1 ? 'it' : 'them'} or switch the campaign to PROOF.` },
     );
   }
+  if (options.storedTemplates === true) checks.push(await checkStoredTemplates(db));
   const sendsEmail = liveChannels.some(({ channel }) => channel === 'email');
   if (options.smtpLogin === true && sendsEmail && config.SMTP_URL !== undefined) checks.push(await checkSmtpLogin(config.SMTP_URL, config.SMTP_TIMEOUT));
   return checks;
+}
+
+/** How many refused templates the warning names before it says "and N more". */
+const templatesNamed = 5;
+
+/**
+ * Stored template text that no longer passes the template language (a row changed behind
+ * drumbeat's back, or saved by an older version): its messages would be SKIPPED at render.
+ */
+async function checkStoredTemplates(db: Knex): Promise<PreflightCheck> {
+  const versions = (await db('templates as t')
+    .join('template_versions as v', function currentVersion() {
+      this.on('v.template_id', '=', 't.id').andOn('v.version', '=', 't.current_version');
+    })
+    .where('t.active', true)
+    .select('t.name', 'v.version', 'v.subject', 'v.body')) as Array<{ name: string; version: number; subject: string | null; body: string }>;
+  const steps = (await db('campaign_steps as s')
+    .join('campaigns as c', 'c.id', 's.campaign_id')
+    .whereIn('c.status', ['DRAFT', 'ACTIVE', 'PAUSED'])
+    .select('s.campaign_id', 's.step_index', 's.subject', 's.body', 's.variants')) as Array<{
+    campaign_id: number;
+    step_index: number;
+    subject: string | null;
+    body: string | null;
+    variants: Array<{ name: string; subject: string | null; body: string | null }> | null;
+  }>;
+  const texts: Array<{ where: string; text: string | null }> = [
+    ...versions.flatMap((row) => [
+      { where: `template "${row.name}" v${row.version} subject`, text: row.subject },
+      { where: `template "${row.name}" v${row.version} body`, text: row.body },
+    ]),
+    ...steps.flatMap((row) => [
+      { where: `campaign ${row.campaign_id} step ${row.step_index + 1} subject`, text: row.subject },
+      { where: `campaign ${row.campaign_id} step ${row.step_index + 1} body`, text: row.body },
+      ...(row.variants ?? []).flatMap((variant) => [
+        { where: `campaign ${row.campaign_id} step ${row.step_index + 1} variant ${variant.name} subject`, text: variant.subject },
+        { where: `campaign ${row.campaign_id} step ${row.step_index + 1} variant ${variant.name} body`, text: variant.body },
+      ]),
+    ]),
+  ];
+  const refused: string[] = [];
+  for (const { where, text } of texts) {
+    if (text === null) continue;
+    const parsed = parsedTemplate(text);
+    if (!parsed.ok) refused.push(`${where}${parsed.issues[0]?.line === undefined ? '' : ` line ${parsed.issues[0].line}`}: ${parsed.issues[0]?.message ?? 'refused'}`);
+  }
+  if (refused.length === 0) return { name: 'templates', ok: true, message: `Every stored template that can render passes the template language (${texts.filter((entry) => entry.text !== null).length} checked).` };
+  const more = refused.length > templatesNamed ? ` and ${refused.length - templatesNamed} more` : '';
+  return {
+    name: 'templates',
+    ok: true,
+    warning: true,
+    message: `${refused.length} stored template text(s) no longer pass the template language and would be SKIPPED: ${refused.slice(0, templatesNamed).join('; ')}${more}. Save a corrected version.`,
+  };
 }
 
 /**

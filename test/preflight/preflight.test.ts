@@ -72,4 +72,18 @@ describe('preflight', function () {
     expect(result.code).to.equal(1);
     expect(result.stdout).to.match(/FAIL redis: Redis at .* is not reachable/);
   });
+  it('warns (WARN, exit 0) about a stored template that no longer passes the template language, naming where', async () => {
+    const db = testDb();
+    const [campaign] = (await db('campaigns').insert({ name: 'Tampered', slug: 'tampered', spec: '{}' }).returning('id')) as Array<{ id: number }>;
+    // Written past every save-time check, as a tampered or legacy row would be.
+    await db('campaign_steps').insert({ campaign_id: campaign!.id, step_index: 0, channel: 'x', body: 'Hi\n<%= process.env.DATABASE_URL %>' });
+    const report = await runPreflight(testConfig(), db, { storedTemplates: true });
+    const templates = report.checks.find((check) => check.name === 'templates');
+    expect(templates).to.deep.include({ ok: true, warning: true });
+    expect(templates?.message).to.include(`campaign ${campaign!.id} step 1 body line 2: "process" is not allowed`);
+    const cli = await runDrumbeat(['preflight']);
+    expect(cli.code, cli.stdout).to.equal(0);
+    expect(cli.stdout).to.match(/^WARN templates: 1 stored template text\(s\) no longer pass/m);
+    expect((await runPreflight(testConfig(), db)).checks.map((check) => check.name), 'readiness does not scan templates').to.not.include('templates');
+  });
 });
