@@ -286,7 +286,9 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
           { idempotencyKey: context.idempotency_key, fromEmail: context.from_email, replyTo: context.reply_to },
         );
         claim.providerMessageId = extras.messageId;
-        claim.unsubscribeTokenHash = tokenHash;
+        // A PROOF email never leaves: no link can be clicked, so its token is not stored (an
+        // index entry per message saved); its Message-ID is, for the follow-ups it threads.
+        claim.unsubscribeTokenHash = context.mode === 'LIVE' ? tokenHash : null;
         message = { ...fields, channel: 'email', email: extras };
       } else {
         message = { ...fields, channel: context.channel };
