@@ -23,6 +23,11 @@ function remember(text: string, template: ParsedTemplate): void {
   }
 }
 
+/** What the parse cache holds now: templates and their text's length (for tests and metrics). */
+export function templateCacheSize(): { templates: number; chars: number } {
+  return { templates: parsedCache.size, chars: cachedChars };
+}
+
 /**
  * A template parsed under the template language (cached), or every issue that refuses it.
  * Nothing is cached for a refused template.

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Eta } from 'eta';
 import { parseTemplate, renderParsedTemplate, TemplateRenderError, MAX_TEMPLATE_BYTES, type RenderContext } from '../../src/templates/template-language.js';
+import { parsedTemplate, templateCacheSize } from '../../src/templates/render.js';
 
 const context: RenderContext = {
   lead: { email: 'sean@example.com', firstName: "Seán O'Brien", lastName: null, company: 'AT&T <Labs>', custom: { plan: 'Pro', empty: '' } },
@@ -102,5 +103,17 @@ describe('the template language: parsed, never compiled', () => {
       ['plan', 1],
       ['tier', 2],
     ]);
+  });
+
+  it('caches only accepted templates, bounded by their size in bytes, not by count', () => {
+    const before = templateCacheSize();
+    for (let index = 0; index < 40; index += 1) {
+      // 900 KB each, refused (too large, and code): none of them may be kept.
+      expect(parsedTemplate(`${index}${'x'.repeat(900 * 1024)}<%= process %>`).ok).to.equal(false);
+    }
+    expect(templateCacheSize()).to.deep.equal(before);
+    for (let index = 0; index < 200; index += 1) expect(parsedTemplate(`${index}${'y'.repeat(60 * 1024)} <%= it.lead.firstName %>`).ok).to.equal(true);
+    expect(templateCacheSize().chars, 'bounded in bytes').to.be.at.most(4 * 1024 * 1024);
+    expect(templateCacheSize().templates).to.be.below(200);
   });
 });
