@@ -8,8 +8,9 @@
  * Prints a summary and, last, one JSON line: requests, answers by status class and status, every
  * 5xx, whether either process exited, whether the canary file was written, upload files left,
  * the brute force's counts, whether Bull Board refused the job, and the api's RSS. Exits 1 on
- * any 5xx, unanswered request, answer its class did not expect, crash, canary write or
- * leftover upload.
+ * any 5xx, unanswered request, answer its class did not expect, crash, canary write, leftover
+ * upload, signed event not stored, sign-in while throttled, job added from Bull Board, payload
+ * name rendered as anything but its text, or secret in the logs.
  *
  *   npm run probe:security
  *
