@@ -13,34 +13,7 @@ import { webhookSecret } from '../webhooks/webhook-support.js';
 import { bearerFor } from './security-support.js';
 import { startApp } from '../http/http-harness.js';
 import { route } from '../../src/http/route.js';
-
-/** Text Postgres cannot hold, in every form it reaches us. */
-const badTexts = ['a\u0000b', 'x\ud800y', '\udc00', '\u0000\udfff', 'ok\u0000'];
-/** Ids outside what a route can name: beyond int4, beyond 2^53 − 1, negative, fractional, words, escapes. */
-const badIds = ['2147483648', '9007199254740992', '99999999999999999999', '-1', '0', '1.5', '1e3', 'abc', '%00', '%F0%9F', '%20%31', 'Infinity', 'NaN'];
-/** Field names the routes read, each set to bad text in one body. */
-const fieldNames = ['name', 'slug', 'email', 'target', 'reason', 'note', 'body', 'subject', 'channel', 'kind', 'lead', 'format', 'expires', 'operator', 'password', 'role', 'file', 'firstName', 'company'];
-
-/**
- * Percent-encodes text as a client can put it in a URL, lone surrogates included (as the
- * three bytes UTF-8 would give them, which no decoder accepts), where encodeURIComponent throws.
- */
-function percentEncode(text: string): string {
-  return [...text]
-    .map((char) => {
-      const unit = char.charCodeAt(0);
-      if (char.length === 1 && unit >= 0xd800 && unit <= 0xdfff) {
-        return [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)].map((byte) => `%${byte.toString(16).toUpperCase()}`).join('');
-      }
-      return encodeURIComponent(char);
-    })
-    .join('');
-}
-
-function bodiesFor(text: string): unknown[] {
-  const object = Object.fromEntries(fieldNames.map((name) => [name, text]));
-  return [text, object, [object], { ...object, campaignId: 1, ids: [1], custom: { [text]: text } }, { [text]: 1 }];
-}
+import { badIds, badTexts, bodiesFor, percentEncode, unboundedDelays } from './corpus.js';
 
 describe('bad input at every edge: a clear 4xx, never a 5xx', function () {
   this.timeout(120_000);
@@ -200,13 +173,13 @@ describe('bad input at every edge: a clear 4xx, never a 5xx', function () {
 
   it('a step delay that is not finite, or longer than a year, is a field error (API and CLI), never stored', async () => {
     const ctx = engine.ctx;
-    for (const delay of ['9'.repeat(400) + 'w', '99999999999999999999w', '366d', 'Infinity']) {
+    for (const delay of unboundedDelays) {
       expect(() => parseCampaignSpec(specFor({ steps: [{ channel: 'email', subject: 'Hi', body: 'Hi', delay }] })), delay).to.throw(CampaignSpecError, 'steps.0.delay');
     }
     const dir = await mkdtemp(join(tmpdir(), 'drumbeat-bad-spec-'));
     try {
       const file = join(dir, 'spec.json');
-      await writeFile(file, JSON.stringify(specFor({ steps: [{ channel: 'email', subject: 'Hi', body: 'Hi', delay: '9'.repeat(400) + 'w' }] })));
+      await writeFile(file, JSON.stringify(specFor({ steps: [{ channel: 'email', subject: 'Hi', body: 'Hi', delay: unboundedDelays[0] }] })));
       const created = await runDrumbeat(['campaign', 'create', file]);
       expect(created.code).to.equal(1);
       expect(created.stderr).to.match(/steps\.0\.delay/);

@@ -10,44 +10,13 @@ import { testDb } from '../setup/hooks.js';
 import { freshEngine, makeLeads, runDrumbeat, seedCampaign, specFor, statusCounts } from '../support/engine.js';
 import { startApp, type RunningApp } from '../http/http-harness.js';
 import { previewTemplate } from '../../src/templates/preview.js';
+import { templateEscapePayloads } from './corpus.js';
 
 /** What a payload would do if it ran: write this file (it must never exist) or set a global. */
 const canary = join(tmpdir(), `drumbeat-canary-${process.pid}`);
 const canaryGlobal = 'drumbeatTemplateCanary';
-const write = `require('fs').writeFileSync(${JSON.stringify(canary)}, 'ran')`;
-
-/**
- * Template-escape payloads, by class: each would write the canary, set a global, or read the
- * process's secrets if any part of it ran as JavaScript.
- */
-const payloads: Array<[string, string]> = [
-  ['constructor chain', `Hi <%= ''.constructor.constructor("globalThis.${canaryGlobal}=1; return process")().mainModule.${write} %>`],
-  ['function constructor via a field', `<%= it.lead.firstName.constructor.constructor("globalThis.${canaryGlobal}=1")() %>`],
-  ['computed member access', `<%= it.lead.firstName['constructor']['constructor']("globalThis.${canaryGlobal}=1")() %>`],
-  ['unicode escape of a name', `<%= \\u0070rocess.mainModule.${write} %>`],
-  ['template literal', '<%= `${globalThis.' + canaryGlobal + '=1}` %>'],
-  ['block comment hiding code', `<%= it.lead.firstName /* */ + (globalThis.${canaryGlobal}=1) %>`],
-  ['line comment', `<%= it.lead.firstName // %>\n<%= (globalThis.${canaryGlobal}=1) %>`],
-  ['exec tag statement', `<% globalThis.${canaryGlobal} = 1 %>`],
-  ['exec tag with whitespace control', `<%_ process.mainModule.${write} _%>`],
-  ['raw output', `<%~ (globalThis.${canaryGlobal}=1) %>`],
-  ['closing a block early', `<% if (it.lead.company) { } globalThis.${canaryGlobal} = 1; if (true) { %>x<% } %>`],
-  ['code in a condition', `<% if (globalThis.${canaryGlobal} = 1) { %>x<% } %>`],
-  ['fallback that is code', `<%= it.lead.firstName || (globalThis.${canaryGlobal}=1) %>`],
-  ['arrow function', `<%= (() => globalThis.${canaryGlobal} = 1)() %>`],
-  ['Eta internals', `<%= __eta.res = process.env.SESSION_SECRET %>`],
-  ['include of a file', `<%~ include('/etc/passwd') %>`],
-  ['this', `<%= this.constructor.constructor("globalThis.${canaryGlobal}=1")() %>`],
-  ['prototype of the data', `<%= it.lead.__proto__.constructor.constructor("globalThis.${canaryGlobal}=1")() %>`],
-  ['process secrets', '<%= process.env.DATABASE_URL %>'],
-  ['require', `<%= require('child_process').execSync('touch ${canary}') %>`],
-  ['import()', `<%= import('fs').then((fs) => fs.writeFileSync(${JSON.stringify(canary)}, 'ran')) %>`],
-  ['hex escape in a literal', `<%= it.lead.firstName || "\\x70" %>`],
-  ['fullwidth letters', '<%= ｐrocess.env %>'],
-  ['zero-width joiner', '<%= it.lead.first\u200dName %>'],
-  ['a tag spanning lines', `<%=\nit.lead.firstName\n+ (globalThis.${canaryGlobal}=1)\n%>`],
-  ['too large', `${'x'.repeat(70 * 1024)}<%= it.lead.firstName %>`],
-];
+/** The escape corpus, aimed at this process's canary file and global. */
+const payloads = templateEscapePayloads(canary, canaryGlobal);
 
 function untouched(): void {
   expect(existsSync(canary), 'the canary file was never written').to.equal(false);
