@@ -11,6 +11,13 @@ export const entityId = z
   .transform(Number)
   .pipe(z.number().max(Number.MAX_SAFE_INTEGER, 'at most 9007199254740991'));
 
+/** A keyset cursor as a query parameter: the last id seen, or 0 to start. Plain digits, like ids. */
+export const cursorId = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,15})$/, 'a whole number, 0 or more')
+  .transform(Number)
+  .pipe(z.number().max(Number.MAX_SAFE_INTEGER, 'at most 9007199254740991'));
+
 /** `:id` route parameters. */
 export const idParam = z.object({ id: entityId });
 

@@ -6,11 +6,11 @@ import { route } from './route.js';
 import { apiActor } from './template-routes.js';
 import { requireRole } from './require-role.js';
 import { REVIEW_ROLES } from '../operators/roles.js';
-import { entityId, idParam, smallCount } from './params.js';
+import { cursorId, entityId, idParam, smallCount } from './params.js';
 
 const listQuery = z.object({
   campaign: entityId.optional(),
-  after: z.coerce.number().int().nonnegative().optional(),
+  after: cursorId.optional(),
   limit: smallCount.pipe(z.number().max(1000)).optional(),
 });
 const approveBody = z.object({ note: z.string().max(2000).optional() }).strict();

@@ -8,12 +8,12 @@ import { suppress, unsuppress } from './suppression-service.js';
 import { listSuppressions } from './suppression-store.js';
 import { requireRole } from '../http/require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
-import { entityId, smallCount } from '../http/params.js';
+import { cursorId, entityId, smallCount } from '../http/params.js';
 
 const listQuery = z.object({
   kind: z.enum(['email', 'domain', 'identity']).optional(),
   campaignId: entityId.optional(),
-  afterId: z.coerce.number().int().nonnegative().default(0),
+  afterId: cursorId.default(0),
   limit: smallCount.pipe(z.number().max(1000)).default(100),
 });
 

@@ -289,7 +289,8 @@ export async function badIdsEverywhere(target: ProbeTarget): Promise<void> {
     return target.tally.send('bad ids', method, fill(route.path, id), { headers: json(target.bearer[role]), ...emptyBody(method) }, clientError);
   });
   // Ids in query strings, where list routes read them: refused. Keyset cursors (`after`,
-  // `afterId`) are counts, not ids: any whole number, however written, pages past the end.
+  // `afterId`) are plain whole numbers from 0: a large one pages past the end (200), any other
+  // form is refused.
   const idQueries = ['/api/templates?campaign=', '/api/review?campaign=', '/api/review?limit=', '/api/suppressions?campaignId=', '/api/messages/dead?campaign='];
   const cursorQueries = ['/api/review?after=', '/api/suppressions?afterId='];
   const queries = [
