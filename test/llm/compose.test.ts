@@ -47,9 +47,11 @@ const personalised = (llmFallback: 'TEMPLATE' | 'REVIEW' = 'TEMPLATE') => ({
 });
 
 interface MessageRow {
+  id: number;
   status: string;
   body: string;
   review_note: string | null;
+  personalisation_note: string | null;
   recipient: string;
 }
 
@@ -125,7 +127,7 @@ describe('LLM personalisation through the compose queue', function () {
     await eventually(async () => (await statusCounts(engine, campaignId)).SENT_PROOF === 1, 'sent plain');
     const [row] = await messages(engine, campaignId);
     expect(row?.body).to.equal('Hi First0, here is the plain template.');
-    expect(row?.review_note).to.match(/personalisation skipped: llm: no answer within 300 ms after the request was sent/);
+    expect(row?.personalisation_note).to.match(/personalisation skipped: llm: no answer within 300 ms after the request was sent/);
     expect(await usage(engine, campaignId)).to.deep.include({ requests: 0, fallbacks: 1 });
   });
 
@@ -137,7 +139,14 @@ describe('LLM personalisation through the compose queue', function () {
     workers = await startWorkers(engine, undefined, { schedule: false });
     await eventually(async () => (await statusCounts(engine, campaignId)).PENDING_REVIEW === 1, 'held for review');
     const [row] = await messages(engine, campaignId);
-    expect(row?.review_note).to.match(/personalisation skipped: llm answered HTTP 503/);
+    expect(row?.personalisation_note).to.match(/personalisation skipped: llm answered HTTP 503/);
+    expect(row?.review_note, 'no reviewer has said anything yet').to.equal(null);
+
+    // The reviewer's note has its own column: approving keeps why personalisation fell back.
+    await engine.reviews.approve([row!.id], { by: 'alice', note: 'plain is fine' });
+    const [approved] = await messages(engine, campaignId);
+    expect(approved).to.include({ review_note: 'plain is fine' });
+    expect(approved?.personalisation_note).to.match(/personalisation skipped: llm answered HTTP 503/);
   });
 
   it('never exceeds its requests-per-minute or tokens-per-minute budget; the rest fall back', async () => {
