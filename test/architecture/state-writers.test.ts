@@ -17,6 +17,8 @@ const tableConstants: Record<string, string> = { messages: 'MESSAGES', campaign_
  * `DELETE FROM t`) and Knex builders started on the table (`db('t')`, `db(T)`, `.from('t')`,
  * `.into('t')`, `.table('t')`, with an alias or not) whose chain, up to the end of its
  * statement, calls a write (`update`, `insert`, `upsert`, `del`, `delete`, `increment`, `decrement`, `truncate`).
+ * Its blind spot: a builder kept in a variable and written through it in a later statement
+ * (`const query = db('t')…; query.update(…)`); the owners do not write that way, nor should anyone.
  */
 export function writesTo(table: string, source: string): string[] {
   const constant = tableConstants[table] ?? table;
