@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { findCampaign } from '../campaigns/campaign-store.js';
 import { NotFoundError } from '../errors/domain-error.js';
 import { csvCell } from '../leads/lead-export.js';
-import { MESSAGE_STATUSES, type MessageStatus } from '../messages/message-store.js';
+import { MESSAGE_STATUSES, type MessageStatus } from '../messages/message-lifecycle.js';
 
 /**
  * The report's key for each message status. Every status must have one (the type says so), so
@@ -10,9 +10,7 @@ import { MESSAGE_STATUSES, type MessageStatus } from '../messages/message-store.
  */
 const counterOf = {
   PLANNED: 'planned',
-  COMPOSED: 'composed',
   PENDING_REVIEW: 'pendingReview',
-  APPROVED: 'approved',
   REJECTED: 'rejected',
   QUEUED: 'queued',
   SENDING: 'sending',

@@ -7,6 +7,9 @@ import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
 import { publishQueues, sendQueues } from '../../queues/index.js';
 import { waitingPosts } from '../content/post-store.js';
+import { sqlWords } from '../db/bindings.js';
+import { LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
+import { AWAITING_OPERATOR_STATUSES, MESSAGES } from '../messages/message-lifecycle.js';
 import type { CampaignSpec, Channel } from './campaign-spec.js';
 import {
   decideStrategy,
@@ -94,9 +97,8 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
   async function promoteHeldSends(id: number): Promise<void> {
     let afterId = 0;
     for (;;) {
-      const held = (await db('messages')
-        .where({ campaign_id: id })
-        .whereIn('status', ['QUEUED', 'APPROVED'])
+      const held = (await db(MESSAGES)
+        .where({ campaign_id: id, status: 'QUEUED' })
         .where('id', '>', afterId)
         .orderBy('id')
         .limit(1000)
@@ -260,10 +262,10 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
       const { rows } = await db.raw<{ rows: Array<{ has_leads: boolean; open: boolean }> }>(
         `SELECT EXISTS (SELECT 1 FROM campaign_leads WHERE campaign_id = ?) AS has_leads,
                 EXISTS (SELECT 1 FROM campaign_leads cl
-                         WHERE cl.campaign_id = ? AND cl.state IN ('NEW', 'ACTIVE')
+                         WHERE cl.campaign_id = ? AND cl.state IN (${sqlWords(LIVE_ENROLLMENT_STATES)})
                            AND NOT EXISTS (SELECT 1 FROM messages m
                                             WHERE m.enrollment_id = cl.id AND m.step_index = cl.current_step
-                                              AND m.status IN ('DEAD', 'UNKNOWN'))) AS open`,
+                                              AND m.status IN (${sqlWords(AWAITING_OPERATOR_STATUSES)}))) AS open`,
         [id, id],
       );
       const state = rows[0];

@@ -5,10 +5,10 @@ import type { Clock } from '../runtime/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { enqueueSends } from '../messages/enqueue-sends.js';
 import { messageKey } from '../messages/message-key.js';
-import { arrayBinding, preparedAs } from '../db/bindings.js';
 import { composeMessage, needsPreviousEmail, referencedTemplateIds, type SentEmail, type TemplateVersions } from '../templates/compose.js';
 import { lastSentEmails } from '../messages/message-store.js';
-import type { BodyFormat } from '../messages/message-body.js';
+import { planMessages, type InsertedMessage, type PlannedMessage } from '../messages/message-lifecycle.js';
+import { CAMPAIGN_LEADS, endEnrollments, LIVE_ENROLLMENT_STATES, takeForTick } from '../enrollments/enrollment-lifecycle.js';
 import { currentVersions, logRenders, type RenderLogEntry } from '../templates/template-store.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
 import { capScopes, remainingCap } from '../messages/caps.js';
@@ -48,75 +48,23 @@ const recipientColumn: Record<Channel, keyof DueEnrollment> = {
   instagram: 'instagram_user_id',
 };
 
-interface PlannedMessage {
-  idempotency_key: string;
-  campaign_id: number;
-  lead_id: number;
-  enrollment_id: number;
-  step_index: number;
-  channel: Channel;
-  status: 'QUEUED' | 'PENDING_REVIEW' | 'SKIPPED';
-  recipient: string | null;
-  subject: string | null;
-  body: string | null;
-  format: BodyFormat;
-  in_reply_to: string | null;
-  thread_references: string | null;
-  template_version_id: number | null;
-  variant: string | null;
-  skip_reason: string | null;
-  queued_at: Date | null;
-}
-
-/** What the tick needs back about each message it inserted. */
-type InsertedMessage = Pick<PlannedMessage, 'idempotency_key' | 'status' | 'channel' | 'step_index' | 'enrollment_id'> & { id: number };
-
-/**
- * Inserts a batch of planned messages, skipping those that exist (one per campaign, lead and
- * step), and returns the ones inserted. Columns travel as arrays in one prepared statement:
- * a thousand-row VALUES list would be fourteen thousand parameters to bind and parse each time.
- */
-async function insertMessages(trx: Knex.Transaction, planned: readonly PlannedMessage[]): Promise<InsertedMessage[]> {
-  const column = (key: keyof PlannedMessage) => arrayBinding(planned.map((message) => message[key]));
-  const { rows } = await trx
-    .raw<{ rows: InsertedMessage[] }>(
-      `INSERT INTO messages (idempotency_key, campaign_id, lead_id, enrollment_id, step_index, channel, status,
-                             recipient, subject, body, format, in_reply_to, thread_references,
-                             template_version_id, variant, skip_reason, queued_at)
-       SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::text[], ?::text[],
-                            ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-                            ?::bigint[], ?::text[], ?::text[], ?::timestamptz[])
-       ON CONFLICT (campaign_id, lead_id, step_index) DO NOTHING
-       RETURNING id, idempotency_key, status, channel, step_index, enrollment_id`,
-      [
-        column('idempotency_key'),
-        column('campaign_id'),
-        column('lead_id'),
-        column('enrollment_id'),
-        column('step_index'),
-        column('channel'),
-        column('status'),
-        column('recipient'),
-        column('subject'),
-        column('body'),
-        column('format'),
-        column('in_reply_to'),
-        column('thread_references'),
-        column('template_version_id'),
-        column('variant'),
-        column('skip_reason'),
-        column('queued_at'),
-      ],
-    )
-    .options(preparedAs('tick-insert-messages'));
-  return rows;
-}
-
 /** What the render log needs about a planned message that came from a template. */
 interface RenderTrace {
   templateVersionId: number;
   contextHash: string;
   outputHash: string;
+}
+
+/** What every batch of one tick plans from: read once per tick. */
+interface TickPlan {
+  campaign: Campaign;
+  steps: CampaignStep[];
+  templates: TemplateVersions;
+  now: Date;
+  /** Indexes of the steps whose emails reply to the last one sent to the lead. */
+  threadedSteps: ReadonlySet<number>;
+  /** Indexes of the steps whose messages wait for an LLM opening line (planned PLANNED). */
+  personalisedSteps: ReadonlySet<number>;
 }
 
 export interface TickServiceDeps {
@@ -126,8 +74,8 @@ export interface TickServiceDeps {
   log: Logger;
   config: Config;
   campaigns: CampaignService;
-  /** LLM personalisation: diverts messages of `personalize` steps to the compose queue. */
-  compose?: Pick<ComposeService, 'divert' | 'enqueue'>;
+  /** LLM personalisation: says which steps are personalised, and adds the compose jobs of their messages. */
+  compose?: Pick<ComposeService, 'personalisedSteps' | 'enqueue'>;
   /** The content calendar, whose publish jobs each tick makes sure exist. */
   content?: Pick<ContentCalendar, 'schedule'>;
 }
@@ -143,18 +91,14 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
    * Composes one message (variant, template version, strict render, placeholder check). Held
    * for review: clean text, and text with placeholders (the reviewer sees why, and must edit it
    * before it can be approved). Without review, text with placeholders or a failed render is
-   * SKIPPED with the reason.
+   * SKIPPED with the reason. A sendable message of a personalised step is planned PLANNED: it
+   * waits for its compose job, which releases it (QUEUED, or PENDING_REVIEW).
    */
-  function planMessage(
-    campaign: Campaign,
-    steps: readonly CampaignStep[],
-    step: CampaignStep,
-    due: DueEnrollment,
-    now: Date,
-    templates: TemplateVersions,
-    previousEmail: SentEmail | undefined,
-  ): { message: PlannedMessage; trace?: RenderTrace } {
-    const base = {
+  function planMessage(plan: TickPlan, step: CampaignStep, due: DueEnrollment, previousEmail: SentEmail | undefined): { message: PlannedMessage; trace?: RenderTrace } {
+    const { campaign, now } = plan;
+    const composed = composeMessage(campaign, step, { ...due, id: due.lead_id }, plan.templates, { steps: plan.steps, previousEmail });
+    const review = campaign.requireReview || step.requireReview;
+    const rendered = {
       idempotency_key: messageKey(campaign.id, due.lead_id, step.stepIndex),
       campaign_id: campaign.id,
       lead_id: due.lead_id,
@@ -162,11 +106,6 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       step_index: step.stepIndex,
       channel: step.channel,
       recipient: (due[recipientColumn[step.channel]] as string | null) ?? null,
-    };
-    const composed = composeMessage(campaign, step, { ...due, id: due.lead_id }, templates, { steps, previousEmail });
-    const review = campaign.requireReview || step.requireReview;
-    const rendered = {
-      ...base,
       subject: composed.subject,
       body: composed.body,
       format: composed.format,
@@ -179,67 +118,72 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       composed.templateVersionId !== null && composed.contextHash !== null && composed.outputHash !== null
         ? { templateVersionId: composed.templateVersionId, contextHash: composed.contextHash, outputHash: composed.outputHash }
         : undefined;
-    if (composed.outcome === 'ok') {
-      return { message: { ...rendered, status: review ? 'PENDING_REVIEW' : 'QUEUED', skip_reason: null, queued_at: review ? null : now }, trace };
+    const personalised = plan.personalisedSteps.has(step.stepIndex);
+    if (composed.outcome === 'ok' || (composed.outcome === 'placeholder' && review)) {
+      const status = personalised ? 'PLANNED' : review ? 'PENDING_REVIEW' : 'QUEUED';
+      const held = composed.outcome === 'placeholder' ? composed.reason : null;
+      return { message: { ...rendered, status, skip_reason: null, review_hold_reason: held, queued_at: status === 'QUEUED' ? now : null }, trace };
     }
-    if (composed.outcome === 'placeholder' && review) {
-      return { message: { ...rendered, status: 'PENDING_REVIEW', skip_reason: composed.reason, queued_at: null }, trace };
-    }
-    return { message: { ...rendered, status: 'SKIPPED', skip_reason: composed.reason, queued_at: null }, trace };
+    return { message: { ...rendered, status: 'SKIPPED', skip_reason: composed.reason, review_hold_reason: null, queued_at: null }, trace };
+  }
+
+  /** Due enrollments of the campaign, oldest due first, locked (`FOR UPDATE SKIP LOCKED`) with their lead's fields. */
+  async function selectDue(trx: Knex.Transaction, campaignId: number, now: Date, limit: number): Promise<DueEnrollment[]> {
+    return (await trx
+      .select<DueEnrollment[]>(
+        'cl.id',
+        'cl.lead_id',
+        'cl.current_step',
+        'l.email',
+        'l.first_name',
+        'l.last_name',
+        'l.company',
+        'l.custom',
+        'l.linkedin_id',
+        'l.x_user_id',
+        'l.instagram_user_id',
+      )
+      .from(`${CAMPAIGN_LEADS} as cl`)
+      .join('leads as l', 'l.id', 'cl.lead_id')
+      .where('cl.campaign_id', campaignId)
+      .whereIn('cl.state', [...LIVE_ENROLLMENT_STATES])
+      .whereNotNull('cl.next_action_at')
+      .where('cl.next_action_at', '<=', now)
+      .orderBy([{ column: 'cl.next_action_at' }, { column: 'cl.id' }])
+      .limit(limit)
+      .forUpdate('cl')
+      .skipLocked()) as DueEnrollment[];
   }
 
   /**
    * One batch in one transaction; returns the messages inserted (not those already there).
-   * `threadedSteps` are the indexes of the steps whose emails reply to the last one sent: their
-   * leads' last sent emails are read in one statement per batch.
+   * The leads of threaded steps (whose emails reply to the last one sent) have their last sent
+   * emails read in one statement per batch.
    */
-  async function runBatch(campaign: Campaign, steps: CampaignStep[], threadedSteps: ReadonlySet<number>, templates: TemplateVersions, now: Date, limit: number) {
+  async function runBatch(plan: TickPlan, limit: number) {
+    const { campaign, now } = plan;
     return db.transaction(async (trx) => {
-      const due = (await trx
-        .select<DueEnrollment[]>(
-          'cl.id',
-          'cl.lead_id',
-          'cl.current_step',
-          'l.email',
-          'l.first_name',
-          'l.last_name',
-          'l.company',
-          'l.custom',
-          'l.linkedin_id',
-          'l.x_user_id',
-          'l.instagram_user_id',
-        )
-        .from('campaign_leads as cl')
-        .join('leads as l', 'l.id', 'cl.lead_id')
-        .where('cl.campaign_id', campaign.id)
-        .whereIn('cl.state', ['NEW', 'ACTIVE'])
-        .whereNotNull('cl.next_action_at')
-        .where('cl.next_action_at', '<=', now)
-        .orderBy([{ column: 'cl.next_action_at' }, { column: 'cl.id' }])
-        .limit(limit)
-        .forUpdate('cl')
-        .skipLocked()) as DueEnrollment[];
+      const due = await selectDue(trx, campaign.id, now, limit);
       if (due.length === 0) return { selected: 0, inserted: [] as InsertedMessage[] };
       const previousEmails = await lastSentEmails(
         trx,
         campaign.id,
-        due.filter((enrollment) => threadedSteps.has(enrollment.current_step)).map((enrollment) => ({ leadId: enrollment.lead_id, stepIndex: enrollment.current_step })),
+        due.filter((enrollment) => plan.threadedSteps.has(enrollment.current_step)).map((enrollment) => ({ leadId: enrollment.lead_id, stepIndex: enrollment.current_step })),
       );
 
       const planned: PlannedMessage[] = [];
       const traces = new Map<string, RenderTrace>();
       const finished: number[] = [];
       for (const enrollment of due) {
-        const step = steps[enrollment.current_step];
+        const step = plan.steps[enrollment.current_step];
         if (step === undefined) finished.push(enrollment.id);
         else {
-          const { message, trace } = planMessage(campaign, steps, step, enrollment, now, templates, previousEmails.get(enrollment.lead_id));
+          const { message, trace } = planMessage(plan, step, enrollment, previousEmails.get(enrollment.lead_id));
           planned.push(message);
           if (trace !== undefined) traces.set(message.idempotency_key, trace);
         }
       }
-      const inserted = planned.length === 0 ? [] : await insertMessages(trx, planned);
-      if (compose !== undefined) await compose.divert(trx, campaign.id, inserted);
+      const inserted = await planMessages(trx, planned);
       const renders: RenderLogEntry[] = [];
       for (const message of inserted) {
         const trace = traces.get(message.idempotency_key);
@@ -247,21 +191,33 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       }
       await logRenders(trx, renders);
       // Every selected enrollment leaves the due index: it waits for its message's outcome.
-      await trx
-        .raw(`UPDATE campaign_leads SET next_action_at = NULL, updated_at = ? WHERE id = ANY(?::bigint[])`, [
-          now,
-          due.map((enrollment) => enrollment.id),
-        ])
-        .options(preparedAs('tick-take-enrollments'));
+      await takeForTick(
+        trx,
+        due.map((enrollment) => enrollment.id),
+        now,
+      );
       const renderFailures = inserted.filter((message) => message.status === 'SKIPPED').map((message) => message.enrollment_id);
-      if (renderFailures.length > 0) {
-        await trx('campaign_leads').whereIn('id', renderFailures).update({ state: 'FAILED', end_reason: 'message not sendable (see its skip reason)', ended_at: now });
-      }
-      if (finished.length > 0) {
-        await trx('campaign_leads').whereIn('id', finished).update({ state: 'COMPLETED', ended_at: now });
-      }
+      if (renderFailures.length > 0) await endEnrollments(trx, { ids: renderFailures, state: 'FAILED', reason: 'message not sendable (see its skip reason)', now });
+      if (finished.length > 0) await endEnrollments(trx, { ids: finished, state: 'COMPLETED', reason: null, now });
       return { selected: due.length, inserted };
     });
+  }
+
+  /**
+   * What every batch of this tick plans from, read once: the steps, the template versions every
+   * message renders from, which steps thread and which are personalised.
+   */
+  async function readPlan(campaign: Campaign, now: Date): Promise<TickPlan> {
+    const steps = await findSteps(db, campaign.id);
+    const templates = await currentVersions(db, referencedTemplateIds(steps));
+    return {
+      campaign,
+      steps,
+      templates,
+      now,
+      threadedSteps: new Set(steps.filter((step) => needsPreviousEmail(step, templates)).map((step) => step.stepIndex)),
+      personalisedSteps: compose === undefined ? new Set() : await compose.personalisedSteps(campaign.id),
+    };
   }
 
   return {
@@ -285,16 +241,13 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       if ((await readKillSwitch(db)).on) result.outcome = 'killed';
       else if (!isInsideWindow(now, campaign.timezone, campaign.sendWindow)) result.outcome = 'outside-window';
       else {
-        const steps = await findSteps(db, campaignId);
-        // Read once per tick: every message of this tick renders from the same template versions.
-        const templates = await currentVersions(db, referencedTemplateIds(steps));
-        const threadedSteps = new Set(steps.filter((step) => needsPreviousEmail(step, templates)).map((step) => step.stepIndex));
+        const plan = await readPlan(campaign, now);
         let capLeft = await remainingCap(db, capScopes(config, campaign, null, now));
         // A committed batch's jobs are added while the next batch is selected and written:
         // Redis and Postgres work overlap, one batch apart, and every add follows its commit.
         let adding: Promise<void> = Promise.resolve();
         while (capLeft > 0) {
-          const batch = await runBatch(campaign, steps, threadedSteps, templates, now, Math.min(config.TICK_BATCH_SIZE, capLeft));
+          const batch = await runBatch(plan, Math.min(config.TICK_BATCH_SIZE, capLeft));
           result.selected += batch.selected;
           result.created += batch.inserted.length;
           const toSend = batch.inserted.filter((message) => message.status === 'QUEUED');

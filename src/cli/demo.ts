@@ -2,7 +2,9 @@ import cliProgress from 'cli-progress';
 import { parseCampaignSpec } from '../campaigns/campaign-spec.js';
 import { findCampaign } from '../campaigns/campaign-store.js';
 import { campaignReport, type CampaignReport } from '../analytics/campaign-report.js';
-import { enrollLeads, upsertLeads, type NewLead } from '../leads/lead-store.js';
+import { upsertLeads, type NewLead } from '../leads/lead-store.js';
+import { enrollLeads } from '../enrollments/enrollment-lifecycle.js';
+import { MESSAGES, SETTLED_STATUSES } from '../messages/message-lifecycle.js';
 import type { AppContext } from '../runtime/context.js';
 import { startWorkers } from '../runtime/worker-runtime.js';
 
@@ -69,9 +71,9 @@ export async function runDemo(ctx: AppContext, leadCount: number): Promise<Campa
   try {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, 250));
-      const [{ count }] = (await ctx.db('messages')
+      const [{ count }] = (await ctx.db(MESSAGES)
         .where({ campaign_id: campaignId })
-        .whereIn('status', ['SENT_PROOF', 'SKIPPED', 'DEAD', 'UNKNOWN'])
+        .whereIn('status', [...SETTLED_STATUSES])
         .count('* as count')) as [{ count: number }];
       bar.update(count);
       const campaign = await findCampaign(ctx.db, campaignId);

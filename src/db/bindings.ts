@@ -16,3 +16,13 @@ export function preparedAs(name: string): { name: string } {
 export function arrayBinding(values: ReadonlyArray<string | number | Date | null>): Knex.Value {
   return values as unknown as string[];
 }
+
+/**
+ * The SQL text of a list of constant words (status names): `'NEW', 'ACTIVE'`, for an `IN (…)`
+ * or a partial-index predicate written from the owning module's constants rather than retyped.
+ * Only for constants: anything but capitals and underscores is refused.
+ */
+export function sqlWords(values: readonly string[]): string {
+  for (const value of values) if (!/^[A-Z][A-Z_]*$/.test(value)) throw new Error(`not a constant word: ${JSON.stringify(value)}`);
+  return values.map((value) => `'${value}'`).join(', ');
+}

@@ -18,8 +18,9 @@ export async function migrateDownAll(db: Knex): Promise<string[]> {
 
 /** The names of migrations not yet applied. */
 export async function pendingMigrations(db: Knex): Promise<string[]> {
-  const [, pending] = (await db.migrate.list(migratorConfig)) as [unknown[], Array<{ file: string } | string>];
-  return pending.map((entry) => (typeof entry === 'string' ? entry : entry.file));
+  // With a migration source, Knex lists the source's own entries: their names come from the source.
+  const [, pending] = (await db.migrate.list(migratorConfig)) as [unknown[], Array<Parameters<typeof migrationSource.getMigrationName>[0]>];
+  return pending.map((entry) => migrationSource.getMigrationName(entry));
 }
 
 /**

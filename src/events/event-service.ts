@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../runtime/clock.js';
-import { markReplied } from '../leads/enrollment-service.js';
-import { liveCampaignIds, softBouncesInARow } from '../leads/enrollment-store.js';
+import { markReplied, recordSoftBounces } from '../enrollments/enrollment-lifecycle.js';
+import { liveCampaignIds, softBouncesInARow } from '../enrollments/enrollment-store.js';
+import { MESSAGES } from '../messages/message-lifecycle.js';
 import { findLeadByEmail, findLeadIdentity, type LeadIdentity } from '../leads/lead-store.js';
 import { optOut } from '../suppression/opt-out-service.js';
 import { addContactEvent } from './contact-event-store.js';
@@ -31,7 +32,7 @@ interface MatchedMessage {
 async function findMessage(db: Knex, refs: readonly string[]): Promise<MatchedMessage | undefined> {
   if (refs.length === 0) return undefined;
   const candidates = [...refs, ...refs.map((ref) => `<${ref}>`)];
-  const rows = (await db('messages')
+  const rows = (await db(MESSAGES)
     .whereIn('provider_message_id', candidates)
     .orWhereIn('external_id', candidates)
     .select('id', 'campaign_id', 'lead_id', 'provider_message_id', 'external_id')) as Array<
@@ -68,7 +69,8 @@ export function eventService({ db, clock, config }: EventServiceDeps) {
       case 'bounced': {
         if (payload.bounce === 'soft') {
           if (lead === undefined) return 'soft bounce of an unknown address';
-          const inARow = await softBouncesInARow(trx, lead.id, now);
+          const inARow = await softBouncesInARow(trx, lead.id);
+          await recordSoftBounces(trx, lead.id, inARow, now);
           if (inARow < config.SOFT_BOUNCE_LIMIT) return `soft bounce ${inARow} of ${config.SOFT_BOUNCE_LIMIT}`;
           const ended = await optOut(trx, { lead, email: payload.email, reason: `${inARow} soft bounces in a row`, endState: 'BOUNCED', now });
           return `soft bounce ${inARow}: suppressed, ${ended} enrollment(s) BOUNCED`;

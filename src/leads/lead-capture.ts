@@ -3,7 +3,8 @@ import type { Clock } from '../runtime/clock.js';
 import { findSteps } from '../campaigns/campaign-store.js';
 import { suppressedIdentities } from '../suppression/suppression-store.js';
 import { identityHash } from './identity.js';
-import { enrollLeads, upsertLeads, type NewLead } from './lead-store.js';
+import { upsertLeads, type NewLead } from './lead-store.js';
+import { enrollLeads } from '../enrollments/enrollment-lifecycle.js';
 import { toNewLead, type Attribution, type LeadRow } from './lead-row.js';
 import { mergeLeads } from './lead-import.js';
 

@@ -9,7 +9,8 @@ import { NotFoundError } from '../errors/domain-error.js';
 import { findCampaign, findSteps } from '../campaigns/campaign-store.js';
 import { suppressedIdentities } from '../suppression/suppression-store.js';
 import { identityHash } from './identity.js';
-import { enrollLeads, upsertLeads, type NewLead } from './lead-store.js';
+import { upsertLeads, type NewLead } from './lead-store.js';
+import { enrollLeads } from '../enrollments/enrollment-lifecycle.js';
 import { removeUpload, uploadDirectory, uploadPath } from './import-uploads.js';
 import { planColumns, recordToRow, toNewLead, type Attribution, type ColumnPlan, type LeadField } from './lead-row.js';
 import {

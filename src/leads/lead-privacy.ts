@@ -2,7 +2,9 @@ import type { Knex } from 'knex';
 import type { Clock } from '../runtime/clock.js';
 import { listContactEvents, type ContactEvent } from '../events/contact-event-store.js';
 import { addSuppression } from '../suppression/suppression-store.js';
-import { endLiveEnrollments } from './enrollment-store.js';
+import { eraseEnrollments } from '../enrollments/enrollment-lifecycle.js';
+import { eraseMessageContent, MESSAGES } from '../messages/message-lifecycle.js';
+import { messageNoteSql } from '../messages/message-store.js';
 import { identityHash, normaliseEmail } from './identity.js';
 
 /** Everything drumbeat holds about one person, for `leads show`. */
@@ -11,7 +13,10 @@ export interface LeadTimeline {
   identityHash: string;
   /** `step` is the step the enrollment is on or ended at, 1-based; `steps` how many the campaign has (past the last: all done). */
   enrollments: Array<{ campaignId: number; campaign: string; state: string; step: number; steps: number; endReason: string | null; enrolledAt: Date }>;
-  /** `step` is 1-based, as operators count steps. */
+  /**
+   * `step` is 1-based, as operators count steps. `skipReason` is the note beside the status: why
+   * it was skipped or rejected, why it is held for review, or how its UNKNOWN outcome was resolved.
+   */
   messages: Array<{ id: number; campaignId: number; step: number; channel: string; status: string; skipReason: string | null; sentAt: Date | null }>;
   events: ContactEvent[];
   suppressions: Array<{ kind: string; value: string; campaignId: number | null; reason: string; createdAt: Date }>;
@@ -45,10 +50,18 @@ export async function leadTimeline(db: Knex, email: string): Promise<LeadTimelin
       'cl.end_reason as endReason',
       'cl.enrolled_at as enrolledAt',
     )) as LeadTimeline['enrollments'];
-  const messages = (await db('messages')
-    .where({ lead_id: lead.id })
-    .orderBy('id')
-    .select('id', 'campaign_id as campaignId', db.raw('step_index + 1 AS step'), 'channel', 'status', 'skip_reason as skipReason', 'sent_at as sentAt')) as LeadTimeline['messages'];
+  const messages = (await db(`${MESSAGES} as m`)
+    .where({ 'm.lead_id': lead.id })
+    .orderBy('m.id')
+    .select(
+      'm.id',
+      'm.campaign_id as campaignId',
+      db.raw('m.step_index + 1 AS step'),
+      'm.channel',
+      'm.status',
+      db.raw(`${messageNoteSql('m')} AS "skipReason"`),
+      'm.sent_at as sentAt',
+    )) as LeadTimeline['messages'];
   return { lead, identityHash: identity, enrollments, messages, events: await listContactEvents(db, lead.id), suppressions };
 }
 
@@ -81,7 +94,7 @@ export async function forgetLead(deps: { db: Knex; clock: Clock }, email: string
 
     const lead = (await trx('leads').where({ identity_hash: identity }).forUpdate().first('id')) as { id: number } | undefined;
     if (lead === undefined) return { found: false };
-    await endLiveEnrollments(trx, { leadId: lead.id, campaignId: null, state: 'SUPPRESSED', reason: 'erased', now });
+    await eraseEnrollments(trx, lead.id, now);
     await trx('leads').where({ id: lead.id }).update({
       email: null,
       first_name: null,
@@ -97,9 +110,8 @@ export async function forgetLead(deps: { db: Knex; clock: Clock }, email: string
       erased_at: now,
       updated_at: now,
     });
-    const messageIds = trx('messages').where({ lead_id: lead.id }).select('id');
+    const messageIds = await eraseMessageContent(trx, lead.id, now);
     await trx('proof_deliveries').whereIn('message_id', messageIds).update({ recipient: null, subject: null, body: null });
-    await trx('messages').where({ lead_id: lead.id }).update({ recipient: null, subject: null, body: null, updated_at: now });
     await trx('contact_events').where({ lead_id: lead.id }).update({ data: '{}' });
     return { found: true };
   });

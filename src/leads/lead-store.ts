@@ -2,7 +2,6 @@ import type { Knex } from 'knex';
 import { identityHash, normaliseEmail } from './identity.js';
 
 export const LEADS = 'leads';
-export const CAMPAIGN_LEADS = 'campaign_leads';
 
 /** A lead as imported or captured, before it has an id. */
 export interface NewLead {
@@ -87,28 +86,6 @@ export async function upsertLeads(db: Knex, leads: readonly NewLead[], now: Date
     })
     .returning(['id', 'identity_hash'])) as Array<{ id: number; identity_hash: string }>;
   return new Map(returned.map((row) => [row.identity_hash, row.id]));
-}
-
-/**
- * Enrolls leads in a campaign, once each (`ON CONFLICT DO NOTHING` on campaign + lead); the
- * first step is due `firstDelayMs` after enrollment. Returns how many were newly enrolled.
- */
-export async function enrollLeads(
-  db: Knex,
-  campaignId: number,
-  leadIds: readonly number[],
-  firstDelayMs: number,
-  now: Date,
-  importBatchId: number | null = null,
-): Promise<number> {
-  if (leadIds.length === 0) return 0;
-  const result = await db.raw<{ rowCount: number }>(
-    `INSERT INTO campaign_leads (campaign_id, lead_id, state, current_step, next_action_at, enrolled_at, updated_at, import_batch_id)
-     SELECT ?, lead_id, 'NEW', 0, ?::timestamptz, ?::timestamptz, ?::timestamptz, ? FROM unnest(?::bigint[]) AS lead_id
-     ON CONFLICT (campaign_id, lead_id) DO NOTHING`,
-    [campaignId, new Date(now.getTime() + firstDelayMs), now, now, importBatchId, [...leadIds]],
-  );
-  return result.rowCount;
 }
 
 /** The identifying columns of a lead (email is null once erased). */

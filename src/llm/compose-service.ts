@@ -12,6 +12,7 @@ import { composeQueue } from '../../queues/compose.js';
 import { estimatePromptTokens, type ChatMessage, type LlmClient } from './llm-client.js';
 import type { LlmBudget } from './llm-budget.js';
 import { prependLine, type BodyFormat } from '../messages/message-body.js';
+import { holdComposedForReview, MESSAGES, releaseComposed } from '../messages/message-lifecycle.js';
 
 /** What became of one message's personalisation. */
 export type ComposeOutcome =
@@ -74,7 +75,7 @@ export function checkOpening(raw: string): { ok: true; line: string } | { ok: fa
 }
 
 /**
- * LLM personalisation of planned messages: the tick marks messages of `personalize` steps
+ * LLM personalisation of planned messages: the tick plans messages of `personalize` steps
  * PLANNED and adds a `compose` job; the job asks an OpenAI-compatible model for an opening line
  * written from the lead's fields — within the RPM/TPM budget, behind the `llm` breaker, with a
  * timeout — checks it, puts it before the rendered body (as text, or escaped in a `<p>` for an
@@ -95,14 +96,16 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
     );
   }
 
-  /** Moves a PLANNED message on (compare-and-set) and adds its send job when it is QUEUED. */
+  /**
+   * Moves a PLANNED message on (compare-and-set): QUEUED, its send job added, or PENDING_REVIEW.
+   * `note` says why personalisation fell back (null when the line was written).
+   */
   async function release(row: ComposeRow, status: 'QUEUED' | 'PENDING_REVIEW', body: string, note: string | null): Promise<boolean> {
-    const now = clock.now();
-    const updated = await db('messages')
-      .where({ id: row.id, status: 'PLANNED' })
-      .update({ status, body, queued_at: status === 'QUEUED' ? now : null, review_note: note, updated_at: now });
-    if (updated === 1 && status === 'QUEUED') await enqueueSends(queues, config, [{ id: row.id, idempotency_key: row.idempotency_key, channel: row.channel }]);
-    return updated === 1;
+    const change = { id: row.id, body, personalisationNote: note, now: clock.now() };
+    if (status === 'PENDING_REVIEW') return holdComposedForReview(db, change);
+    const released = await releaseComposed(db, change);
+    if (released) await enqueueSends(queues, config, [{ id: row.id, idempotency_key: row.idempotency_key, channel: row.channel }]);
+    return released;
   }
 
   /** Asks the model for the opening line; throws (budget, breaker, timeout, HTTP) for the fallback. */
@@ -139,25 +142,14 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
 
   return {
     /**
-     * Marks the just-inserted messages of personalised steps PLANNED (in the tick's transaction,
-     * so no send job can exist for them yet). Updates the given rows' `status` in place, so the
-     * tick's own QUEUED / PENDING_REVIEW counting leaves them out.
+     * The indexes of the campaign's steps whose messages are personalised: the tick asks once per
+     * tick, before planning, and plans those messages PLANNED (waiting for their compose job).
      */
-    async divert(trx: Knex, campaignId: number, inserted: ReadonlyArray<{ id: number; step_index: number; status: string }>): Promise<void> {
-      const candidates = inserted.filter((message) => message.status === 'QUEUED' || message.status === 'PENDING_REVIEW');
-      if (candidates.length === 0) return;
-      const row = (await trx('campaigns').where({ id: campaignId }).first('spec')) as { spec: unknown } | undefined;
+    async personalisedSteps(campaignId: number): Promise<ReadonlySet<number>> {
+      const row = (await db('campaigns').where({ id: campaignId }).first('spec')) as { spec: unknown } | undefined;
       const spec = personalizedSpec.safeParse(row?.spec);
-      if (!spec.success) return;
-      const personalised = candidates.filter((message) => spec.data.steps[message.step_index]?.personalize !== undefined);
-      if (personalised.length === 0) return;
-      await trx('messages')
-        .whereIn(
-          'id',
-          personalised.map((message) => message.id),
-        )
-        .update({ status: 'PLANNED', queued_at: null });
-      for (const message of personalised) message.status = 'PLANNED';
+      if (!spec.success) return new Set();
+      return new Set(spec.data.steps.flatMap((step, index) => (step.personalize === undefined ? [] : [index])));
     },
 
     /** Adds the compose jobs of PLANNED messages (jobId = `compose-<message key>`). */
@@ -171,7 +163,7 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
 
     /** Personalises one PLANNED message, or falls back as the campaign chose. */
     async compose(messageId: number): Promise<ComposeOutcome> {
-      const row = (await db('messages as m')
+      const row = (await db(`${MESSAGES} as m`)
         .join('campaigns as c', 'c.id', 'm.campaign_id')
         .join('campaign_steps as s', function joinStep() {
           this.on('s.campaign_id', '=', 'm.campaign_id').andOn('s.step_index', '=', 'm.step_index');

@@ -9,14 +9,9 @@ import type { CampaignStatus } from '../campaigns/campaign-store.js';
 import type { CampaignService } from '../campaigns/campaign-service.js';
 import { sendQueues } from '../../queues/index.js';
 import { enqueueSends } from './enqueue-sends.js';
-import {
-  findDeadLetterRows,
-  listDeadMessages,
-  REOPENABLE_ENROLLMENT_STATES,
-  requeueDeadMessages,
-  RETRYABLE_CAMPAIGN_STATUSES,
-  type DeadLetterRow,
-} from './message-store.js';
+import { findDeadLetterRows, listDeadMessages, type DeadLetterRow } from './message-store.js';
+import { requeueDeadMessages, RETRYABLE_CAMPAIGN_STATUSES } from './message-lifecycle.js';
+import { REOPENABLE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
 
 /** A DEAD message as operators see it. */
 export interface DeadMessage {
@@ -79,10 +74,12 @@ function toDeadMessage(row: DeadLetterRow): DeadMessage {
   };
 }
 
+const reopenableStates = new Set<string>(REOPENABLE_ENROLLMENT_STATES);
+
 /** Why a DEAD message cannot be queued again, or undefined when it can. Mirrors the send gates. */
 function refusalOf(row: DeadLetterRow): string | undefined {
   if (!RETRYABLE_CAMPAIGN_STATUSES.includes(row.campaign_status)) return `campaign ${row.campaign_id} is ${row.campaign_status}`;
-  if (!REOPENABLE_ENROLLMENT_STATES.includes(row.enrollment_state)) {
+  if (!reopenableStates.has(row.enrollment_state)) {
     return `the lead is ${row.enrollment_state} in campaign ${row.campaign_id}; its sequence is not reopened`;
   }
   if (row.current_step !== row.step_index) return `the lead has moved on to step ${row.current_step + 1}; its sequence is not reopened`;

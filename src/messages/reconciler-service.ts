@@ -8,6 +8,7 @@ import type { CampaignService } from '../campaigns/campaign-service.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { sendQueues } from '../../queues/index.js';
 import { enqueueSends } from './enqueue-sends.js';
+import { markStaleSendingUnknown, MESSAGES, WAITING_FOR_SEND_JOB_STATUSES } from './message-lifecycle.js';
 import type { InboxService } from '../events/inbox-service.js';
 
 export interface ReconcileResult {
@@ -37,7 +38,7 @@ export interface ReconcilerDeps {
 
 /**
  * Restores what Redis may have lost and flags what a crash left behind. Postgres is the record:
- * a QUEUED (or APPROVED, or FAILED-and-retrying) message whose job no longer exists gets its job
+ * a QUEUED (or FAILED-and-retrying) message whose job no longer exists gets its job
  * back (jobId dedup makes a second add harmless); a message SENDING for longer than
  * `SENDING_STALE_AFTER` becomes UNKNOWN, never resent on its own. Stored webhook events that are
  * not applied yet get their apply jobs back the same way.
@@ -61,9 +62,9 @@ export function reconcilerService({ db, queues, clock, log, config, campaigns, r
     let requeued = 0;
     let afterId = 0;
     for (;;) {
-      const waiting = (await db('messages')
+      const waiting = (await db(MESSAGES)
         .select('id', 'idempotency_key', 'channel')
-        .whereIn('status', ['QUEUED', 'APPROVED', 'FAILED'])
+        .whereIn('status', [...WAITING_FOR_SEND_JOB_STATUSES])
         .where('id', '>', afterId)
         .orderBy('id')
         .limit(batchSize)) as WaitingMessage[];
@@ -77,18 +78,12 @@ export function reconcilerService({ db, queues, clock, log, config, campaigns, r
 
   async function markStaleSending(): Promise<number> {
     const cutoff = new Date(clock.now().getTime() - config.SENDING_STALE_AFTER);
-    const stale = (await db('messages')
-      .where({ status: 'SENDING' })
-      .where('sending_at', '<', cutoff)
-      .update({
-        status: 'UNKNOWN',
-        last_error: `still SENDING after ${config.SENDING_STALE_AFTER} ms: the worker stopped mid-send; the provider may or may not have it`,
-        updated_at: clock.now(),
-      })
-      .returning('id')) as Array<{ id: number }>;
-    if (stale.length > 0) {
-      log.error({ messageIds: stale.map((row) => row.id) }, 'stale SENDING messages marked UNKNOWN; an operator must resolve them');
-    }
+    const stale = await markStaleSendingUnknown(db, {
+      sendingBefore: cutoff,
+      error: `still SENDING after ${config.SENDING_STALE_AFTER} ms: the worker stopped mid-send; the provider may or may not have it`,
+      now: clock.now(),
+    });
+    if (stale.length > 0) log.error({ messageIds: stale }, 'stale SENDING messages marked UNKNOWN; an operator must resolve them');
     return stale.length;
   }
 

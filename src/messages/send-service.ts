@@ -12,16 +12,17 @@ import { classifyDeliveryFailure, missingAdapterFailure } from '../channels/deli
 import type { CampaignService } from '../campaigns/campaign-service.js';
 import { unsubscribeSecret } from '../settings/installation-secrets.js';
 import { capScopes, releaseCaps, reserveCaps, type CapScope } from './caps.js';
+import { loadSendContexts, type SendContextRow } from './message-store.js';
 import {
   claimForSending,
-  loadSendContexts,
   recordDeliveries,
-  type SendClaim,
-  settleMessage,
+  settleFailedSend,
+  skipMessage,
   SENDABLE_STATUSES,
   type Delivery,
-  type SendContextRow,
-} from './message-store.js';
+  type SendClaim,
+} from './message-lifecycle.js';
+import { ENDED_ENROLLMENT_STATES, type EnrollmentEffect } from '../enrollments/enrollment-lifecycle.js';
 import { suppress } from '../suppression/suppression-service.js';
 import { emailIdentity } from '../channels/email/email-identity.js';
 import type { DomainThrottle } from '../channels/email/domain-throttle.js';
@@ -85,7 +86,8 @@ class CapFull extends Error {
   }
 }
 
-const terminalEnrollmentStates = new Set(['COMPLETED', 'REPLIED', 'BOUNCED', 'UNSUBSCRIBED', 'SUPPRESSED', 'FAILED']);
+const endedEnrollmentStates = new Set<string>(ENDED_ENROLLMENT_STATES);
+const sendableStatuses = new Set<string>(SENDABLE_STATUSES);
 
 /**
  * Why a retried DEAD message (a Bull Board retry of its failed job) is not sent, and what the
@@ -155,11 +157,11 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
     });
   }
 
-  function skip(context: SendContextRow, reason: string, effect: Parameters<typeof settleMessage>[1]['effect']): Promise<SendDecision> {
+  function skip(context: SendContextRow, reason: string, effect: EnrollmentEffect): Promise<SendDecision> {
     // A DEAD message's job runs only when an operator retries it from Bull Board: it must not
     // end as a quiet success, so the message stays DEAD and the job fails saying why.
     if (context.status === 'DEAD') return Promise.reject(new UnrecoverableError(deadLetterRefusal(context, reason)));
-    return settleMessage(db, { id: context.id, from: SENDABLE_STATUSES, to: 'SKIPPED', now: clock.now(), reason, effect }).then(
+    return skipMessage(db, { id: context.id, reason, now: clock.now(), effect }).then(
       (settled): SendDecision => (settled ? { kind: 'skipped', reason } : { kind: 'not-sendable', status: 'changed concurrently' }),
     );
   }
@@ -225,7 +227,7 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
       const now = clock.now();
 
       // Gates, cheapest and most final first. Temporary gates hold the message QUEUED.
-      if (!SENDABLE_STATUSES.includes(context.status)) return { kind: 'not-sendable', status: context.status };
+      if (!sendableStatuses.has(context.status)) return { kind: 'not-sendable', status: context.status };
       if (context.killed) return { kind: 'hold', until: new Date(now.getTime() + holdFor.killSwitch), reason: 'kill switch on' };
       if (context.campaign_status === 'ARCHIVED' || context.campaign_status === 'COMPLETED') {
         return skip(context, `campaign ${context.campaign_status.toLowerCase()}`, { kind: 'none' });
@@ -234,7 +236,7 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
         return { kind: 'hold', until: new Date(now.getTime() + holdFor.paused), reason: `campaign ${context.campaign_status}` };
       }
       if (context.enrollment_state === 'REPLIED' && context.stop_on_reply) return skip(context, 'lead replied', { kind: 'none' });
-      if (terminalEnrollmentStates.has(context.enrollment_state) && context.enrollment_state !== 'REPLIED') {
+      if (endedEnrollmentStates.has(context.enrollment_state) && context.enrollment_state !== 'REPLIED') {
         return skip(context, `lead ${context.enrollment_state.toLowerCase()}`, { kind: 'none' });
       }
       if (context.suppressed_by !== null) {
@@ -347,7 +349,7 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
     const failure = classifyDeliveryFailure(error);
     if (failure.kind === 'ambiguous') {
       // The provider may have acted: keep the cap unit, never retry on our own.
-      await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'UNKNOWN', now, error: text, effect: { kind: 'none' } });
+      await settleFailedSend(db, { id: context.id, to: 'UNKNOWN', now, error: text, effect: { kind: 'none' } });
       log.error({ messageId: context.id, err: error }, 'send outcome unknown; an operator must resolve it');
       return { kind: 'unknown', reason: text };
     }
@@ -355,20 +357,19 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
     switch (failure.kind) {
       case 'breaker-open':
         // The breaker opened between the check and the call: nothing was sent.
-        await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'QUEUED', now, error: text, effect: { kind: 'none' } });
+        await settleFailedSend(db, { id: context.id, to: 'QUEUED', now, error: text, effect: { kind: 'none' } });
         return { kind: 'hold', until: failure.retryAt, reason: failure.reason };
       case 'rate-limited':
-        await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'QUEUED', now, error: text, effect: { kind: 'none' } });
+        await settleFailedSend(db, { id: context.id, to: 'QUEUED', now, error: text, effect: { kind: 'none' } });
         return { kind: 'rate-limited', retryAfterMs: failure.retryAfterMs };
       case 'sender':
-        await settleMessage(db, { id: context.id, from: ['SENDING'], to: 'QUEUED', now, error: text, effect: { kind: 'none' }, giveBackAttempt: true });
+        await settleFailedSend(db, { id: context.id, to: 'QUEUED', now, error: text, effect: { kind: 'none' }, giveBackAttempt: true });
         return pauseOnSenderFault(context, failure.reason);
       case 'recipient':
       case 'message': {
         const bounced = failure.kind === 'recipient';
-        await settleMessage(db, {
+        await settleFailedSend(db, {
           id: context.id,
-          from: ['SENDING'],
           to: 'DEAD',
           now,
           error: text,
@@ -382,9 +383,8 @@ export function sendService({ db, config, clock, log, liveAdapters, proof, domai
       }
       case 'transient': {
         const finalAttempt = attempt.attemptsMade + 1 >= attempt.attempts;
-        await settleMessage(db, {
+        await settleFailedSend(db, {
           id: context.id,
-          from: ['SENDING'],
           to: finalAttempt ? 'DEAD' : 'FAILED',
           now,
           error: text,

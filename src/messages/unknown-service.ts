@@ -6,7 +6,7 @@ import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { sendQueues } from '../../queues/index.js';
 import { enqueueSends } from './enqueue-sends.js';
-import { settleMessage } from './message-store.js';
+import { MESSAGES, resolveUnknown } from './message-lifecycle.js';
 
 export interface UnknownMessage {
   id: number;
@@ -39,7 +39,7 @@ export interface UnknownServiceDeps {
 export function unknownService({ db, queues, clock, config }: UnknownServiceDeps) {
   return {
     async list(campaignId?: number): Promise<UnknownMessage[]> {
-      const query = db('messages').where({ status: 'UNKNOWN' }).orderBy('id');
+      const query = db(MESSAGES).where({ status: 'UNKNOWN' }).orderBy('id');
       if (campaignId !== undefined) query.where({ campaign_id: campaignId });
       const rows = (await query.select('id', 'campaign_id', 'lead_id', 'step_index', 'channel', 'recipient', 'last_error', 'sending_at')) as Array<{
         id: number;
@@ -68,7 +68,7 @@ export function unknownService({ db, queues, clock, config }: UnknownServiceDeps
       const now = clock.now();
       const resolved: number[] = [];
       for (const id of ids) {
-        const row = (await db('messages as m')
+        const row = (await db(`${MESSAGES} as m`)
           .join('campaigns as c', 'c.id', 'm.campaign_id')
           .where('m.id', id)
           .first('m.idempotency_key', 'm.channel', 'c.mode')) as { idempotency_key: string; channel: Channel; mode: string } | undefined;
@@ -76,10 +76,10 @@ export function unknownService({ db, queues, clock, config }: UnknownServiceDeps
         const note = `resolved as ${resolution} by ${by}`;
         const settled =
           resolution === 'sent'
-            ? await settleMessage(db, { id, from: ['UNKNOWN'], to: row.mode === 'PROOF' ? 'SENT_PROOF' : 'SENT', now, reason: note, effect: { kind: 'advance' } })
+            ? await resolveUnknown(db, { id, to: row.mode === 'PROOF' ? 'SENT_PROOF' : 'SENT', now, note, effect: { kind: 'advance' } })
             : resolution === 'failed'
-              ? await settleMessage(db, { id, from: ['UNKNOWN'], to: 'DEAD', now, reason: note, effect: { kind: 'end', state: 'FAILED', reason: note } })
-              : await settleMessage(db, { id, from: ['UNKNOWN'], to: 'QUEUED', now, reason: note, effect: { kind: 'none' } });
+              ? await resolveUnknown(db, { id, to: 'DEAD', now, note, effect: { kind: 'end', state: 'FAILED', reason: note } })
+              : await resolveUnknown(db, { id, to: 'QUEUED', now, note, effect: { kind: 'none' } });
         if (!settled) continue;
         resolved.push(id);
         if (resolution === 'resend') {

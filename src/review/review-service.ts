@@ -6,7 +6,8 @@ import type { Clock } from '../runtime/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { enqueueSends } from '../messages/enqueue-sends.js';
-import { settleMessage, type EnrollmentEffect } from '../messages/message-store.js';
+import { approveReviewed, editInReview, MESSAGES, rejectInReview } from '../messages/message-lifecycle.js';
+import type { EnrollmentEffect } from '../enrollments/enrollment-lifecycle.js';
 import { DomainError, type DomainErrorKind } from '../errors/domain-error.js';
 import { describePlaceholders, findPlaceholders } from '../templates/placeholders.js';
 import type { BodyFormat } from '../messages/message-body.js';
@@ -96,7 +97,7 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
   }
 
   async function lockPending(trx: Knex, ids: readonly number[]): Promise<{ pending: ReviewRow[]; refused: ReviewOutcome['refused'] }> {
-    const rows = (await trx('messages')
+    const rows = (await trx(MESSAGES)
       .whereIn('id', [...ids])
       .forUpdate()
       .select('id', 'idempotency_key', 'status', 'channel', 'campaign_id', 'lead_id', 'subject', 'body')) as ReviewRow[];
@@ -115,7 +116,7 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
   const service = {
     /** Messages waiting for review, oldest first (keyset pagination by id). */
     async list(filter: { campaignId?: number; afterId?: number; limit?: number } = {}): Promise<PendingMessage[]> {
-      const query = db('messages as m')
+      const query = db(`${MESSAGES} as m`)
         .join('leads as l', 'l.id', 'm.lead_id')
         .join('campaigns as c', 'c.id', 'm.campaign_id')
         .where('m.status', 'PENDING_REVIEW')
@@ -136,7 +137,7 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
           'm.format',
           'm.variant',
           'm.template_version_id',
-          'm.skip_reason',
+          'm.review_hold_reason',
           'm.created_at',
         );
       if (filter.campaignId !== undefined) void query.where('m.campaign_id', filter.campaignId);
@@ -154,7 +155,7 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
         format: BodyFormat;
         variant: string | null;
         template_version_id: number | null;
-        skip_reason: string | null;
+        review_hold_reason: string | null;
         created_at: Date;
       }>;
       return rows.map((row) => ({
@@ -171,7 +172,7 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
         format: row.format,
         variant: row.variant,
         templateVersionId: row.template_version_id,
-        heldReason: row.skip_reason,
+        heldReason: row.review_hold_reason,
         createdAt: row.created_at,
       }));
     },
@@ -192,21 +193,11 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
           else approved.push(row);
         }
         if (approved.length > 0) {
-          await trx('messages')
-            .whereIn(
-              'id',
-              approved.map((row) => row.id),
-            )
-            .where('status', 'PENDING_REVIEW')
-            .update({
-              status: 'QUEUED',
-              queued_at: now,
-              skip_reason: null,
-              review_decided_by: decision.by,
-              review_decided_at: now,
-              review_note: decision.note ?? null,
-              updated_at: now,
-            });
+          await approveReviewed(
+            trx,
+            approved.map((row) => row.id),
+            { by: decision.by, note: decision.note ?? null, now },
+          );
           await audit(trx, approved, 'review.approved', { by: decision.by, note: decision.note ?? null }, now);
         }
         return { approved, refused };
@@ -254,14 +245,8 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
             policies.get(row.campaign_id) === 'END_LEAD'
               ? { kind: 'end', state: 'COMPLETED', reason: `rejected in review: ${decision.reason}` }
               : { kind: 'advance' };
-          await settleMessage(trx, { id: row.id, from: ['PENDING_REVIEW'], to: 'REJECTED', now, reason: `rejected in review: ${decision.reason}`, effect });
+          await rejectInReview(trx, { id: row.id, by: decision.by, reason: decision.reason, now, effect });
         }
-        await trx('messages')
-          .whereIn(
-            'id',
-            pending.map((row) => row.id),
-          )
-          .update({ review_decided_by: decision.by, review_decided_at: now, review_note: decision.reason, updated_at: now });
         await audit(trx, pending, 'review.rejected', { by: decision.by, reason: decision.reason }, now);
         if (pending.length > 0) log.info({ by: decision.by, rejected: pending.length }, 'messages rejected');
         return { done: pending.map((row) => row.id), refused, enqueued: 0 };
@@ -287,7 +272,7 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
         if (row.channel === 'email' && (subject ?? '').trim() === '') throw new ReviewError('an email needs a subject', 'invalid');
         const hits = findPlaceholders({ subject, body: edit.body });
         if (hits.length > 0) throw new ReviewError(`edit refused: ${describePlaceholders(hits)}`, 'invalid');
-        await trx('messages').where({ id, status: 'PENDING_REVIEW' }).update({ subject, body: edit.body, skip_reason: null, updated_at: now });
+        await editInReview(trx, { id, subject, body: edit.body, now });
         await audit(trx, [row], 'review.edited', { by, previous: { subject: row.subject, body: row.body } }, now);
       });
       const [edited] = await service.list({ afterId: id - 1, limit: 1 });

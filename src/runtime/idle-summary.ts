@@ -3,6 +3,9 @@ import { isInsideWindow, nextWindowOpening } from '../campaigns/send-window.js';
 import { findCampaign, type Campaign } from '../campaigns/campaign-store.js';
 import { capScopes, remainingCap } from '../messages/caps.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
+import { sqlWords } from '../db/bindings.js';
+import { LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
+import { DELIVERED_STATUSES } from '../messages/message-lifecycle.js';
 import type { AppContext } from './context.js';
 
 /** What waits in one ACTIVE or PAUSED campaign, counted from Postgres. */
@@ -51,18 +54,19 @@ async function earliestHeldSend(ctx: AppContext): Promise<Date | undefined> {
 export async function describeIdle(ctx: AppContext, since: Date): Promise<string> {
   const now = ctx.clock.now();
   const { rows: [run] } = await ctx.db.raw<{ rows: Array<{ sent: number; dead: number; skipped: number }> }>(
-    `SELECT count(*) FILTER (WHERE status IN ('SENT', 'SENT_PROOF') AND sent_at >= ?)::int AS sent,
+    `SELECT count(*) FILTER (WHERE status IN (${sqlWords(DELIVERED_STATUSES)}) AND sent_at >= ?)::int AS sent,
             count(*) FILTER (WHERE status = 'DEAD' AND updated_at >= ?)::int AS dead,
             count(*) FILTER (WHERE status = 'SKIPPED' AND updated_at >= ?)::int AS skipped
        FROM messages`,
     [since, since, since],
   );
+  const live = sqlWords(LIVE_ENROLLMENT_STATES);
   const { rows: backlog } = await ctx.db.raw<{ rows: CampaignBacklog[] }>(
     `SELECT c.id, c.status,
-            (SELECT count(*)::int FROM campaign_leads cl WHERE cl.campaign_id = c.id AND cl.state IN ('NEW', 'ACTIVE') AND cl.next_action_at > ?) AS delayed,
-            (SELECT min(cl.next_action_at) FROM campaign_leads cl WHERE cl.campaign_id = c.id AND cl.state IN ('NEW', 'ACTIVE') AND cl.next_action_at > ?) AS next_due,
-            (SELECT count(*)::int FROM campaign_leads cl WHERE cl.campaign_id = c.id AND cl.state IN ('NEW', 'ACTIVE') AND cl.next_action_at <= ?) AS due,
-            (SELECT count(*)::int FROM messages m WHERE m.campaign_id = c.id AND m.status IN ('QUEUED', 'APPROVED')) AS queued,
+            (SELECT count(*)::int FROM campaign_leads cl WHERE cl.campaign_id = c.id AND cl.state IN (${live}) AND cl.next_action_at > ?) AS delayed,
+            (SELECT min(cl.next_action_at) FROM campaign_leads cl WHERE cl.campaign_id = c.id AND cl.state IN (${live}) AND cl.next_action_at > ?) AS next_due,
+            (SELECT count(*)::int FROM campaign_leads cl WHERE cl.campaign_id = c.id AND cl.state IN (${live}) AND cl.next_action_at <= ?) AS due,
+            (SELECT count(*)::int FROM messages m WHERE m.campaign_id = c.id AND m.status = 'QUEUED') AS queued,
             (SELECT count(*)::int FROM messages m WHERE m.campaign_id = c.id AND m.status = 'PENDING_REVIEW') AS review
        FROM campaigns c
       WHERE c.status IN ('ACTIVE', 'PAUSED')

@@ -3,6 +3,7 @@ import { isInsideWindow } from '../campaigns/send-window.js';
 import { capScopes, remainingCap } from '../messages/caps.js';
 import { listActiveCampaigns } from '../campaigns/campaign-store.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
+import { CAMPAIGN_LEADS, LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
 import type { AppContext } from './context.js';
 
 /**
@@ -26,9 +27,9 @@ export async function isIdle(ctx: AppContext): Promise<boolean> {
   for (const campaign of await listActiveCampaigns(ctx.db)) {
     if (!isInsideWindow(ctx.clock.now(), campaign.timezone, campaign.sendWindow)) continue;
     if ((await remainingCap(ctx.db, capScopes(ctx.config, campaign, null, ctx.clock.now()))) <= 0) continue;
-    const due: unknown = await ctx.db('campaign_leads')
+    const due: unknown = await ctx.db(CAMPAIGN_LEADS)
       .where({ campaign_id: campaign.id })
-      .whereIn('state', ['NEW', 'ACTIVE'])
+      .whereIn('state', [...LIVE_ENROLLMENT_STATES])
       .where('next_action_at', '<=', ctx.clock.now())
       .first('id');
     if (due !== undefined) return false;

@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
-import type { EnrollmentState } from '../messages/message-store.js';
+import { markOptedOut, type EndedEnrollmentState } from '../enrollments/enrollment-lifecycle.js';
 import { identityHash, normaliseEmail } from '../leads/identity.js';
-import { endLiveEnrollments } from '../leads/enrollment-store.js';
 import type { LeadIdentity } from '../leads/lead-store.js';
 import { addSuppression } from './suppression-store.js';
 
@@ -12,7 +11,7 @@ export interface OptOut {
   /** The address the event named (suppressed even when no lead has it). */
   email: string | null;
   reason: string;
-  endState: Extract<EnrollmentState, 'UNSUBSCRIBED' | 'BOUNCED'>;
+  endState: Extract<EndedEnrollmentState, 'UNSUBSCRIBED' | 'BOUNCED'>;
   /** Set for an opt-out by the person (unsubscribe, complaint): recorded and consent withdrawn. */
   unsubscribe?: { source: string; campaignId: number | null; messageId: number | null };
   now: Date;
@@ -31,13 +30,7 @@ export async function optOut(trx: Knex, request: OptOut): Promise<number> {
   if (address !== null) await addSuppression(trx, { ...entry, kind: 'email', value: address });
   if (identity !== null) await addSuppression(trx, { ...entry, kind: 'identity', value: identity });
   if (request.lead === undefined) return 0;
-  const ended = await endLiveEnrollments(trx, {
-    leadId: request.lead.id,
-    campaignId: null,
-    state: request.endState,
-    reason: request.reason,
-    now: request.now,
-  });
+  const ended = await markOptedOut(trx, { leadId: request.lead.id, state: request.endState, reason: request.reason, now: request.now });
   if (request.unsubscribe !== undefined) {
     await trx('leads').where({ id: request.lead.id }).update({ consent: 'WITHDRAWN', updated_at: request.now });
     await trx.raw(

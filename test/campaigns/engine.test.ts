@@ -5,7 +5,7 @@ import { sendEmailQueue } from '../../queues/send-email.js';
 import { enqueueSends } from '../../src/messages/enqueue-sends.js';
 import { suppress } from '../../src/suppression/suppression-service.js';
 import { setKillSwitch } from '../../src/settings/kill-switch.js';
-import { markReplied } from '../../src/leads/enrollment-service.js';
+import { markReplied } from '../../src/enrollments/enrollment-lifecycle.js';
 import { campaignReport } from '../../src/analytics/campaign-report.js';
 import { eventually, freshEngineWithClock, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 

@@ -96,7 +96,7 @@ describe('drumbeat CLI', function () {
     expect(parsed.skipReasons).to.deep.equal([{ reason: 'suppressed', count: 1 }]);
     const csvReport = await runDrumbeat(['report', id, '--format', 'csv']);
     expect(csvReport.stdout.split('\n')[0]).to.equal(
-      'scope,step,channel,reason,messages,planned,composed,pendingReview,approved,rejected,queued,sending,sent,sentProof,failed,dead,skipped,unknown',
+      'scope,step,channel,reason,messages,planned,pendingReview,rejected,queued,sending,sent,sentProof,failed,dead,skipped,unknown',
     );
 
     expect((await runDrumbeat(['kill', 'on'])).stdout).to.include('ON');

@@ -6,6 +6,7 @@ import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { startPlatformServer, type PlatformServer, type RecordedRequest } from '../channels/platform-harness.js';
 import { clockNow } from '../support/clock.js';
+import { composeQueue } from '../../queues/compose.js';
 
 interface ChatRequest {
   model: string;
@@ -47,9 +48,11 @@ const personalised = (llmFallback: 'TEMPLATE' | 'REVIEW' = 'TEMPLATE') => ({
 });
 
 interface MessageRow {
+  id: number;
   status: string;
   body: string;
   review_note: string | null;
+  personalisation_note: string | null;
   recipient: string;
 }
 
@@ -116,6 +119,31 @@ describe('LLM personalisation through the compose queue', function () {
     });
   });
 
+  it('plans the messages of a personalised step PLANNED as it inserts them: the tick rewrites none of its rows', async () => {
+    const engine = context();
+    const spec = personalised('TEMPLATE');
+    const { campaignId } = await seedCampaign(engine, {
+      leads: makeLeads(3),
+      spec: { ...spec, requireReview: true, steps: [...spec.steps, { channel: 'email', delay: '0s', body: 'A plain follow-up.' }] },
+    });
+    // Every UPDATE of a message row while the tick runs is written down.
+    await engine.db.raw(`CREATE TABLE message_rewrites (id bigint, old_status text, new_status text)`);
+    await engine.db.raw(`CREATE FUNCTION log_message_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO message_rewrites VALUES (OLD.id, OLD.status, NEW.status); RETURN NEW; END $$`);
+    await engine.db.raw(`CREATE TRIGGER log_message_rewrite AFTER UPDATE ON messages FOR EACH ROW EXECUTE FUNCTION log_message_rewrite()`);
+    try {
+      const tick = await engine.ticks.runTick(campaignId, clock.now());
+      expect(tick, 'review would hold them, but they wait for their opening line first').to.include({ created: 3, enqueued: 0, heldForReview: 0 });
+      expect(await statusCounts(engine, campaignId)).to.deep.equal({ PLANNED: 3 });
+      expect(await engine.db('message_rewrites').select('id', 'old_status', 'new_status')).to.deep.equal([]);
+      expect(await engine.queues.get(composeQueue).count(), 'one compose job per message').to.equal(3);
+    } finally {
+      await engine.db.raw('DROP TRIGGER IF EXISTS log_message_rewrite ON messages');
+      await engine.db.raw('DROP FUNCTION IF EXISTS log_message_rewrite()');
+      await engine.db.raw('DROP TABLE IF EXISTS message_rewrites');
+    }
+  });
+
   it('falls back to the plain template when the LLM times out', async () => {
     llm.answer(() => 'hang');
     const engine = context();
@@ -125,7 +153,7 @@ describe('LLM personalisation through the compose queue', function () {
     await eventually(async () => (await statusCounts(engine, campaignId)).SENT_PROOF === 1, 'sent plain');
     const [row] = await messages(engine, campaignId);
     expect(row?.body).to.equal('Hi First0, here is the plain template.');
-    expect(row?.review_note).to.match(/personalisation skipped: llm: no answer within 300 ms after the request was sent/);
+    expect(row?.personalisation_note).to.match(/personalisation skipped: llm: no answer within 300 ms after the request was sent/);
     expect(await usage(engine, campaignId)).to.deep.include({ requests: 0, fallbacks: 1 });
   });
 
@@ -137,7 +165,14 @@ describe('LLM personalisation through the compose queue', function () {
     workers = await startWorkers(engine, undefined, { schedule: false });
     await eventually(async () => (await statusCounts(engine, campaignId)).PENDING_REVIEW === 1, 'held for review');
     const [row] = await messages(engine, campaignId);
-    expect(row?.review_note).to.match(/personalisation skipped: llm answered HTTP 503/);
+    expect(row?.personalisation_note).to.match(/personalisation skipped: llm answered HTTP 503/);
+    expect(row?.review_note, 'no reviewer has said anything yet').to.equal(null);
+
+    // The reviewer's note has its own column: approving keeps why personalisation fell back.
+    await engine.reviews.approve([row!.id], { by: 'alice', note: 'plain is fine' });
+    const [approved] = await messages(engine, campaignId);
+    expect(approved).to.include({ review_note: 'plain is fine' });
+    expect(approved?.personalisation_note).to.match(/personalisation skipped: llm answered HTTP 503/);
   });
 
   it('never exceeds its requests-per-minute or tokens-per-minute budget; the rest fall back', async () => {

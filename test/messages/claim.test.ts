@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
-import { claimForSending } from '../../src/messages/message-store.js';
+import { claimForSending } from '../../src/messages/message-lifecycle.js';
 import type { ChannelAdapter, OutboundMessage } from '../../src/channels/adapter.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, makeLeads, seedCampaign } from '../support/engine.js';

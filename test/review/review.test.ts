@@ -104,8 +104,11 @@ describe('review gate', function () {
       ['ACTIVE', 1, clock.now().getTime() + 3_600_000],
     ]);
     expect(enrollments.find((row) => row.campaign_id === end.campaignId)).to.include({ state: 'COMPLETED', end_reason: 'rejected in review: off-brand' });
-    const row = (await ctx.db('messages').where({ campaign_id: skip.campaignId }).first('status', 'review_decided_by', 'review_note', 'skip_reason')) as Record<string, unknown>;
-    expect(row).to.deep.equal({ status: 'REJECTED', review_decided_by: 'bob', review_note: 'off-brand', skip_reason: 'rejected in review: off-brand' });
+    // The reviewer's reason has its own column; the skip reason and the reviewer's note stay empty.
+    const row = (await ctx.db('messages')
+      .where({ campaign_id: skip.campaignId })
+      .first('status', 'review_decided_by', 'rejection_reason', 'review_note', 'skip_reason')) as Record<string, unknown>;
+    expect(row).to.deep.equal({ status: 'REJECTED', review_decided_by: 'bob', rejection_reason: 'off-brand', review_note: null, skip_reason: null });
 
     // The next step comes after its delay, held for review again; the rejected step never goes out.
     clock.advance(3_600_001);
