@@ -16,7 +16,8 @@ import type { Channel } from './campaign-spec.js';
 import type { CampaignService } from './campaign-service.js';
 import type { ContentCalendar } from '../content/content-calendar.js';
 import type { ComposeService } from '../llm/compose-service.js';
-import { findCampaign, findSteps, type Campaign, type CampaignStep } from './campaign-store.js';
+import type { Campaign, CampaignStep } from './campaign-store.js';
+import { loadCampaignDefinition } from './campaign-definition.js';
 import { isInsideWindow } from './send-window.js';
 
 export interface TickResult {
@@ -239,7 +240,7 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
         }
       }
       const inserted = planned.length === 0 ? [] : await insertMessages(trx, planned);
-      if (compose !== undefined) await compose.divert(trx, campaign.id, inserted);
+      if (compose !== undefined) await compose.divert(trx, steps, inserted);
       const renders: RenderLogEntry[] = [];
       for (const message of inserted) {
         const trace = traces.get(message.idempotency_key);
@@ -271,10 +272,12 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
      */
     async runTick(campaignId: number, slot: Date): Promise<TickResult> {
       const result: TickResult = { outcome: 'done', selected: 0, created: 0, enqueued: 0, heldForReview: 0 };
-      const campaign = await findCampaign(db, campaignId);
-      if (campaign === undefined || campaign.status !== 'ACTIVE' || campaign.strategyStatus !== 'APPROVED') {
+      // The definition is read once per tick: every batch plans from the same steps and posts.
+      const definition = await loadCampaignDefinition(db, campaignId);
+      if (definition === undefined || definition.campaign.status !== 'ACTIVE' || definition.campaign.strategyStatus !== 'APPROVED') {
         return { ...result, outcome: 'not-active' };
       }
+      const { campaign, steps } = definition;
       const inserted = (await db.raw<{ rows: Array<{ id: number }> }>(
         `INSERT INTO tick_runs (campaign_id, slot, started_at) VALUES (?, ?, ?) ON CONFLICT (campaign_id, slot) DO NOTHING RETURNING id`,
         [campaignId, slot, clock.now()],
@@ -285,7 +288,6 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       if ((await readKillSwitch(db)).on) result.outcome = 'killed';
       else if (!isInsideWindow(now, campaign.timezone, campaign.sendWindow)) result.outcome = 'outside-window';
       else {
-        const steps = await findSteps(db, campaignId);
         // Read once per tick: every message of this tick renders from the same template versions.
         const templates = await currentVersions(db, referencedTemplateIds(steps));
         const threadedSteps = new Set(steps.filter((step) => needsPreviousEmail(step, templates)).map((step) => step.stepIndex));
@@ -312,7 +314,7 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
         if (result.selected === 0 && (await campaigns.completeIfFinished(campaignId))) result.outcome = 'completed';
       }
       // Posts run on their own times (gated at publish); the tick only makes sure their jobs exist.
-      if (content !== undefined) await content.schedule(campaignId);
+      if (content !== undefined) await content.schedule(definition);
       await db('tick_runs')
         .where({ id: inserted.id })
         .update({

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { CliError, parseId, print, withContext } from './cli-support.js';
 import { PostStateError } from '../content/content-calendar.js';
 import { readBreakerStates } from '../channels/resilience/breaker-states.js';
+import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 
 /**
  * `drumbeat posts …` (the content calendar: list, schedule, approve, reject), `drumbeat breakers`
@@ -27,9 +28,14 @@ export function registerChannelCommands(program: Command): void {
 
   posts
     .command('schedule <campaignId>')
-    .description('write the campaign’s posts from its spec and add their publish jobs (each tick does this too)')
+    .description('add the publish jobs of the campaign’s waiting posts (each tick does this too)')
     .action(async (campaignId: string) => {
-      await withContext(async (ctx) => print(`${await ctx.content.schedule(parseId(campaignId))} publish job(s) handed to the queue`, false));
+      await withContext(async (ctx) => {
+        const id = parseId(campaignId);
+        const definition = await loadCampaignDefinition(ctx.db, id);
+        if (definition === undefined) throw new CliError(`campaign ${id} does not exist`);
+        print(`${await ctx.content.schedule(definition)} publish job(s) handed to the queue`, false);
+      });
     });
 
   for (const verb of ['approve', 'reject'] as const) {

@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../runtime/clock.js';
@@ -12,6 +11,8 @@ import { composeQueue } from '../../queues/compose.js';
 import { estimatePromptTokens, type ChatMessage, type LlmClient } from './llm-client.js';
 import type { LlmBudget } from './llm-budget.js';
 import { prependLine, type BodyFormat } from '../messages/message-body.js';
+import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
+import type { CampaignStep } from '../campaigns/campaign-store.js';
 
 /** What became of one message's personalisation. */
 export type ComposeOutcome =
@@ -36,11 +37,6 @@ const maxOpeningChars = 300;
 /** Longest body each channel accepts (X and Instagram DMs are the tight ones). */
 const maxBodyChars: Record<Channel, number> = { email: 100_000, linkedin: 8000, x: 10_000, instagram: 1000 };
 
-const personalizedSpec = z.object({
-  llmFallback: z.enum(['TEMPLATE', 'REVIEW']).default('TEMPLATE'),
-  steps: z.array(z.object({ personalize: z.object({ prompt: z.string() }).optional() }).loose()),
-});
-
 interface ComposeRow {
   id: number;
   idempotency_key: string;
@@ -50,9 +46,6 @@ interface ComposeRow {
   status: string;
   body: string | null;
   format: BodyFormat;
-  spec: unknown;
-  campaign_review: boolean;
-  step_review: boolean;
   first_name: string | null;
   last_name: string | null;
   company: string | null;
@@ -139,17 +132,18 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
 
   return {
     /**
-     * Marks the just-inserted messages of personalised steps PLANNED (in the tick's transaction,
-     * so no send job can exist for them yet). Updates the given rows' `status` in place, so the
-     * tick's own QUEUED / PENDING_REVIEW counting leaves them out.
+     * Marks the just-inserted messages of personalised steps (those with a prompt, among the
+     * tick's `steps`) PLANNED, in the tick's transaction, so no send job can exist for them yet.
+     * Updates the given rows' `status` in place, so the tick's own QUEUED / PENDING_REVIEW
+     * counting leaves them out.
      */
-    async divert(trx: Knex, campaignId: number, inserted: ReadonlyArray<{ id: number; step_index: number; status: string }>): Promise<void> {
+    async divert(
+      trx: Knex,
+      steps: ReadonlyArray<Pick<CampaignStep, 'personalizePrompt'>>,
+      inserted: ReadonlyArray<{ id: number; step_index: number; status: string }>,
+    ): Promise<void> {
       const candidates = inserted.filter((message) => message.status === 'QUEUED' || message.status === 'PENDING_REVIEW');
-      if (candidates.length === 0) return;
-      const row = (await trx('campaigns').where({ id: campaignId }).first('spec')) as { spec: unknown } | undefined;
-      const spec = personalizedSpec.safeParse(row?.spec);
-      if (!spec.success) return;
-      const personalised = candidates.filter((message) => spec.data.steps[message.step_index]?.personalize !== undefined);
+      const personalised = candidates.filter((message) => (steps[message.step_index]?.personalizePrompt ?? null) !== null);
       if (personalised.length === 0) return;
       await trx('messages')
         .whereIn(
@@ -172,10 +166,6 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
     /** Personalises one PLANNED message, or falls back as the campaign chose. */
     async compose(messageId: number): Promise<ComposeOutcome> {
       const row = (await db('messages as m')
-        .join('campaigns as c', 'c.id', 'm.campaign_id')
-        .join('campaign_steps as s', function joinStep() {
-          this.on('s.campaign_id', '=', 'm.campaign_id').andOn('s.step_index', '=', 'm.step_index');
-        })
         .join('leads as l', 'l.id', 'm.lead_id')
         .where('m.id', messageId)
         .first(
@@ -187,21 +177,21 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
           'm.status',
           'm.body',
           'm.format',
-          'c.spec',
-          'c.require_review as campaign_review',
-          's.require_review as step_review',
           'l.first_name',
           'l.last_name',
           'l.company',
           'l.custom',
         )) as ComposeRow | undefined;
       if (row === undefined || row.status !== 'PLANNED') return { kind: 'not-planned', status: row?.status ?? 'missing' };
-      const spec = personalizedSpec.parse(row.spec);
-      const prompt = spec.steps[row.step_index]?.personalize?.prompt;
-      const reviewed = row.campaign_review || row.step_review;
+      const definition = await loadCampaignDefinition(db, row.campaign_id);
+      const step = definition?.steps[row.step_index];
+      // A message whose step a sequence edit removed has nothing left to compose from.
+      if (definition === undefined || step === undefined) return { kind: 'not-planned', status: 'missing' };
+      const prompt = step.personalizePrompt;
+      const reviewed = definition.campaign.requireReview || step.requireReview;
       const body = row.body ?? '';
       let reason: string;
-      if (prompt === undefined) reason = 'the step no longer asks for personalisation';
+      if (prompt === null) reason = 'the step no longer asks for personalisation';
       else {
         try {
           const opening = await openingLine(row, prompt);
@@ -216,7 +206,7 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
         }
       }
       await recordUsage(row.campaign_id, { requests: 0, promptTokens: 0, completionTokens: 0, fallbacks: 1 });
-      const status = reviewed || spec.llmFallback === 'REVIEW' ? 'PENDING_REVIEW' : 'QUEUED';
+      const status = reviewed || definition.campaign.llmFallback === 'REVIEW' ? 'PENDING_REVIEW' : 'QUEUED';
       await release(row, status, body, `personalisation skipped: ${reason}`);
       log.warn({ messageId, campaignId: row.campaign_id, reason, status }, 'personalisation fell back');
       return { kind: 'fallback', status, reason };
