@@ -10,15 +10,13 @@ import { composeMessage, needsPreviousEmail, referencedTemplateIds, type SentEma
 import { lastSentEmails } from '../messages/message-store.js';
 import type { BodyFormat } from '../messages/message-body.js';
 import { currentVersions, logRenders, type RenderLogEntry } from '../templates/template-store.js';
-import { readKillSwitch } from '../settings/kill-switch.js';
-import { capScopes, remainingCap } from '../messages/caps.js';
 import type { Channel } from './campaign-spec.js';
 import type { CampaignService } from './campaign-service.js';
 import type { ContentCalendar } from '../content/content-calendar.js';
 import type { ComposeService } from '../llm/compose-service.js';
 import type { Campaign, CampaignStep } from './campaign-store.js';
 import { loadCampaignDefinition } from './campaign-definition.js';
-import { isInsideWindow } from './send-window.js';
+import { campaignGate, takesTicks } from './campaign-gate.js';
 
 export interface TickResult {
   outcome: 'done' | 'duplicate-slot' | 'not-active' | 'killed' | 'outside-window' | 'capped' | 'completed';
@@ -274,7 +272,7 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       const result: TickResult = { outcome: 'done', selected: 0, created: 0, enqueued: 0, heldForReview: 0 };
       // The definition is read once per tick: every batch plans from the same steps and posts.
       const definition = await loadCampaignDefinition(db, campaignId);
-      if (definition === undefined || definition.campaign.status !== 'ACTIVE' || definition.campaign.strategyStatus !== 'APPROVED') {
+      if (definition === undefined || !takesTicks(definition.campaign)) {
         return { ...result, outcome: 'not-active' };
       }
       const { campaign, steps } = definition;
@@ -285,13 +283,13 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       if (inserted === undefined) return { ...result, outcome: 'duplicate-slot' };
 
       const now = clock.now();
-      if ((await readKillSwitch(db)).on) result.outcome = 'killed';
-      else if (!isInsideWindow(now, campaign.timezone, campaign.sendWindow)) result.outcome = 'outside-window';
+      const gate = await campaignGate({ db, config }, campaign, now);
+      if (gate.kind === 'not-active' || gate.kind === 'killed' || gate.kind === 'outside-window') result.outcome = gate.kind;
       else {
         // Read once per tick: every message of this tick renders from the same template versions.
         const templates = await currentVersions(db, referencedTemplateIds(steps));
         const threadedSteps = new Set(steps.filter((step) => needsPreviousEmail(step, templates)).map((step) => step.stepIndex));
-        let capLeft = await remainingCap(db, capScopes(config, campaign, null, now));
+        let capLeft = gate.kind === 'open' ? gate.capLeft : 0;
         // A committed batch's jobs are added while the next batch is selected and written:
         // Redis and Postgres work overlap, one batch apart, and every add follows its commit.
         let adding: Promise<void> = Promise.resolve();

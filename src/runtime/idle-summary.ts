@@ -1,7 +1,7 @@
 import { sendQueues } from '../../queues/index.js';
-import { isInsideWindow, nextWindowOpening } from '../campaigns/send-window.js';
-import { findCampaign, type Campaign } from '../campaigns/campaign-store.js';
-import { capScopes, remainingCap } from '../messages/caps.js';
+import { nextWindowOpening } from '../campaigns/send-window.js';
+import { findCampaign } from '../campaigns/campaign-store.js';
+import { campaignGate } from '../campaigns/campaign-gate.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
 import type { AppContext } from './context.js';
 
@@ -22,15 +22,6 @@ interface CampaignBacklog {
 
 function at(instant: Date): string {
   return instant.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** The latest reset among the caps of this campaign that are full now, or undefined when none is. */
-async function capFullUntil(ctx: AppContext, campaign: Campaign): Promise<Date | undefined> {
-  let until: Date | undefined;
-  for (const scope of capScopes(ctx.config, campaign, null, ctx.clock.now())) {
-    if ((await remainingCap(ctx.db, [scope])) <= 0 && (until === undefined || scope.resetsAt > until)) until = scope.resetsAt;
-  }
-  return until;
 }
 
 /** The earliest time a held send job runs again (window, cap, breaker or pause), if any. */
@@ -86,12 +77,12 @@ export async function describeIdle(ctx: AppContext, since: Date): Promise<string
     if (pending === 0) continue;
     const found = await findCampaign(ctx.db, campaign.id);
     if (found === undefined) continue;
-    const insideWindow = isInsideWindow(now, found.timezone, found.sendWindow);
-    const capUntil = insideWindow ? await capFullUntil(ctx, found) : undefined;
-    if (!insideWindow) {
+    // What holds it beyond the kill switch, which has a part of its own below.
+    const gate = await campaignGate(ctx, found, now, { killSwitchOn: false });
+    if (gate.kind === 'outside-window') {
       waiting.push(`${pending} of campaign ${campaign.id} outside its send window until ${at(nextWindowOpening(now, found.timezone, found.sendWindow))}`);
-    } else if (capUntil !== undefined) {
-      waiting.push(`${pending} of campaign ${campaign.id} held by a daily cap until ${at(capUntil)}`);
+    } else if (gate.kind === 'capped') {
+      waiting.push(`${pending} of campaign ${campaign.id} held by a daily cap until ${at(gate.until)}`);
     } else heldElsewhere += pending;
   }
   if (heldElsewhere > 0) {
