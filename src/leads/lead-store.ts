@@ -2,7 +2,6 @@ import type { Knex } from 'knex';
 import { identityHash, normaliseEmail } from './identity.js';
 
 export const LEADS = 'leads';
-export const CAMPAIGN_LEADS = 'campaign_leads';
 
 /** A lead as imported or captured, before it has an id. */
 export interface NewLead {

@@ -5,8 +5,6 @@ import { suppressedLeadSql } from '../suppression/suppression-store.js';
 import { arrayBinding, preparedAs } from '../db/bindings.js';
 import type { BodyFormat } from './message-body.js';
 
-export const MESSAGES = 'messages';
-
 /** Every status a message can have, in the order of its life. */
 export const MESSAGE_STATUSES = [
   'PLANNED',
