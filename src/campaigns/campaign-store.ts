@@ -290,6 +290,15 @@ export async function listActiveCampaigns(db: Knex): Promise<Campaign[]> {
   return rows.map(rowToCampaign);
 }
 
+/**
+ * The spec a campaign was last created or edited from, as it was submitted: the audit copy
+ * (`campaign show --json`). Nothing runs from it; the definition is the rows.
+ */
+export async function findSubmittedSpec(db: Knex, id: number): Promise<unknown> {
+  const row = (await db(CAMPAIGNS).where({ id }).first('spec')) as { spec: unknown } | undefined;
+  return row?.spec;
+}
+
 export async function findSteps(db: Knex, campaignId: number): Promise<CampaignStep[]> {
   const rows = (await db(CAMPAIGN_STEPS).where({ campaign_id: campaignId }).orderBy('step_index')) as StepRow[];
   return rows.map(rowToStep);

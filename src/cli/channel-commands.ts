@@ -4,11 +4,8 @@ import { PostStateError } from '../content/content-calendar.js';
 import { readBreakerStates } from '../channels/resilience/breaker-states.js';
 import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 
-/**
- * `drumbeat posts …` (the content calendar: list, schedule, approve, reject), `drumbeat breakers`
- * (circuit-breaker states reported by the workers) and `drumbeat llm-usage <campaignId>`.
- */
-export function registerChannelCommands(program: Command): void {
+/** `drumbeat posts …`: the content calendar (list, schedule, approve, reject). */
+function registerPostCommands(program: Command): void {
   const posts = program.command('posts').description('the content calendar: public posts of a campaign');
 
   posts
@@ -56,6 +53,14 @@ export function registerChannelCommands(program: Command): void {
         });
       });
   }
+}
+
+/**
+ * `drumbeat posts …` (the content calendar: list, schedule, approve, reject), `drumbeat breakers`
+ * (circuit-breaker states reported by the workers) and `drumbeat llm-usage <campaignId>`.
+ */
+export function registerChannelCommands(program: Command): void {
+  registerPostCommands(program);
 
   program
     .command('breakers')

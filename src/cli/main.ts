@@ -7,7 +7,7 @@ import { runProcess, runWorkersUntilIdle } from '../runtime/processes.js';
 import { createAppContext } from '../runtime/context.js';
 import { CliError, config, logger, parseId, parsePositive, print, withContext, withDb } from './cli-support.js';
 import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
-import { listCampaigns } from '../campaigns/campaign-store.js';
+import { findSubmittedSpec, listCampaigns } from '../campaigns/campaign-store.js';
 import { registerLeadCommands } from './lead-commands.js';
 import { registerSuppressionCommands } from './suppression-commands.js';
 import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
@@ -112,13 +112,13 @@ export function buildProgram(): Command {
     });
   campaign
     .command('show <id>')
-    .description('show a campaign and its report')
+    .description('show a campaign and its report (--json: with the spec it was last created or edited from)')
     .option('--json', 'print as JSON')
     .action(async (id: string, options: { json?: boolean }) => {
       await withContext(async (ctx) => {
         const found = await ctx.campaigns.require(parseId(id));
         const report = await campaignReport(ctx.db, found.id);
-        if (options.json === true) print({ campaign: found, report }, true);
+        if (options.json === true) print({ campaign: found, spec: await findSubmittedSpec(ctx.db, found.id), report }, true);
         else print(reportToMarkdown(report), false);
       });
     });

@@ -145,14 +145,39 @@ interface LeadBatches {
 }
 
 /**
- * Batches of leads written to the database: each batch in identity order (concurrent batches
- * lock the same leads in the same order, so no deadlock), suppressed people counted and left
- * out, the rest upserted and enrolled in one transaction. Up to `maxInFlight` batches are
- * written while the next is parsed: memory stays bounded by (maxInFlight + 1) × batchSize rows,
- * and parsing overlaps the database round trips.
+ * Writes one batch of leads in one transaction: in identity order (concurrent batches lock the
+ * same leads in the same order, so no deadlock), suppressed people counted and left out, the
+ * rest upserted and enrolled. Adds what became of its `rows` to `counts`.
+ */
+async function writeLeadBatch(
+  { db, clock }: { db: Knex; clock: Clock },
+  target: ImportTarget,
+  counts: ImportCounts,
+  batch: { leads: Map<string, NewLead>; rows: number },
+): Promise<void> {
+  const ordered = [...batch.leads.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  const suppressed = await suppressedIdentities(
+    db,
+    target.campaignId,
+    ordered.map(([identity, lead]) => ({ email: lead.email, identityHash: identity })),
+  );
+  const allowed = ordered.filter(([identity]) => !suppressed.has(identity)).map(([, lead]) => lead);
+  const enrolled = await db.transaction(async (trx) => {
+    const ids = await upsertLeads(trx, allowed, clock.now());
+    return enrollLeads(trx, target.campaignId, [...ids.values()], target.firstDelay, clock.now(), target.batchId);
+  });
+  counts.suppressed += suppressed.size;
+  counts.imported += enrolled;
+  counts.duplicates += batch.rows - suppressed.size - enrolled;
+}
+
+/**
+ * Batches of leads written to the database (see {@link writeLeadBatch}). Up to `maxInFlight`
+ * batches are written while the next is parsed: memory stays bounded by (maxInFlight + 1) ×
+ * batchSize rows, and parsing overlaps the database round trips.
  */
 function leadBatches(
-  { db, clock }: { db: Knex; clock: Clock },
+  deps: { db: Knex; clock: Clock },
   target: ImportTarget,
   counts: ImportCounts,
   limits: { batchSize: number; maxInFlight: number },
@@ -162,26 +187,9 @@ function leadBatches(
   const inFlight = new Set<Promise<void>>();
   let failure: Error | undefined;
 
-  async function writeBatch(leads: Map<string, NewLead>, rows: number): Promise<void> {
-    const ordered = [...leads.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
-    const suppressed = await suppressedIdentities(
-      db,
-      target.campaignId,
-      ordered.map(([identity, lead]) => ({ email: lead.email, identityHash: identity })),
-    );
-    const allowed = ordered.filter(([identity]) => !suppressed.has(identity)).map(([, lead]) => lead);
-    const enrolled = await db.transaction(async (trx) => {
-      const ids = await upsertLeads(trx, allowed, clock.now());
-      return enrollLeads(trx, target.campaignId, [...ids.values()], target.firstDelay, clock.now(), target.batchId);
-    });
-    counts.suppressed += suppressed.size;
-    counts.imported += enrolled;
-    counts.duplicates += rows - suppressed.size - enrolled;
-  }
-
   async function flush(): Promise<void> {
     if (pendingRows > 0) {
-      const write = writeBatch(pending, pendingRows);
+      const write = writeLeadBatch(deps, target, counts, { leads: pending, rows: pendingRows });
       pending = new Map();
       pendingRows = 0;
       // A failed write is kept (not left as an unhandled rejection) and rethrown below.

@@ -143,7 +143,7 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
       inserted: ReadonlyArray<{ id: number; step_index: number; status: string }>,
     ): Promise<void> {
       const candidates = inserted.filter((message) => message.status === 'QUEUED' || message.status === 'PENDING_REVIEW');
-      const personalised = candidates.filter((message) => (steps[message.step_index]?.personalizePrompt ?? null) !== null);
+      const personalised = candidates.filter((message) => typeof steps[message.step_index]?.personalizePrompt === 'string');
       if (personalised.length === 0) return;
       await trx('messages')
         .whereIn(

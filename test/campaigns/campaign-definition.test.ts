@@ -116,6 +116,12 @@ describe('campaign definition', function () {
       [0, 'Second draft', 'PENDING_REVIEW'],
       [1, 'Added while paused', 'SCHEDULED'],
     ]);
+
+    // The spec stays only as the audit copy of what was submitted last, shown with the campaign.
+    const shown = await runDrumbeat(['campaign', 'show', String(campaignId), '--json']);
+    expect(shown.code).to.equal(0);
+    const { spec } = JSON.parse(shown.stdout) as { spec: { posts: Array<{ text: string }> } };
+    expect(spec.posts.map((submitted) => submitted.text)).to.deep.equal(['Third draft', 'Added while paused']);
   });
 
   it('refuses a step naming an unknown or other-channel template, naming the field, and writes nothing', async () => {
