@@ -46,7 +46,7 @@ export interface Campaign {
   customFields: string[];
 }
 
-/** A campaign as it is created: its settings, and the spec as submitted (kept as the audit copy, read by nothing). */
+/** A campaign as it is created: its settings, and the spec as submitted (the audit copy: only `campaign show --json` reads it). */
 export type NewCampaign = Omit<
   Campaign,
   'id' | 'status' | 'strategyStatus' | 'strategyNote' | 'createdAt' | 'startedAt' | 'completedAt' | 'pauseReason' | 'pausedAt' | 'pausedBy'
