@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { findCampaign } from '../campaigns/campaign-store.js';
+import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 import { NotFoundError } from '../errors/domain-error.js';
 import { csvCell } from '../leads/lead-export.js';
 import { MESSAGE_STATUSES, type MessageStatus } from '../messages/message-lifecycle.js';
@@ -139,8 +139,9 @@ function countsFrom(rows: Array<{ status: string; count: number }>): MessageCoun
 
 /** The campaign's report, counted from Postgres (the record), not from any cache. */
 export async function campaignReport(db: Knex, campaignId: number): Promise<CampaignReport> {
-  const campaign = await findCampaign(db, campaignId);
-  if (campaign === undefined) throw new NotFoundError(`campaign ${campaignId} does not exist`);
+  const definition = await loadCampaignDefinition(db, campaignId);
+  if (definition === undefined) throw new NotFoundError(`campaign ${campaignId} does not exist`);
+  const { campaign, steps } = definition;
   const messageRows = (await db('messages')
     .where({ campaign_id: campaignId })
     .groupBy('step_index', 'channel', 'status')
@@ -158,10 +159,6 @@ export async function campaignReport(db: Knex, campaignId: number): Promise<Camp
     .count('* as count')) as Array<{ state: string; count: number }>;
   const enrollments = new Map(enrollmentRows.map((row) => [row.state, row.count]));
 
-  const steps = (await db('campaign_steps').where({ campaign_id: campaignId }).orderBy('step_index').select('step_index', 'channel')) as Array<{
-    step_index: number;
-    channel: string;
-  }>;
   const channels = [...new Set(steps.map((step) => step.channel))];
   const totals = {
     leads: enrollmentRows.reduce((sum, row) => sum + row.count, 0),
@@ -175,9 +172,9 @@ export async function campaignReport(db: Knex, campaignId: number): Promise<Camp
     campaign: { id: campaign.id, name: campaign.name, status: campaign.status, mode: campaign.mode, pauseReason: campaign.pauseReason },
     totals,
     bySteps: steps.map((step) => ({
-      step: step.step_index + 1,
+      step: step.stepIndex + 1,
       channel: step.channel,
-      ...countsFrom(messageRows.filter((row) => row.step_index === step.step_index)),
+      ...countsFrom(messageRows.filter((row) => row.step_index === step.stepIndex)),
     })),
     byChannel: channels.map((channel) => ({ channel, ...countsFrom(messageRows.filter((row) => row.channel === channel)) })),
     byVariant: await variantCounts(db, campaignId),

@@ -11,18 +11,8 @@ import { sqlWords } from '../db/bindings.js';
 import { LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
 import { AWAITING_OPERATOR_STATUSES, MESSAGES } from '../messages/message-lifecycle.js';
 import type { CampaignSpec, Channel } from './campaign-spec.js';
-import {
-  decideStrategy,
-  findCampaign,
-  findCampaignsNamed,
-  insertCampaign,
-  listActiveCampaigns,
-  pauseCampaignsOnChannel,
-  replaceSteps,
-  transitionCampaign,
-  type Campaign,
-  type CampaignStatus,
-} from './campaign-store.js';
+import { decideStrategy, findCampaign, findCampaignsNamed, listActiveCampaigns, pauseCampaignsOnChannel, transitionCampaign, type Campaign, type CampaignStatus } from './campaign-store.js';
+import { writeNewCampaign, writeSequenceEdit } from './definition-writer.js';
 
 /** Raised for an operator request that the campaign's state does not allow. */
 export class CampaignStateError extends DomainError {
@@ -138,7 +128,7 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
       const [existing] = await findCampaignsNamed(db, spec.name, spec.slug);
       if (existing !== undefined) throw new CampaignStateError(nameTakenMessage(spec, existing));
       try {
-        return await db.transaction((trx) => insertCampaign(trx, spec));
+        return await db.transaction((trx) => writeNewCampaign(trx, spec));
       } catch (error) {
         if (!isNameOrSlugViolation(error)) throw error;
         const [winner] = await findCampaignsNamed(db, spec.name, spec.slug);
@@ -161,12 +151,13 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
     },
 
     /**
-     * Replaces the sequence (steps, review settings) of a DRAFT or PAUSED campaign from a spec.
-     * The strategy returns to DRAFT: what was approved is no longer what would run.
+     * Replaces the sequence (steps, review settings, LLM fallback, posts; see `writeSequenceEdit`)
+     * of a DRAFT or PAUSED campaign from a spec. The strategy returns to DRAFT: what was approved
+     * is no longer what would run.
      */
     async editSequence(id: number, spec: CampaignSpec, by: string): Promise<Campaign> {
       const current = await require(id);
-      const updated = await db.transaction((trx) => replaceSteps(trx, id, spec, by, clock.now()));
+      const updated = await db.transaction((trx) => writeSequenceEdit(trx, id, spec, by, clock.now()));
       if (updated === undefined) {
         throw new CampaignStateError(`campaign ${id} is ${current.status}; pause it before editing its sequence`);
       }

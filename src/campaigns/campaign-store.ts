@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
-import { CampaignSpecError, type CampaignSpec, type Channel, type SendWindow } from './campaign-spec.js';
-import { resolveTemplateName } from '../templates/template-store.js';
+import type { Channel, SendWindow } from './campaign-spec.js';
 import type { BodyFormat } from '../messages/message-body.js';
 import { PUBLISHABLE_STATUSES } from '../content/post-store.js';
 
@@ -10,6 +9,8 @@ export const CAMPAIGN_STEPS = 'campaign_steps';
 export type CampaignStatus = 'DRAFT' | 'ACTIVE' | 'PAUSED' | 'COMPLETED' | 'ARCHIVED';
 export type StrategyStatus = 'DRAFT' | 'APPROVED' | 'REJECTED';
 export type CampaignMode = 'LIVE' | 'PROOF';
+/** What a personalised message does when the LLM cannot write its line: send the plain text, or wait for review. */
+export type LlmFallback = 'TEMPLATE' | 'REVIEW';
 
 /** Who paused a campaign: drumbeat itself (a fault that is not a lead's) or an operator. */
 export const PAUSED_BY_DRUMBEAT = 'drumbeat';
@@ -39,7 +40,20 @@ export interface Campaign {
   pausedAt: Date | null;
   /** `drumbeat`, or the operator's interface (`cli`, `api`). */
   pausedBy: string | null;
+  /** What a personalised step's message does when the LLM cannot write its opening line. */
+  llmFallback: LlmFallback;
+  /** Custom lead fields the campaign's inline text may use as `it.lead.custom.<name>`. */
+  customFields: string[];
 }
+
+/** A campaign as it is created: its settings, and the spec as submitted (the audit copy: only `campaign show --json` reads it). */
+export type NewCampaign = Omit<
+  Campaign,
+  'id' | 'status' | 'strategyStatus' | 'strategyNote' | 'createdAt' | 'startedAt' | 'completedAt' | 'pauseReason' | 'pausedAt' | 'pausedBy'
+> & { submittedSpec: unknown };
+
+/** What a sequence edit changes besides the steps (the campaign's other settings stay as they are). */
+export type SequenceSettings = Pick<Campaign, 'requireReview' | 'onReject' | 'llmFallback' | 'customFields'> & { submittedSpec: unknown };
 
 /** One stored A/B variant: a weight and either a template (by id) or inline text with its format. */
 export interface StepVariant {
@@ -71,7 +85,12 @@ export interface CampaignStep {
   variants: StepVariant[] | null;
   stopOnReply: boolean;
   requireReview: boolean;
+  /** The LLM prompt of a personalised step (its messages wait for an opening line); null otherwise. */
+  personalizePrompt: string | null;
 }
+
+/** A step as it is written, for the campaign it is written to. */
+export type NewStep = Omit<CampaignStep, 'campaignId'>;
 
 interface CampaignRow {
   id: number;
@@ -96,6 +115,8 @@ interface CampaignRow {
   pause_reason: string | null;
   paused_at: Date | null;
   paused_by: string | null;
+  llm_fallback: LlmFallback;
+  custom_fields: string[];
 }
 
 interface StepRow {
@@ -111,6 +132,7 @@ interface StepRow {
   variants: StoredVariant[] | null;
   stop_on_reply: boolean;
   require_review: boolean;
+  personalize_prompt: string | null;
 }
 
 export function rowToCampaign(row: CampaignRow): Campaign {
@@ -137,6 +159,8 @@ export function rowToCampaign(row: CampaignRow): Campaign {
     pauseReason: row.pause_reason,
     pausedAt: row.paused_at,
     pausedBy: row.paused_by,
+    llmFallback: row.llm_fallback,
+    customFields: row.custom_fields,
   };
 }
 
@@ -154,86 +178,72 @@ function rowToStep(row: StepRow): CampaignStep {
     variants: row.variants?.map((variant) => ({ ...variant, format: variant.format ?? 'text' })) ?? null,
     stopOnReply: row.stop_on_reply,
     requireReview: row.require_review,
+    personalizePrompt: row.personalize_prompt,
   };
 }
 
-/** Inserts a campaign and its steps from a validated spec; returns the new id. */
-export async function insertCampaign(db: Knex, spec: CampaignSpec): Promise<number> {
+function stepToRow(campaignId: number, step: NewStep): StepRow {
+  return {
+    campaign_id: campaignId,
+    step_index: step.stepIndex,
+    channel: step.channel,
+    delay_ms: step.delayMs,
+    subject: step.subject,
+    body: step.body,
+    format: step.format,
+    thread: step.thread,
+    template_id: step.templateId,
+    variants: step.variants,
+    stop_on_reply: step.stopOnReply,
+    require_review: step.requireReview,
+    personalize_prompt: step.personalizePrompt,
+  };
+}
+
+/** Inserts a campaign row (its steps and posts are written apart); returns the new id. */
+export async function insertCampaign(db: Knex, campaign: NewCampaign): Promise<number> {
   const [row] = (await db(CAMPAIGNS)
     .insert({
-      name: spec.name,
-      slug: spec.slug,
-      mode: spec.mode,
-      timezone: spec.timezone,
-      send_window: spec.sendWindow === undefined ? null : JSON.stringify(spec.sendWindow),
-      daily_cap: spec.dailyCap ?? null,
-      tick_every_ms: spec.tickEvery,
-      require_review: spec.requireReview,
-      on_reject: spec.onReject,
-      from_name: spec.from?.name ?? null,
-      from_email: spec.from?.email ?? null,
-      reply_to: spec.replyTo ?? null,
-      spec: JSON.stringify(spec),
+      name: campaign.name,
+      slug: campaign.slug,
+      mode: campaign.mode,
+      timezone: campaign.timezone,
+      send_window: campaign.sendWindow === null ? null : JSON.stringify(campaign.sendWindow),
+      daily_cap: campaign.dailyCap,
+      tick_every_ms: campaign.tickEveryMs,
+      require_review: campaign.requireReview,
+      on_reject: campaign.onReject,
+      from_name: campaign.fromName,
+      from_email: campaign.fromEmail,
+      reply_to: campaign.replyTo,
+      llm_fallback: campaign.llmFallback,
+      custom_fields: JSON.stringify(campaign.customFields),
+      spec: JSON.stringify(campaign.submittedSpec),
     })
     .returning('id')) as Array<{ id: number }>;
   if (row === undefined) throw new Error('campaign insert returned no id');
-  await db(CAMPAIGN_STEPS).insert(await stepRows(db, row.id, spec.steps));
   return row.id;
 }
 
-/** Resolves a template name as the campaign sees it; refuses unknown, inactive or other-channel templates. */
-async function templateIdFor(db: Knex, campaignId: number, name: string, channel: Channel, where: string): Promise<number> {
-  const template = await resolveTemplateName(db, name, campaignId);
-  if (template === undefined) throw new CampaignSpecError([`${where}: template "${name}" does not exist`]);
-  if (!template.active) throw new CampaignSpecError([`${where}: template "${name}" is inactive`]);
-  if (template.channel !== channel) throw new CampaignSpecError([`${where}: template "${name}" is for ${template.channel}, the step sends ${channel}`]);
-  return template.id;
-}
-
-/** The campaign_steps rows of a spec's steps, with template names resolved to ids. */
-async function stepRows(db: Knex, campaignId: number, steps: CampaignSpec['steps']) {
-  const rows = [];
-  for (const [index, step] of steps.entries()) {
-    const where = `steps.${index}`;
-    const variants =
-      step.variants === undefined
-        ? null
-        : await Promise.all(
-            step.variants.map(
-              async (variant): Promise<StepVariant> => ({
-                name: variant.name,
-                weight: variant.weight,
-                templateId: variant.template === undefined ? null : await templateIdFor(db, campaignId, variant.template, step.channel, `${where}.variants.${variant.name}`),
-                subject: variant.subject ?? null,
-                body: variant.body ?? null,
-                format: variant.format,
-              }),
-            ),
-          );
-    rows.push({
-      campaign_id: campaignId,
-      step_index: index,
-      channel: step.channel,
-      delay_ms: step.delay,
-      subject: step.subject ?? null,
-      body: step.body ?? null,
-      format: step.format,
-      thread: step.thread,
-      template_id: step.template === undefined ? null : await templateIdFor(db, campaignId, step.template, step.channel, where),
-      variants: variants === null ? null : JSON.stringify(variants),
-      stop_on_reply: step.stopOnReply,
-      require_review: step.requireReview,
-    });
-  }
-  return rows;
+/** Replaces a campaign's steps with these (none of its steps is kept). Run it in a transaction. */
+export async function replaceSteps(db: Knex, campaignId: number, steps: readonly NewStep[]): Promise<void> {
+  await db(CAMPAIGN_STEPS).where({ campaign_id: campaignId }).delete();
+  if (steps.length === 0) return;
+  await db(CAMPAIGN_STEPS).insert(
+    steps.map((step) => {
+      const row = stepToRow(campaignId, step);
+      return { ...row, variants: row.variants === null ? null : JSON.stringify(row.variants) };
+    }),
+  );
 }
 
 /**
- * Replaces the sequence of a campaign that is not running (DRAFT or PAUSED) and returns its
- * strategy to DRAFT: an edited sequence must be approved again. Returns undefined when the
- * campaign is running or finished. Run it in a transaction.
+ * Compare-and-set for a sequence edit: only a campaign that is not running (DRAFT or PAUSED)
+ * takes the new settings, and its strategy returns to DRAFT (an edited sequence must be approved
+ * again). Returns the updated campaign (its status unchanged), or undefined when it is running
+ * or finished.
  */
-export async function replaceSteps(db: Knex, id: number, spec: CampaignSpec, editedBy: string, now: Date): Promise<Campaign | undefined> {
+export async function updateForSequenceEdit(db: Knex, id: number, settings: SequenceSettings, editedBy: string, now: Date): Promise<Campaign | undefined> {
   const [row] = (await db(CAMPAIGNS)
     .where({ id })
     .whereIn('status', ['DRAFT', 'PAUSED'])
@@ -242,20 +252,25 @@ export async function replaceSteps(db: Knex, id: number, spec: CampaignSpec, edi
       strategy_note: `sequence edited by ${editedBy}; approve again`,
       strategy_decided_by: null,
       strategy_decided_at: null,
-      require_review: spec.requireReview,
-      on_reject: spec.onReject,
-      spec: JSON.stringify(spec),
+      require_review: settings.requireReview,
+      on_reject: settings.onReject,
+      llm_fallback: settings.llmFallback,
+      custom_fields: JSON.stringify(settings.customFields),
+      spec: JSON.stringify(settings.submittedSpec),
       updated_at: now,
     })
     .returning('*')) as CampaignRow[];
-  if (row === undefined) return undefined;
-  await db(CAMPAIGN_STEPS).where({ campaign_id: id }).delete();
-  await db(CAMPAIGN_STEPS).insert(await stepRows(db, id, spec.steps));
-  return rowToCampaign(row);
+  return row === undefined ? undefined : rowToCampaign(row);
 }
 
 export async function findCampaign(db: Knex, id: number): Promise<Campaign | undefined> {
   const row = (await db(CAMPAIGNS).where({ id }).first()) as CampaignRow | undefined;
+  return row === undefined ? undefined : rowToCampaign(row);
+}
+
+/** The campaign with this slug (unique), as public forms name it. */
+export async function findCampaignBySlug(db: Knex, slug: string): Promise<Campaign | undefined> {
+  const row = (await db(CAMPAIGNS).where({ slug }).first()) as CampaignRow | undefined;
   return row === undefined ? undefined : rowToCampaign(row);
 }
 
@@ -273,6 +288,15 @@ export async function listCampaigns(db: Knex): Promise<Campaign[]> {
 export async function listActiveCampaigns(db: Knex): Promise<Campaign[]> {
   const rows = (await db(CAMPAIGNS).where({ status: 'ACTIVE' }).orderBy('id')) as CampaignRow[];
   return rows.map(rowToCampaign);
+}
+
+/**
+ * The spec a campaign was last created or edited from, as it was submitted: the audit copy
+ * (`campaign show --json`). Nothing runs from it; the definition is the rows.
+ */
+export async function findSubmittedSpec(db: Knex, id: number): Promise<unknown> {
+  const row = (await db(CAMPAIGNS).where({ id }).first('spec')) as { spec: unknown } | undefined;
+  return row?.spec;
 }
 
 export async function findSteps(db: Knex, campaignId: number): Promise<CampaignStep[]> {

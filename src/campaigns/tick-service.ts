@@ -10,14 +10,13 @@ import { lastSentEmails } from '../messages/message-store.js';
 import { planMessages, type InsertedMessage, type PlannedMessage } from '../messages/message-lifecycle.js';
 import { CAMPAIGN_LEADS, endEnrollments, LIVE_ENROLLMENT_STATES, takeForTick } from '../enrollments/enrollment-lifecycle.js';
 import { currentVersions, logRenders, type RenderLogEntry } from '../templates/template-store.js';
-import { readKillSwitch } from '../settings/kill-switch.js';
-import { capScopes, remainingCap } from '../messages/caps.js';
 import type { Channel } from './campaign-spec.js';
 import type { CampaignService } from './campaign-service.js';
 import type { ContentCalendar } from '../content/content-calendar.js';
 import type { ComposeService } from '../llm/compose-service.js';
-import { findCampaign, findSteps, type Campaign, type CampaignStep } from './campaign-store.js';
-import { isInsideWindow } from './send-window.js';
+import type { Campaign, CampaignStep } from './campaign-store.js';
+import { loadCampaignDefinition, type CampaignDefinition } from './campaign-definition.js';
+import { campaignGate, takesTicks } from './campaign-gate.js';
 
 export interface TickResult {
   outcome: 'done' | 'duplicate-slot' | 'not-active' | 'killed' | 'outside-window' | 'capped' | 'completed';
@@ -75,7 +74,7 @@ export interface TickServiceDeps {
   config: Config;
   campaigns: CampaignService;
   /** LLM personalisation: says which steps are personalised, and adds the compose jobs of their messages. */
-  compose?: Pick<ComposeService, 'personalisedSteps' | 'enqueue'>;
+  compose?: Pick<ComposeService, 'enqueue'>;
   /** The content calendar, whose publish jobs each tick makes sure exist. */
   content?: Pick<ContentCalendar, 'schedule'>;
 }
@@ -204,11 +203,10 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
   }
 
   /**
-   * What every batch of this tick plans from, read once: the steps, the template versions every
-   * message renders from, which steps thread and which are personalised.
+   * What every batch of this tick plans from, read once: the definition's steps, the template
+   * versions every message renders from, which steps thread and which are personalised.
    */
-  async function readPlan(campaign: Campaign, now: Date): Promise<TickPlan> {
-    const steps = await findSteps(db, campaign.id);
+  async function readPlan({ campaign, steps }: CampaignDefinition, now: Date): Promise<TickPlan> {
     const templates = await currentVersions(db, referencedTemplateIds(steps));
     return {
       campaign,
@@ -216,7 +214,8 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       templates,
       now,
       threadedSteps: new Set(steps.filter((step) => needsPreviousEmail(step, templates)).map((step) => step.stepIndex)),
-      personalisedSteps: compose === undefined ? new Set() : await compose.personalisedSteps(campaign.id),
+      // Without a composer, personalised steps are planned like any other (nothing could compose them).
+      personalisedSteps: new Set(compose === undefined ? [] : steps.filter((step) => step.personalizePrompt !== null).map((step) => step.stepIndex)),
     };
   }
 
@@ -227,10 +226,12 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
      */
     async runTick(campaignId: number, slot: Date): Promise<TickResult> {
       const result: TickResult = { outcome: 'done', selected: 0, created: 0, enqueued: 0, heldForReview: 0 };
-      const campaign = await findCampaign(db, campaignId);
-      if (campaign === undefined || campaign.status !== 'ACTIVE' || campaign.strategyStatus !== 'APPROVED') {
+      // The definition is read once per tick: every batch plans from the same steps and posts.
+      const definition = await loadCampaignDefinition(db, campaignId);
+      if (definition === undefined || !takesTicks(definition.campaign)) {
         return { ...result, outcome: 'not-active' };
       }
+      const { campaign } = definition;
       const inserted = (await db.raw<{ rows: Array<{ id: number }> }>(
         `INSERT INTO tick_runs (campaign_id, slot, started_at) VALUES (?, ?, ?) ON CONFLICT (campaign_id, slot) DO NOTHING RETURNING id`,
         [campaignId, slot, clock.now()],
@@ -238,11 +239,11 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       if (inserted === undefined) return { ...result, outcome: 'duplicate-slot' };
 
       const now = clock.now();
-      if ((await readKillSwitch(db)).on) result.outcome = 'killed';
-      else if (!isInsideWindow(now, campaign.timezone, campaign.sendWindow)) result.outcome = 'outside-window';
+      const gate = await campaignGate({ db, config }, campaign, now);
+      if (gate.kind === 'not-active' || gate.kind === 'killed' || gate.kind === 'outside-window') result.outcome = gate.kind;
       else {
-        const plan = await readPlan(campaign, now);
-        let capLeft = await remainingCap(db, capScopes(config, campaign, null, now));
+        const plan = await readPlan(definition, now);
+        let capLeft = gate.kind === 'open' ? gate.capLeft : 0;
         // A committed batch's jobs are added while the next batch is selected and written:
         // Redis and Postgres work overlap, one batch apart, and every add follows its commit.
         let adding: Promise<void> = Promise.resolve();
@@ -265,7 +266,7 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
         if (result.selected === 0 && (await campaigns.completeIfFinished(campaignId))) result.outcome = 'completed';
       }
       // Posts run on their own times (gated at publish); the tick only makes sure their jobs exist.
-      if (content !== undefined) await content.schedule(campaignId);
+      if (content !== undefined) await content.schedule(definition);
       await db('tick_runs')
         .where({ id: inserted.id })
         .update({

@@ -2,12 +2,10 @@ import type { Command } from 'commander';
 import { CliError, parseId, print, withContext } from './cli-support.js';
 import { PostStateError } from '../content/content-calendar.js';
 import { readBreakerStates } from '../channels/resilience/breaker-states.js';
+import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 
-/**
- * `drumbeat posts …` (the content calendar: list, schedule, approve, reject), `drumbeat breakers`
- * (circuit-breaker states reported by the workers) and `drumbeat llm-usage <campaignId>`.
- */
-export function registerChannelCommands(program: Command): void {
+/** `drumbeat posts …`: the content calendar (list, schedule, approve, reject). */
+function registerPostCommands(program: Command): void {
   const posts = program.command('posts').description('the content calendar: public posts of a campaign');
 
   posts
@@ -27,9 +25,14 @@ export function registerChannelCommands(program: Command): void {
 
   posts
     .command('schedule <campaignId>')
-    .description('write the campaign’s posts from its spec and add their publish jobs (each tick does this too)')
+    .description('add the publish jobs of the campaign’s waiting posts (each tick does this too)')
     .action(async (campaignId: string) => {
-      await withContext(async (ctx) => print(`${await ctx.content.schedule(parseId(campaignId))} publish job(s) handed to the queue`, false));
+      await withContext(async (ctx) => {
+        const id = parseId(campaignId);
+        const definition = await loadCampaignDefinition(ctx.db, id);
+        if (definition === undefined) throw new CliError(`campaign ${id} does not exist`);
+        print(`${await ctx.content.schedule(definition)} publish job(s) handed to the queue`, false);
+      });
     });
 
   for (const verb of ['approve', 'reject'] as const) {
@@ -50,6 +53,14 @@ export function registerChannelCommands(program: Command): void {
         });
       });
   }
+}
+
+/**
+ * `drumbeat posts …` (the content calendar: list, schedule, approve, reject), `drumbeat breakers`
+ * (circuit-breaker states reported by the workers) and `drumbeat llm-usage <campaignId>`.
+ */
+export function registerChannelCommands(program: Command): void {
+  registerPostCommands(program);
 
   program
     .command('breakers')

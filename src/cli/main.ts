@@ -6,8 +6,6 @@ import { runPreflight } from '../preflight/preflight.js';
 import { runProcess, runWorkersUntilIdle } from '../runtime/processes.js';
 import { createAppContext } from '../runtime/context.js';
 import { CliError, config, logger, parseId, parsePositive, print, withContext, withDb } from './cli-support.js';
-import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
-import { listCampaigns } from '../campaigns/campaign-store.js';
 import { registerLeadCommands } from './lead-commands.js';
 import { registerSuppressionCommands } from './suppression-commands.js';
 import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
@@ -19,15 +17,10 @@ import { registerMessageCommands } from './message-commands.js';
 import { registerTemplateCommands } from './template-commands.js';
 import { registerReviewCommands } from './review-commands.js';
 import { registerChannelCommands } from './channel-commands.js';
+import { registerCampaignCommands } from './campaign-commands.js';
 
-/** Builds the `drumbeat` command line. */
-export function buildProgram(): Command {
-  const program = new Command('drumbeat')
-    .description('Campaign orchestration engine: multi-step, multi-channel outbound sequences with hard safety limits.')
-    // Usage errors are one line on stderr too, like every other failure.
-    .configureOutput({ outputError: (text, write) => write(`drumbeat: ${text.trim().replace(/^error: /, '')} (run with --help for usage)\n`) })
-    .exitOverride();
-
+/** `migrate`, `preflight`, and the processes: `api`, `worker` (`--until-idle`), `start`. */
+function registerProcessCommands(program: Command): void {
   program
     .command('migrate')
     .description('create the database if missing and apply every pending migration')
@@ -61,72 +54,10 @@ export function buildProgram(): Command {
       await withContext(async (ctx) => print(await runWorkersUntilIdle(ctx), false));
     });
   program.command('start').description('run the API and the workers in one process (local use)').action(() => runProcess('start', config(), logger(config())));
+}
 
-  registerAccessCommands(program);
-
-  const campaign = program.command('campaign').description('campaigns');
-  campaign
-    .command('create <file>')
-    .description('create a campaign from a JSON or YAML spec; prints its id last')
-    .option('--json', 'print the result as JSON')
-    .action(async (file: string, options: { json?: boolean }) => {
-      const spec = await readCampaignSpecFile(file);
-      await withContext(async (ctx) => {
-        const id = await ctx.campaigns.create(spec);
-        if (options.json === true) print({ id, name: spec.name, slug: spec.slug, status: 'DRAFT' }, true);
-        else print(`created campaign "${spec.name}" (DRAFT; approve then start it)\n${id}`, false);
-      });
-    });
-  campaign
-    .command('approve <id>')
-    .description('approve the campaign strategy')
-    .option('--note <note>', 'why it is approved')
-    .option('--by <name>', 'who approves', 'cli')
-    .action(async (id: string, options: { note?: string; by: string }) => {
-      await withContext(async (ctx) => {
-        const approved = await ctx.campaigns.approve(parseId(id), options.note ?? null, options.by);
-        print(`campaign ${approved.id} strategy APPROVED`, false);
-      });
-    });
-  for (const action of ['start', 'pause', 'resume', 'archive'] as const) {
-    campaign
-      .command(`${action} <id>`)
-      .description(`${action} the campaign`)
-      .action(async (id: string) => {
-        await withContext(async (ctx) => {
-          const changed = action === 'pause' ? await ctx.campaigns.pause(parseId(id), 'cli') : await ctx.campaigns[action](parseId(id));
-          print(`campaign ${changed.id} is ${changed.status}`, false);
-        });
-      });
-  }
-  campaign
-    .command('list')
-    .description('list campaigns')
-    .option('--json', 'print as JSON')
-    .action(async (options: { json?: boolean }) => {
-      await withDb(async (db) => {
-        const campaigns = await listCampaigns(db);
-        if (options.json === true) print(campaigns, true);
-        else for (const row of campaigns) print(`${row.id}\t${row.status}\t${row.strategyStatus}\t${row.mode}\t${row.slug}\t${row.name}`, false);
-      });
-    });
-  campaign
-    .command('show <id>')
-    .description('show a campaign and its report')
-    .option('--json', 'print as JSON')
-    .action(async (id: string, options: { json?: boolean }) => {
-      await withContext(async (ctx) => {
-        const found = await ctx.campaigns.require(parseId(id));
-        const report = await campaignReport(ctx.db, found.id);
-        if (options.json === true) print({ campaign: found, report }, true);
-        else print(reportToMarkdown(report), false);
-      });
-    });
-
-  registerMessageCommands(program);
-  registerLeadCommands(program);
-  registerSuppressionCommands(program);
-
+/** `kill on|off|status` (the global kill switch) and `tick <campaignId>` (one tick now). */
+function registerControlCommands(program: Command): void {
   program
     .command('kill <state>')
     .description('the global kill switch: on, off or status')
@@ -153,7 +84,10 @@ export function buildProgram(): Command {
         print(`tick queued for campaign ${id}`, false);
       });
     });
+}
 
+/** `report <campaignId>` and `demo`. */
+function registerReportCommands(program: Command): void {
   program
     .command('report <campaignId>')
     .description('print a campaign report')
@@ -184,7 +118,24 @@ export function buildProgram(): Command {
         await ctx.close();
       }
     });
+}
 
+/** Builds the `drumbeat` command line. */
+export function buildProgram(): Command {
+  const program = new Command('drumbeat')
+    .description('Campaign orchestration engine: multi-step, multi-channel outbound sequences with hard safety limits.')
+    // Usage errors are one line on stderr too, like every other failure.
+    .configureOutput({ outputError: (text, write) => write(`drumbeat: ${text.trim().replace(/^error: /, '')} (run with --help for usage)\n`) })
+    .exitOverride();
+
+  registerProcessCommands(program);
+  registerAccessCommands(program);
+  registerCampaignCommands(program);
+  registerMessageCommands(program);
+  registerLeadCommands(program);
+  registerSuppressionCommands(program);
+  registerControlCommands(program);
+  registerReportCommands(program);
   registerTemplateCommands(program);
   registerReviewCommands(program);
   registerChannelCommands(program);

@@ -7,10 +7,11 @@ import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { classifyDeliveryFailure, missingAdapterFailure } from '../channels/delivery-failure.js';
 import type { CampaignService } from '../campaigns/campaign-service.js';
 import type { PostPublisher, SocialPlatform } from '../channels/live-channels.js';
-import { campaignSpecSchema } from '../campaigns/campaign-spec.js';
+import type { CampaignDefinition } from '../campaigns/campaign-definition.js';
+import { findCampaign } from '../campaigns/campaign-store.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
 import { publishQueues } from '../../queues/index.js';
-import { findPost, insertPosts, listPosts, PUBLISHABLE_STATUSES, transitionPost, waitingPosts, type CampaignPost } from './post-store.js';
+import { claimPost, findPost, listPosts, PUBLISHABLE_STATUSES, transitionPost, WAITING_STATUSES, type CampaignPost } from './post-store.js';
 
 /** What a publish job should do next; the processor turns holds and rate limits into BullMQ moves. */
 export type PublishDecision =
@@ -43,8 +44,9 @@ const holdFor = { killSwitch: 10_000, paused: 5 * 60_000 } as const;
 
 /**
  * The content calendar: a campaign's public posts, each published once at its time by a delayed
- * `publish-<platform>` job whose id is the post key. Posts are written from the campaign spec
- * and their jobs (re-)added by every tick, so a Redis flush loses nothing; Postgres status
+ * `publish-<platform>` job whose id is the post key. Posts are rows of the campaign's definition
+ * (written when it is created or edited) and their jobs are (re-)added by every tick, so a Redis
+ * flush loses nothing; Postgres status
  * (compare-and-set to PUBLISHING before the platform call) keeps each post to one publish. The
  * same gates as messages apply: kill switch, campaign state, review approval.
  */
@@ -78,16 +80,11 @@ export function contentCalendar({ db, queues, clock, log, publishers, campaigns 
 
   return {
     /**
-     * Writes a campaign's posts from its spec (once) and adds the publish job of each post that
-     * waits for one; re-adding an existing job id is a no-op. Returns the jobs handed to BullMQ.
+     * Adds the publish job of each post of a campaign's definition that waits for one (scheduled
+     * or approved); re-adding an existing job id is a no-op. Returns the jobs handed to BullMQ.
      */
-    async schedule(campaignId: number): Promise<number> {
-      const row = (await db('campaigns').where({ id: campaignId }).first('spec', 'require_review')) as { spec: unknown; require_review: boolean } | undefined;
-      if (row === undefined) return 0;
-      const spec = campaignSpecSchema.safeParse(row.spec);
-      if (!spec.success || spec.data.posts.length === 0) return 0;
-      await insertPosts(db, campaignId, spec.data.posts, row.require_review);
-      return enqueue(await waitingPosts(db, campaignId));
+    schedule(definition: Pick<CampaignDefinition, 'posts'>): Promise<number> {
+      return enqueue(definition.posts.filter((post) => WAITING_STATUSES.includes(post.status)));
     },
 
     list: (campaignId: number) => listPosts(db, campaignId),
@@ -119,7 +116,8 @@ export function contentCalendar({ db, queues, clock, log, publishers, campaigns 
       const now = clock.now();
       if (!PUBLISHABLE_STATUSES.includes(post.status)) return { kind: 'not-publishable', status: post.status };
       if ((await readKillSwitch(db)).on) return { kind: 'hold', until: new Date(now.getTime() + holdFor.killSwitch), reason: 'kill switch on' };
-      const campaign = (await db('campaigns').where({ id: post.campaignId }).first('status', 'mode')) as { status: string; mode: string };
+      const campaign = await findCampaign(db, post.campaignId);
+      if (campaign === undefined) throw new UnrecoverableError(`campaign ${post.campaignId} of post ${postId} does not exist`);
       if (campaign.status === 'ARCHIVED') {
         await transitionPost(db, post.id, PUBLISHABLE_STATUSES, 'SKIPPED', now, { skip_reason: 'campaign archived' });
         return { kind: 'skipped', reason: 'campaign archived' };
@@ -135,11 +133,7 @@ export function contentCalendar({ db, queues, clock, log, publishers, campaigns 
       const openUntil = publisher?.openUntil();
       if (openUntil !== undefined) return { kind: 'hold', until: openUntil, reason: `${post.platform} circuit breaker open` };
 
-      const claimed = await db('campaign_posts')
-        .where({ id: post.id })
-        .whereIn('status', PUBLISHABLE_STATUSES)
-        .update({ status: 'PUBLISHING', publishing_at: now, attempts: db.raw('attempts + 1'), updated_at: now });
-      if (claimed !== 1) return { kind: 'not-publishable', status: 'changed concurrently' };
+      if (!(await claimPost(db, post.id, now))) return { kind: 'not-publishable', status: 'changed concurrently' };
 
       if (publisher === undefined) {
         const externalId = `proof-post-${post.id}`;

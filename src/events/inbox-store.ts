@@ -5,7 +5,6 @@ import { feedbackPayloadSchema, type FeedbackPayload, type InboxEventInput, type
 
 export const INBOX_EVENTS = 'inbox_events';
 export const WEBHOOK_REPLAY_TOKENS = 'webhook_replay_tokens';
-export const INBOX_RAW_BODIES = 'inbox_raw_bodies';
 
 /** What storing one event did: its row id, whether it was already there, and whether it still needs applying. */
 export interface StoredEvent {

@@ -12,7 +12,7 @@ export class QueueRegistry {
 
   constructor(
     private readonly connection: Redis,
-    readonly prefix: string,
+    private readonly prefix: string,
   ) {}
 
   /** The queue for a definition. */

@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 import type { Clock } from '../runtime/clock.js';
 import type { Config } from '../config/config.js';
 import { NotFoundError } from '../errors/domain-error.js';
-import { findCampaign, findSteps } from '../campaigns/campaign-store.js';
+import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 import { suppressedIdentities } from '../suppression/suppression-store.js';
 import { identityHash } from './identity.js';
 import { upsertLeads, type NewLead } from './lead-store.js';
@@ -105,70 +105,92 @@ interface ParsedRecord {
   info: { lines: number; empty_lines: number };
 }
 
+/** Where a started import writes: its campaign, its batch record, and the delay of the campaign's first step. */
+interface ImportTarget {
+  campaignId: number;
+  batchId: number;
+  firstDelay: number;
+}
+
 /**
- * Imports a CSV into a campaign, streaming: memory holds one batch of rows, not the file.
- * BOM, `,` `;` or tab delimiters, quoted newlines and CRLF are handled by csv-parse; headers
- * are mapped by known spellings or `--map`, unknown columns become custom fields. Every row
- * is validated; a bad row is reported with its line number and the good rows still land.
- * Leads are deduplicated within the file and across campaigns by identity (one lead per
- * person), enrolled once per campaign, and suppressed addresses are counted and skipped.
- * The same content imported before into the campaign is reported and skipped unless `force`.
- * Every import is an auditable batch with its counts and row errors.
+ * Reads what an import needs before the file: the campaign (it must exist), the file's hash, and
+ * whether the same content was imported before (then nothing is imported, unless `force`);
+ * otherwise records the new batch.
  */
-export async function importLeadsCsv(deps: { db: Knex; clock: Clock }, options: ImportOptions): Promise<ImportReport> {
-  const { db, clock } = deps;
+async function startImport(
+  { db, clock }: { db: Knex; clock: Clock },
+  options: ImportOptions,
+): Promise<Extract<ImportReport, { outcome: 'already-imported' }> | ({ outcome: 'started'; fileHash: string } & ImportTarget)> {
   const { campaignId } = options;
-  const campaign = await findCampaign(db, campaignId);
-  if (campaign === undefined) throw new NotFoundError(`campaign ${campaignId} does not exist`);
+  const definition = await loadCampaignDefinition(db, campaignId);
+  if (definition === undefined) throw new NotFoundError(`campaign ${campaignId} does not exist`);
   const fileHash = await fileSha256(options.path);
   if (options.force !== true) {
     const previous = await findDoneImport(db, campaignId, fileHash);
     if (previous !== undefined) return { outcome: 'already-imported', batchId: previous.id, fileHash };
   }
-  const firstDelay = (await findSteps(db, campaignId))[0]?.delayMs ?? 0;
-  const batchSize = options.batchSize ?? 2000;
-  const batchId = await insertImportBatch(db, {
-    campaignId,
-    fileName: options.fileName,
-    fileHash,
-    createdBy: options.createdBy,
-    now: clock.now(),
+  const batchId = await insertImportBatch(db, { campaignId, fileName: options.fileName, fileHash, createdBy: options.createdBy, now: clock.now() });
+  return { outcome: 'started', fileHash, campaignId, batchId, firstDelay: definition.steps[0]?.delayMs ?? 0 };
+}
+
+/** The valid rows of an import on their way to the database, in batches written while parsing goes on. */
+interface LeadBatches {
+  /** Adds a row's lead; a second row of the same person in this batch is merged into the first and counted as a duplicate. */
+  add(identity: string, lead: NewLead): void;
+  /** Hands the batch to the database when it is full; true when it did. Throws an earlier batch's failure. */
+  flushIfFull(): Promise<boolean>;
+  /** Writes what is left and waits for every batch; throws the first failure. */
+  drain(): Promise<void>;
+  /** Waits for every batch already handed over, failed or not. */
+  settle(): Promise<void>;
+}
+
+/**
+ * Writes one batch of leads in one transaction: in identity order (concurrent batches lock the
+ * same leads in the same order, so no deadlock), suppressed people counted and left out, the
+ * rest upserted and enrolled. Adds what became of its `rows` to `counts`.
+ */
+async function writeLeadBatch(
+  { db, clock }: { db: Knex; clock: Clock },
+  target: ImportTarget,
+  counts: ImportCounts,
+  batch: { leads: Map<string, NewLead>; rows: number },
+): Promise<void> {
+  const ordered = [...batch.leads.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  const suppressed = await suppressedIdentities(
+    db,
+    target.campaignId,
+    ordered.map(([identity, lead]) => ({ email: lead.email, identityHash: identity })),
+  );
+  const allowed = ordered.filter(([identity]) => !suppressed.has(identity)).map(([, lead]) => lead);
+  const enrolled = await db.transaction(async (trx) => {
+    const ids = await upsertLeads(trx, allowed, clock.now());
+    return enrollLeads(trx, target.campaignId, [...ids.values()], target.firstDelay, clock.now(), target.batchId);
   });
+  counts.suppressed += suppressed.size;
+  counts.imported += enrolled;
+  counts.duplicates += batch.rows - suppressed.size - enrolled;
+}
 
-  const counts: ImportCounts = { total: 0, imported: 0, duplicates: 0, invalid: 0, suppressed: 0 };
-  const errors: RowError[] = [];
-  const refuse = (line: number, reason: string) => {
-    counts.invalid += 1;
-    if (errors.length < MAX_STORED_ERRORS) errors.push({ line, reason });
-  };
-
+/**
+ * Batches of leads written to the database (see {@link writeLeadBatch}). Up to `maxInFlight`
+ * batches are written while the next is parsed: memory stays bounded by (maxInFlight + 1) ×
+ * batchSize rows, and parsing overlaps the database round trips.
+ */
+function leadBatches(
+  deps: { db: Knex; clock: Clock },
+  target: ImportTarget,
+  counts: ImportCounts,
+  limits: { batchSize: number; maxInFlight: number },
+): LeadBatches {
   let pending = new Map<string, NewLead>();
   let pendingRows = 0;
-  const writeBatch = async (leads: Map<string, NewLead>, rows: number) => {
-    // Rows in identity order: concurrent batches lock the same leads in the same order (no deadlock).
-    const ordered = [...leads.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
-    const suppressed = await suppressedIdentities(
-      db,
-      campaignId,
-      ordered.map(([identity, lead]) => ({ email: lead.email, identityHash: identity })),
-    );
-    const allowed = ordered.filter(([identity]) => !suppressed.has(identity)).map(([, lead]) => lead);
-    const enrolled = await db.transaction(async (trx) => {
-      const ids = await upsertLeads(trx, allowed, clock.now());
-      return enrollLeads(trx, campaignId, [...ids.values()], firstDelay, clock.now(), batchId);
-    });
-    counts.suppressed += suppressed.size;
-    counts.imported += enrolled;
-    counts.duplicates += rows - suppressed.size - enrolled;
-  };
-  // Up to `inFlight` batches are written while the next is parsed: memory stays bounded by
-  // (inFlight + 1) × batchSize rows, and parsing overlaps the database round trips.
   const inFlight = new Set<Promise<void>>();
-  const maxInFlight = options.concurrency ?? 4;
   let failure: Error | undefined;
-  const flush = async () => {
+
+  async function flush(): Promise<void> {
     if (pendingRows > 0) {
-      const write = writeBatch(pending, pendingRows);
+      const write = writeLeadBatch(deps, target, counts, { leads: pending, rows: pendingRows });
       pending = new Map();
       pendingRows = 0;
       // A failed write is kept (not left as an unhandled rejection) and rethrown below.
@@ -179,21 +201,47 @@ export async function importLeadsCsv(deps: { db: Knex; clock: Clock }, options: 
         .finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
     }
-    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+    while (inFlight.size >= limits.maxInFlight) await Promise.race(inFlight);
     if (failure !== undefined) throw failure;
-  };
-  const drain = async () => {
-    await flush();
-    await Promise.all(inFlight);
-    if (failure !== undefined) throw failure;
-    await updateImportCounts(db, batchId, counts);
-  };
+  }
 
-  const input = createReadStream(options.path);
+  return {
+    add(identity, lead) {
+      const earlier = pending.get(identity);
+      if (earlier !== undefined) counts.duplicates += 1;
+      else pendingRows += 1;
+      pending.set(identity, earlier === undefined ? lead : mergeLeads(earlier, lead));
+    },
+    async flushIfFull() {
+      if (pendingRows < limits.batchSize) return false;
+      await flush();
+      return true;
+    },
+    async drain() {
+      await flush();
+      await Promise.all(inFlight);
+      if (failure !== undefined) throw failure;
+    },
+    async settle() {
+      await Promise.all(inFlight);
+    },
+  };
+}
+
+/**
+ * The records of a CSV stream, each with the line it starts on (after the previous record and
+ * any empty lines skipped since). BOM, quoted newlines and CRLF are handled by csv-parse; a record
+ * it cannot read goes to `onUnreadable` with its line, and reading goes on.
+ */
+async function* csvRecords(
+  input: ReturnType<typeof createReadStream>,
+  delimiter: string,
+  onUnreadable: (line: number, reason: string) => void,
+): AsyncGenerator<{ record: string[]; line: number }> {
   const parser = input.pipe(
     parse({
       bom: true,
-      delimiter: await detectDelimiter(options.path),
+      delimiter,
       relax_column_count: true,
       // Spreadsheet exports leave quotes inside unquoted cells (=HYPERLINK("…")): keep them as text.
       relax_quotes: true,
@@ -206,51 +254,92 @@ export async function importLeadsCsv(deps: { db: Knex; clock: Clock }, options: 
   let lastLine = 0;
   let lastEmpty = 0;
   parser.on('skip', (error: CsvError) => {
-    counts.total += 1;
     const line = typeof error.lines === 'number' ? error.lines : lastLine + 1;
-    refuse(line, `unreadable CSV: ${error.message.split('\n')[0] ?? error.code}`);
+    onUnreadable(line, `unreadable CSV: ${error.message.split('\n')[0] ?? error.code}`);
     lastLine = line;
   });
+  for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
+    const line = lastLine + 1 + (parsed.info.empty_lines - lastEmpty);
+    lastLine = parsed.info.lines;
+    lastEmpty = parsed.info.empty_lines;
+    yield { record: parsed.record, line };
+  }
+}
 
+/**
+ * Plans the columns from the header record, then turns every other record into a lead for
+ * `batches`, refusing bad rows with their line; `progress` runs every `progressEvery` batches.
+ */
+async function addRecords(
+  records: AsyncIterable<{ record: string[]; line: number }>,
+  options: Pick<ImportOptions, 'columnMap' | 'attribution'>,
+  into: { batches: LeadBatches; counts: ImportCounts; refuse: (line: number, reason: string) => void },
+  progress: { every: number; report: () => Promise<void> },
+): Promise<void> {
   let plan: ColumnPlan | undefined;
   let batchesSinceProgress = 0;
-  try {
-    for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
-      // The record's first line: after the previous record and any empty lines skipped since.
-      const line = lastLine + 1 + (parsed.info.empty_lines - lastEmpty);
-      lastLine = parsed.info.lines;
-      lastEmpty = parsed.info.empty_lines;
-      if (plan === undefined) {
-        plan = planColumns(parsed.record, options.columnMap);
-        continue;
-      }
-      counts.total += 1;
-      const result = toNewLead(recordToRow(parsed.record, plan), options.attribution);
-      if (!result.ok) {
-        refuse(line, result.reason);
-        continue;
-      }
-      const identity = identityHash(result.lead.email);
-      const earlier = pending.get(identity);
-      if (earlier !== undefined) counts.duplicates += 1;
-      else pendingRows += 1;
-      pending.set(identity, earlier === undefined ? result.lead : mergeLeads(earlier, result.lead));
-      if (pendingRows >= batchSize) {
-        await flush();
-        batchesSinceProgress += 1;
-        if (batchesSinceProgress >= maxInFlight) {
-          batchesSinceProgress = 0;
-          await updateImportCounts(db, batchId, counts);
-          await options.onProgress?.(counts, input.bytesRead);
-        }
+  for await (const { record, line } of records) {
+    if (plan === undefined) {
+      plan = planColumns(record, options.columnMap);
+      continue;
+    }
+    into.counts.total += 1;
+    const result = toNewLead(recordToRow(record, plan), options.attribution);
+    if (!result.ok) {
+      into.refuse(line, result.reason);
+      continue;
+    }
+    into.batches.add(identityHash(result.lead.email), result.lead);
+    if (await into.batches.flushIfFull()) {
+      batchesSinceProgress += 1;
+      if (batchesSinceProgress >= progress.every) {
+        batchesSinceProgress = 0;
+        await progress.report();
       }
     }
-    await drain();
+  }
+}
+
+/**
+ * Imports a CSV into a campaign, streaming: memory holds one batch of rows, not the file.
+ * BOM, `,` `;` or tab delimiters, quoted newlines and CRLF are handled by csv-parse; headers
+ * are mapped by known spellings or `--map`, unknown columns become custom fields. Every row
+ * is validated; a bad row is reported with its line number and the good rows still land.
+ * Leads are deduplicated within the file and across campaigns by identity (one lead per
+ * person), enrolled once per campaign, and suppressed addresses are counted and skipped.
+ * The same content imported before into the campaign is reported and skipped unless `force`.
+ * Every import is an auditable batch with its counts and row errors.
+ */
+export async function importLeadsCsv(deps: { db: Knex; clock: Clock }, options: ImportOptions): Promise<ImportReport> {
+  const { db, clock } = deps;
+  const started = await startImport(deps, options);
+  if (started.outcome === 'already-imported') return started;
+  const { batchId, fileHash } = started;
+  const counts: ImportCounts = { total: 0, imported: 0, duplicates: 0, invalid: 0, suppressed: 0 };
+  const errors: RowError[] = [];
+  const refuse = (line: number, reason: string) => {
+    counts.invalid += 1;
+    if (errors.length < MAX_STORED_ERRORS) errors.push({ line, reason });
+  };
+  const maxInFlight = options.concurrency ?? 4;
+  const batches = leadBatches(deps, started, counts, { batchSize: options.batchSize ?? 2000, maxInFlight });
+  const input = createReadStream(options.path);
+  const records = csvRecords(input, await detectDelimiter(options.path), (line, reason) => {
+    counts.total += 1;
+    refuse(line, reason);
+  });
+  const report = async () => {
+    await updateImportCounts(db, batchId, counts);
     await options.onProgress?.(counts, input.bytesRead);
+  };
+  try {
+    await addRecords(records, options, { batches, counts, refuse }, { every: maxInFlight, report });
+    await batches.drain();
+    await report();
   } catch (error) {
     input.destroy();
     // Let batches already sent finish (or fail) before the batch is marked FAILED.
-    await Promise.all(inFlight);
+    await batches.settle();
     await finishImportBatch(db, batchId, { status: 'FAILED', counts, errors, now: clock.now() });
     throw error;
   }

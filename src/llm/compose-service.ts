@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../runtime/clock.js';
@@ -13,6 +12,7 @@ import { estimatePromptTokens, type ChatMessage, type LlmClient } from './llm-cl
 import type { LlmBudget } from './llm-budget.js';
 import { prependLine, type BodyFormat } from '../messages/message-body.js';
 import { holdComposedForReview, MESSAGES, releaseComposed } from '../messages/message-lifecycle.js';
+import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 
 /** What became of one message's personalisation. */
 export type ComposeOutcome =
@@ -37,11 +37,6 @@ const maxOpeningChars = 300;
 /** Longest body each channel accepts (X and Instagram DMs are the tight ones). */
 const maxBodyChars: Record<Channel, number> = { email: 100_000, linkedin: 8000, x: 10_000, instagram: 1000 };
 
-const personalizedSpec = z.object({
-  llmFallback: z.enum(['TEMPLATE', 'REVIEW']).default('TEMPLATE'),
-  steps: z.array(z.object({ personalize: z.object({ prompt: z.string() }).optional() }).loose()),
-});
-
 interface ComposeRow {
   id: number;
   idempotency_key: string;
@@ -51,9 +46,6 @@ interface ComposeRow {
   status: string;
   body: string | null;
   format: BodyFormat;
-  spec: unknown;
-  campaign_review: boolean;
-  step_review: boolean;
   first_name: string | null;
   last_name: string | null;
   company: string | null;
@@ -141,17 +133,6 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
   }
 
   return {
-    /**
-     * The indexes of the campaign's steps whose messages are personalised: the tick asks once per
-     * tick, before planning, and plans those messages PLANNED (waiting for their compose job).
-     */
-    async personalisedSteps(campaignId: number): Promise<ReadonlySet<number>> {
-      const row = (await db('campaigns').where({ id: campaignId }).first('spec')) as { spec: unknown } | undefined;
-      const spec = personalizedSpec.safeParse(row?.spec);
-      if (!spec.success) return new Set();
-      return new Set(spec.data.steps.flatMap((step, index) => (step.personalize === undefined ? [] : [index])));
-    },
-
     /** Adds the compose jobs of PLANNED messages (jobId = `compose-<message key>`). */
     async enqueue(messages: ReadonlyArray<{ id: number; idempotency_key: string; status: string }>): Promise<number> {
       const planned = messages.filter((message) => message.status === 'PLANNED');
@@ -164,10 +145,6 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
     /** Personalises one PLANNED message, or falls back as the campaign chose. */
     async compose(messageId: number): Promise<ComposeOutcome> {
       const row = (await db(`${MESSAGES} as m`)
-        .join('campaigns as c', 'c.id', 'm.campaign_id')
-        .join('campaign_steps as s', function joinStep() {
-          this.on('s.campaign_id', '=', 'm.campaign_id').andOn('s.step_index', '=', 'm.step_index');
-        })
         .join('leads as l', 'l.id', 'm.lead_id')
         .where('m.id', messageId)
         .first(
@@ -179,21 +156,21 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
           'm.status',
           'm.body',
           'm.format',
-          'c.spec',
-          'c.require_review as campaign_review',
-          's.require_review as step_review',
           'l.first_name',
           'l.last_name',
           'l.company',
           'l.custom',
         )) as ComposeRow | undefined;
       if (row === undefined || row.status !== 'PLANNED') return { kind: 'not-planned', status: row?.status ?? 'missing' };
-      const spec = personalizedSpec.parse(row.spec);
-      const prompt = spec.steps[row.step_index]?.personalize?.prompt;
-      const reviewed = row.campaign_review || row.step_review;
+      const definition = await loadCampaignDefinition(db, row.campaign_id);
+      const step = definition?.steps[row.step_index];
+      // A message whose step a sequence edit removed has nothing left to compose from.
+      if (definition === undefined || step === undefined) return { kind: 'not-planned', status: 'missing' };
+      const prompt = step.personalizePrompt;
+      const reviewed = definition.campaign.requireReview || step.requireReview;
       const body = row.body ?? '';
       let reason: string;
-      if (prompt === undefined) reason = 'the step no longer asks for personalisation';
+      if (prompt === null) reason = 'the step no longer asks for personalisation';
       else {
         try {
           const opening = await openingLine(row, prompt);
@@ -208,7 +185,7 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
         }
       }
       await recordUsage(row.campaign_id, { requests: 0, promptTokens: 0, completionTokens: 0, fallbacks: 1 });
-      const status = reviewed || spec.llmFallback === 'REVIEW' ? 'PENDING_REVIEW' : 'QUEUED';
+      const status = reviewed || definition.campaign.llmFallback === 'REVIEW' ? 'PENDING_REVIEW' : 'QUEUED';
       await release(row, status, body, `personalisation skipped: ${reason}`);
       log.warn({ messageId, campaignId: row.campaign_id, reason, status }, 'personalisation fell back');
       return { kind: 'fallback', status, reason };

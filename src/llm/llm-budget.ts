@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../runtime/clock.js';
+import { clockMinute, redisKeys } from '../redis/keys.js';
 
 /** Reserves one request and `tokens` in the minute's window, or nothing when either would overflow. */
 const reserveScript = `
@@ -26,7 +27,7 @@ export interface BudgetReservation {
 export function llmBudget(redis: Redis, prefix: string, limits: { rpm: number; tpm: number }, clock: Clock) {
   return {
     async reserve(tokens: number): Promise<BudgetReservation | undefined> {
-      const key = `${prefix}:llm:budget:${Math.floor(clock.now().getTime() / 60_000)}`;
+      const key = redisKeys.llmBudget(prefix, clockMinute(clock.now()));
       const granted = (await redis.eval(reserveScript, 1, key, limits.rpm, limits.tpm, tokens)) as number;
       return granted === 1 ? { key, tokens } : undefined;
     },

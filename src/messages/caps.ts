@@ -3,9 +3,14 @@ import type { Config } from '../config/config.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { localDay, nextLocalMidnight } from '../campaigns/send-window.js';
 
-/** One daily cap that applies to a send: a counter row per scope and day. */
+/** One daily cap that applies to a send: a counter row of `send_counters` per scope and day. */
 export interface CapScope {
+  /**
+   * `global`, `channel-<channel>` (e.g. `channel-email`) or `campaign-<id>`: the key of the
+   * counter rows. (The core schema's comment spells them with `:`; the rows never did.)
+   */
   scope: string;
+  /** The day counted: the UTC day for `global` and `channel-…`, the campaign's local day for `campaign-…`. */
   day: string;
   limit: number;
   resetsAt: Date;
@@ -19,9 +24,10 @@ const channelCapSetting: Record<Channel, keyof Config> = {
 };
 
 /**
- * The caps that apply to a send now: global and per channel (UTC days, from config) and per
- * campaign (the campaign's local day). `channel` null leaves out the channel cap (the tick).
- * Sorted by scope so that every worker locks counter rows in the same order.
+ * The caps that apply to a send now: `global` and `channel-<channel>` (UTC days, from config)
+ * and `campaign-<id>` (the campaign's local day). `channel` null leaves out the channel cap (the
+ * campaign gate of the tick and the idle check: a tick plans every channel's messages). Sorted
+ * by scope so that every worker locks counter rows in the same order.
  */
 export function capScopes(
   config: Config,
@@ -51,9 +57,17 @@ export function capScopes(
   return scopes.sort((a, b) => a.scope.localeCompare(b.scope));
 }
 
-/** How many sends the scopes still allow today (Infinity when no cap applies). */
-export async function remainingCap(db: Knex, scopes: readonly CapScope[]): Promise<number> {
-  if (scopes.length === 0) return Infinity;
+/** What the caps still allow today: the sends left, and when none is, until when (the latest reset of the full caps). */
+export interface RemainingCap {
+  /** Infinity when no cap applies. */
+  left: number;
+  /** Defined when `left` is 0. */
+  fullUntil: Date | undefined;
+}
+
+/** How many sends the scopes still allow today, read in one query. */
+export async function remainingCap(db: Knex, scopes: readonly CapScope[]): Promise<RemainingCap> {
+  if (scopes.length === 0) return { left: Infinity, fullUntil: undefined };
   const rows = (await db('send_counters')
     .whereIn(
       ['scope', 'day'],
@@ -61,7 +75,10 @@ export async function remainingCap(db: Knex, scopes: readonly CapScope[]): Promi
     )
     .select('scope', 'used')) as Array<{ scope: string; used: number }>;
   const used = new Map(rows.map((row) => [row.scope, row.used]));
-  return Math.max(0, Math.min(...scopes.map((scope) => scope.limit - (used.get(scope.scope) ?? 0))));
+  const full = scopes.filter((scope) => scope.limit - (used.get(scope.scope) ?? 0) <= 0);
+  const left = Math.max(0, Math.min(...scopes.map((scope) => scope.limit - (used.get(scope.scope) ?? 0))));
+  const fullUntil = full.reduce<Date | undefined>((latest, scope) => (latest === undefined || scope.resetsAt > latest ? scope.resetsAt : latest), undefined);
+  return { left, fullUntil };
 }
 
 /**

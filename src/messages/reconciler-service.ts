@@ -7,6 +7,8 @@ import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { CampaignService } from '../campaigns/campaign-service.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { sendQueues } from '../../queues/index.js';
+import { jobKey } from '../redis/keys.js';
+import { listActiveCampaigns } from '../campaigns/campaign-store.js';
 import { enqueueSends } from './enqueue-sends.js';
 import { markStaleSendingUnknown, MESSAGES, WAITING_FOR_SEND_JOB_STATUSES } from './message-lifecycle.js';
 import type { InboxService } from '../events/inbox-service.js';
@@ -48,7 +50,7 @@ export function reconcilerService({ db, queues, clock, log, config, campaigns, r
   async function withoutJobs(messages: WaitingMessage[]): Promise<WaitingMessage[]> {
     const pipeline = redis.pipeline();
     for (const message of messages) {
-      pipeline.exists(`${queues.prefix}:${sendQueues[message.channel].name}:${message.idempotency_key}`);
+      pipeline.exists(jobKey(queues.get(sendQueues[message.channel]), message.idempotency_key));
     }
     const replies = (await pipeline.exec()) ?? [];
     return messages.filter((_, index) => {
@@ -93,8 +95,7 @@ export function reconcilerService({ db, queues, clock, log, config, campaigns, r
       const requeued = await requeueLost();
       const requeuedEvents = await inbox.requeueUnapplied();
       let completedCampaigns = 0;
-      const active = (await db('campaigns').where({ status: 'ACTIVE' }).select('id')) as Array<{ id: number }>;
-      for (const campaign of active) {
+      for (const campaign of await listActiveCampaigns(db)) {
         if (await campaigns.completeIfFinished(campaign.id)) completedCampaigns += 1;
       }
       if (requeued > 0) log.warn({ requeued }, 'reconciler re-enqueued messages whose jobs were gone');

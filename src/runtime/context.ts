@@ -51,7 +51,10 @@ export interface AppContext {
   content: ContentCalendar;
   /** The circuit breakers of this process (one per external account). */
   breakers: BreakerRegistry;
-  /** Closes the queues, the Redis connection and the database pool, in that order. */
+  /**
+   * Shuts the breakers, closes the queues, the Redis connection and the database pool (unless it
+   * was given in `ContextOptions.db`), in that order.
+   */
   close(): Promise<void>;
 }
 

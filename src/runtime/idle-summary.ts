@@ -1,7 +1,7 @@
 import { sendQueues } from '../../queues/index.js';
-import { isInsideWindow, nextWindowOpening } from '../campaigns/send-window.js';
-import { findCampaign, type Campaign } from '../campaigns/campaign-store.js';
-import { capScopes, remainingCap } from '../messages/caps.js';
+import { nextWindowOpening } from '../campaigns/send-window.js';
+import { findCampaign } from '../campaigns/campaign-store.js';
+import { campaignGate } from '../campaigns/campaign-gate.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
 import { sqlWords } from '../db/bindings.js';
 import { LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
@@ -27,15 +27,6 @@ function at(instant: Date): string {
   return instant.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** The latest reset among the caps of this campaign that are full now, or undefined when none is. */
-async function capFullUntil(ctx: AppContext, campaign: Campaign): Promise<Date | undefined> {
-  let until: Date | undefined;
-  for (const scope of capScopes(ctx.config, campaign, null, ctx.clock.now())) {
-    if ((await remainingCap(ctx.db, [scope])) <= 0 && (until === undefined || scope.resetsAt > until)) until = scope.resetsAt;
-  }
-  return until;
-}
-
 /** The earliest time a held send job runs again (window, cap, breaker or pause), if any. */
 async function earliestHeldSend(ctx: AppContext): Promise<Date | undefined> {
   let earliest: number | undefined;
@@ -44,6 +35,44 @@ async function earliestHeldSend(ctx: AppContext): Promise<Date | undefined> {
     if (first !== undefined) earliest = Math.min(earliest ?? Infinity, first.timestamp + first.delay);
   }
   return earliest === undefined ? undefined : new Date(earliest);
+}
+
+/**
+ * What still waits, campaign by campaign, and until when: step delays, paused campaigns, send
+ * windows and daily caps (as the campaign's tick would decide now, the kill switch aside: it
+ * has its own part), sends held by a lead's own window, a cap or a breaker, and review.
+ */
+async function whatWaits(ctx: AppContext, backlog: readonly CampaignBacklog[], now: Date): Promise<string[]> {
+  const waiting: string[] = [];
+  let review = 0;
+  let heldElsewhere = 0;
+  for (const campaign of backlog) {
+    review += campaign.review;
+    const pending = campaign.due + campaign.queued;
+    if (campaign.status === 'PAUSED') {
+      if (pending + campaign.delayed > 0) waiting.push(`${pending + campaign.delayed} in PAUSED campaign ${campaign.id} until it is resumed`);
+      continue;
+    }
+    if (campaign.delayed > 0 && campaign.next_due !== null) {
+      waiting.push(`${campaign.delayed} lead(s) of campaign ${campaign.id} on a step delay, the next due ${at(campaign.next_due)}`);
+    }
+    if (pending === 0) continue;
+    const found = await findCampaign(ctx.db, campaign.id);
+    if (found === undefined) continue;
+    // What holds it beyond the kill switch, which has a part of its own.
+    const gate = await campaignGate(ctx, found, now, { killSwitchOn: false });
+    if (gate.kind === 'outside-window') {
+      waiting.push(`${pending} of campaign ${campaign.id} outside its send window until ${at(nextWindowOpening(now, found.timezone, found.sendWindow))}`);
+    } else if (gate.kind === 'capped') {
+      waiting.push(`${pending} of campaign ${campaign.id} held by a daily cap until ${at(gate.until)}`);
+    } else heldElsewhere += pending;
+  }
+  if (heldElsewhere > 0) {
+    const until = await earliestHeldSend(ctx);
+    waiting.push(`${heldElsewhere} held (a lead's own send window, a cap or a circuit breaker)${until === undefined ? '' : `, the next try ${at(until)}`}`);
+  }
+  if (review > 0) waiting.push(`${review} waiting for review (drumbeat review list)`);
+  return waiting;
 }
 
 /**
@@ -73,36 +102,7 @@ export async function describeIdle(ctx: AppContext, since: Date): Promise<string
       ORDER BY c.id`,
     [now, now, now],
   );
-
-  const waiting: string[] = [];
-  let review = 0;
-  let heldElsewhere = 0;
-  for (const campaign of backlog) {
-    review += campaign.review;
-    const pending = campaign.due + campaign.queued;
-    if (campaign.status === 'PAUSED') {
-      if (pending + campaign.delayed > 0) waiting.push(`${pending + campaign.delayed} in PAUSED campaign ${campaign.id} until it is resumed`);
-      continue;
-    }
-    if (campaign.delayed > 0 && campaign.next_due !== null) {
-      waiting.push(`${campaign.delayed} lead(s) of campaign ${campaign.id} on a step delay, the next due ${at(campaign.next_due)}`);
-    }
-    if (pending === 0) continue;
-    const found = await findCampaign(ctx.db, campaign.id);
-    if (found === undefined) continue;
-    const insideWindow = isInsideWindow(now, found.timezone, found.sendWindow);
-    const capUntil = insideWindow ? await capFullUntil(ctx, found) : undefined;
-    if (!insideWindow) {
-      waiting.push(`${pending} of campaign ${campaign.id} outside its send window until ${at(nextWindowOpening(now, found.timezone, found.sendWindow))}`);
-    } else if (capUntil !== undefined) {
-      waiting.push(`${pending} of campaign ${campaign.id} held by a daily cap until ${at(capUntil)}`);
-    } else heldElsewhere += pending;
-  }
-  if (heldElsewhere > 0) {
-    const until = await earliestHeldSend(ctx);
-    waiting.push(`${heldElsewhere} held (a lead's own send window, a cap or a circuit breaker)${until === undefined ? '' : `, the next try ${at(until)}`}`);
-  }
-  if (review > 0) waiting.push(`${review} waiting for review (drumbeat review list)`);
+  const waiting = await whatWaits(ctx, backlog, now);
 
   const parts: string[] = [];
   if ((await readKillSwitch(ctx.db)).on) parts.push('kill switch is ON: nothing is sent until "drumbeat kill off"');

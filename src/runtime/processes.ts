@@ -78,7 +78,8 @@ function closeServer(server: Server): Promise<void> {
 
 /**
  * Runs the `api` process, the `worker` process, or both in one (`start`, for local use), with
- * the ordered shutdown: stop HTTP, drain workers, close queues, destroy the pool, quit Redis.
+ * the ordered shutdown: stop HTTP, drain workers, then shut the breakers, close the queues, quit
+ * Redis and destroy the database pool (`AppContext.close`).
  * Once it listens (and its workers run) it sends `'ready'` to its parent when it has an IPC
  * channel (PM2).
  */
@@ -99,7 +100,7 @@ export async function runProcess(kind: 'api' | 'worker' | 'start', config: Confi
         const running = workers;
         steps.push({ name: 'drain workers', run: () => running.close() });
       }
-      steps.push({ name: 'close queues, Redis and the database pool', run: () => ctx.close() });
+      steps.push({ name: 'shut breakers, close queues, Redis and the database pool', run: () => ctx.close() });
       return steps;
     },
     config.SHUTDOWN_TIMEOUT,

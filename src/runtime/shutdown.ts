@@ -7,9 +7,10 @@ export interface ShutdownStep {
 }
 
 /**
- * Installs one ordered shutdown on SIGINT and SIGTERM: the steps run in order (stop HTTP,
- * drain workers, close queues, destroy the pool, quit Redis), then the process exits 0; a
- * force-exit timer exits 1 if they take longer than `timeoutMs`.
+ * Installs one ordered shutdown on SIGINT and SIGTERM: the steps run in the order given (a
+ * process gives: stop HTTP, drain workers, then close its context: shut the breakers, close
+ * the queues, quit Redis, destroy the database pool), then the process exits 0, or 1 when a
+ * step failed; a force-exit timer exits 1 if they take longer than `timeoutMs`.
  */
 export function installShutdown(log: Logger, steps: () => ShutdownStep[], timeoutMs: number): { shutdown(signal: string): Promise<void> } {
   let stopping: Promise<void> | undefined;

@@ -66,7 +66,10 @@ export async function removeSuppressions(db: Knex, entry: { kind: SuppressionKin
 /**
  * The SQL condition (for a row aliased `l` of leads and a campaign id expression) that is true
  * when the lead is suppressed by email, domain or identity, globally or for that campaign.
- * Used inside the batched send-context query so a suppression check costs no extra round trip.
+ * Used inside the statements that need the answer under their own lock or in their own result
+ * (the send claim, the dead-letter list, the retry of DEAD messages), so a suppression check
+ * costs no extra round trip. The send-context query names the suppression instead (its kind
+ * and reason, for the skip reason).
  */
 export function suppressedLeadSql(campaignIdExpression: string): string {
   return `EXISTS (

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { DomainError, type DomainErrorKind } from '../errors/domain-error.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
-import { findCampaign, findSteps, type Campaign, type CampaignStep } from '../campaigns/campaign-store.js';
+import { findCampaign, type Campaign, type CampaignStep } from '../campaigns/campaign-store.js';
+import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 import type { ChannelAdapter, SendResult } from '../channels/adapter.js';
 import { normaliseEmail } from '../leads/identity.js';
 import { composeMessage, needsPreviousEmail, referencedTemplateIds, type ComposeLead } from './compose.js';
@@ -81,8 +82,9 @@ function previewOf(campaign: Pick<Campaign, 'id' | 'name' | 'slug'> | null, step
  * subject and reply headers of a follow-up, from the emails this lead has been sent so far.
  */
 export async function previewCampaignStep(db: Knex, campaignId: number, lead: string, step: number): Promise<Preview> {
-  const campaign = await requireCampaign(db, campaignId);
-  const steps = await findSteps(db, campaignId);
+  const definition = await loadCampaignDefinition(db, campaignId);
+  if (definition === undefined) throw new PreviewError(`campaign ${campaignId} does not exist`, 'not-found');
+  const { campaign, steps } = definition;
   const found = steps[step - 1];
   if (found === undefined) throw new PreviewError(`campaign ${campaignId} has ${steps.length} step(s); there is no step ${step}`, 'not-found');
   const leadRow = await findLead(db, lead);
@@ -123,6 +125,7 @@ export async function previewTemplate(
     variants: null,
     stopOnReply: true,
     requireReview: false,
+    personalizePrompt: null,
   };
   const leadRow = typeof lead === 'string' ? await findLead(db, lead) : lead;
   const composed = composeMessage(campaign, step, leadRow, new Map([[templateId, { template, version }]]));

@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createDb } from '../../src/db/knex.js';
 import { ensureDatabase, migrateLatest } from '../../src/db/migrate.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { insertCampaign } from '../../src/campaigns/campaign-store.js';
+import { writeNewCampaign } from '../../src/campaigns/definition-writer.js';
 import { parseCampaignSpec } from '../../src/campaigns/campaign-spec.js';
 import { importLeadsCsv } from '../../src/leads/lead-import.js';
 
@@ -49,16 +49,14 @@ const db = createDb({ DATABASE_URL: benchUrl.toString(), DATABASE_POOL_MAX: 6 })
 try {
   await migrateLatest(db);
   await db.raw('TRUNCATE campaigns, leads RESTART IDENTITY CASCADE');
-  const campaignId = await insertCampaign(
-    db,
-    parseCampaignSpec({
-      name: 'Import bench',
-      slug: 'import-bench',
-      mode: 'PROOF',
-      from: { name: 'Bench', email: 'bench@example.com' },
-      steps: [{ channel: 'email', delay: '0s', subject: 'Hi', body: 'Hello' }],
-    }),
-  );
+  const spec = parseCampaignSpec({
+    name: 'Import bench',
+    slug: 'import-bench',
+    mode: 'PROOF',
+    from: { name: 'Bench', email: 'bench@example.com' },
+    steps: [{ channel: 'email', delay: '0s', subject: 'Hi', body: 'Hello' }],
+  });
+  const campaignId = await db.transaction((trx) => writeNewCampaign(trx, spec));
   await writeCsv(path);
   const size = (await stat(path)).size;
   const rssBefore = process.memoryUsage().rss;

@@ -2,18 +2,24 @@ import { expect } from 'chai';
 import { createDb } from '../../src/db/knex.js';
 import { ensureDatabase, migrateDownAll, migrateLatest, pendingMigrations } from '../../src/db/migrate.js';
 import { testRun } from '../setup/hooks.js';
+import { migrationSource } from '../../migrations/index.js';
+import { loadCampaignDefinition } from '../../src/campaigns/campaign-definition.js';
+import { clockNow } from '../support/clock.js';
 
 describe('migrations', function () {
   this.timeout(60_000);
-  const url = (() => {
+  /** A scratch database of this run, beside the run's own. */
+  const scratchUrl = (suffix: string) => {
     const parsed = new URL(testRun.databaseUrl);
-    parsed.pathname = `${parsed.pathname}_updown`;
+    parsed.pathname = `${parsed.pathname}_${suffix}`;
     return parsed.toString();
-  })();
+  };
+  const url = scratchUrl('updown');
+  const backfillUrl = scratchUrl('backfill');
 
   after(async () => {
     const admin = createDb({ DATABASE_URL: url.replace(/\/[^/]+$/, '/postgres'), DATABASE_POOL_MAX: 1 });
-    await admin.raw('DROP DATABASE IF EXISTS ?? WITH (FORCE)', [new URL(url).pathname.slice(1)]);
+    for (const scratch of [url, backfillUrl]) await admin.raw('DROP DATABASE IF EXISTS ?? WITH (FORCE)', [new URL(scratch).pathname.slice(1)]);
     await admin.destroy();
   });
 
@@ -89,6 +95,53 @@ describe('migrations', function () {
         .catch((error: unknown) => {
           if (error !== rollback) throw error;
         });
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('move what only the spec JSON held into rows: prompts, LLM fallback, custom fields, and the posts no tick wrote yet', async () => {
+    await ensureDatabase(backfillUrl);
+    const db = createDb({ DATABASE_URL: backfillUrl, DATABASE_POOL_MAX: 2 });
+    const migrator = { migrationSource, tableName: 'knex_migrations' };
+    const at = clockNow().after(86_400_000);
+    try {
+      await migrateLatest(db);
+      // Back to the schema before the definition had rows of its own, with a campaign as it wrote them.
+      await db.migrate.down(migrator);
+      const spec = {
+        llmFallback: 'REVIEW',
+        customFields: ['plan'],
+        steps: [
+          { channel: 'email', subject: 'Hi', body: 'One', personalize: { prompt: 'Mention their plan.' } },
+          { channel: 'email', body: 'Two' },
+        ],
+        posts: [
+          { platform: 'x', text: 'Published by an earlier tick', at: at.toISOString(), requireReview: false },
+          { platform: 'linkedin', text: 'Added by an edit, not ticked yet', mediaUrl: 'https://example.com/a', at: at.toISOString(), requireReview: true },
+        ],
+      };
+      const [campaign] = (await db('campaigns').insert({ name: 'Old', slug: 'old', mode: 'PROOF', spec: JSON.stringify(spec) }).returning('id')) as Array<{ id: number }>;
+      const id = campaign!.id;
+      await db('campaign_steps').insert([
+        { campaign_id: id, step_index: 0, channel: 'email', subject: 'Hi', body: 'One' },
+        { campaign_id: id, step_index: 1, channel: 'email', body: 'Two' },
+      ]);
+      await db('campaign_posts').insert({ campaign_id: id, post_index: 0, post_key: `p${id}-0`, platform: 'x', text: 'Published by an earlier tick', scheduled_at: at, status: 'PUBLISHED' });
+      const [bare] = (await db('campaigns').insert({ name: 'Bare', slug: 'bare', mode: 'PROOF', spec: '{}' }).returning('id')) as Array<{ id: number }>;
+
+      await db.migrate.up(migrator);
+      const definition = await loadCampaignDefinition(db, id);
+      expect(definition?.campaign).to.deep.include({ llmFallback: 'REVIEW', customFields: ['plan'] });
+      expect(definition?.steps.map((step) => step.personalizePrompt)).to.deep.equal(['Mention their plan.', null]);
+      expect(definition?.posts.map((post) => [post.postKey, post.platform, post.text, post.mediaUrl, post.status, post.scheduledAt.toISOString()])).to.deep.equal([
+        [`p${id}-0`, 'x', 'Published by an earlier tick', null, 'PUBLISHED', at.toISOString()],
+        [`p${id}-1`, 'linkedin', 'Added by an edit, not ticked yet', 'https://example.com/a', 'PENDING_REVIEW', at.toISOString()],
+      ]);
+      expect((await loadCampaignDefinition(db, bare!.id))?.campaign).to.deep.include({ llmFallback: 'TEMPLATE', customFields: [] });
+
+      await db.migrate.down(migrator);
+      expect(await db('campaign_steps').where({ campaign_id: id }).orderBy('step_index').pluck('personalize')).to.deep.equal([{ prompt: 'Mention their plan.' }, null]);
     } finally {
       await db.destroy();
     }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { allQueues } from '../../queues/index.js';
+import { allQueues, publishQueues, sendQueues } from '../../queues/index.js';
 import { allProcessors } from '../../processors/index.js';
 import { CatalogueError, checkCatalogue } from '../../src/jobs/catalogue.js';
 
@@ -19,11 +19,18 @@ describe('job catalogue', () => {
     expect(() => checkCatalogue(allQueues, doubled)).to.throw(CatalogueError, /has 2 processors/);
   });
 
-  it('keeps completed jobs bounded and failed jobs for the dead-letter view', () => {
+  it('keeps completed jobs bounded and failed jobs for the dead-letter view: every send and publish job that failed stays', () => {
     for (const queue of allQueues) {
       expect(queue.defaultJobOptions.removeOnComplete, queue.name).to.not.equal(false);
       expect(queue.defaultJobOptions.removeOnComplete, queue.name).to.not.equal(undefined);
       expect(queue.name).to.not.include(':');
+      // Failed jobs are kept, all of them or a bounded number, never dropped at once.
+      const keptFailed = queue.defaultJobOptions.removeOnFail;
+      expect(keptFailed === false || (typeof keptFailed === 'object' && (keptFailed.count ?? 0) > 0), `${queue.name} keeps failed jobs`).to.equal(true);
+    }
+    // The dead-letter view that Bull Board retries from: every failed send and publish job stays.
+    for (const queue of [...Object.values(sendQueues), ...Object.values(publishQueues)]) {
+      expect(queue.defaultJobOptions.removeOnFail, queue.name).to.equal(false);
     }
   });
 });

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createDb, type Knex } from '../../src/db/knex.js';
 import { ensureDatabase, migrateLatest } from '../../src/db/migrate.js';
+import { redisKeys } from '../../src/redis/keys.js';
 
 chai.use(chaiAsPromised);
 
@@ -78,7 +79,7 @@ export async function resetRedis(): Promise<void> {
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${testRun.queuePrefix}*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', redisKeys.everyKey(testRun.queuePrefix), 'COUNT', 1000);
       cursor = next;
       if (keys.length > 0) await redis.unlink(...keys);
     } while (cursor !== '0');

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../runtime/clock.js';
+import { clockMinute, redisKeys } from '../../redis/keys.js';
 
 /** Takes one slot if the window has one left; gives it back otherwise. Atomic, so it holds across workers. */
 const takeSlotScript = `
@@ -18,15 +19,15 @@ export interface DomainThrottle {
 }
 
 /**
- * A fixed-window counter per recipient domain in Redis (`<prefix>:throttle:domain:<domain>:<minute>`),
+ * A fixed-window counter per recipient domain and clock minute in Redis (`redisKeys.domainThrottle`),
  * shared by every worker. A full window delays the message to the next minute; it never fails it.
  * Minutes come from the injected clock so that tests can move time.
  */
 export function domainThrottle(redis: Redis, prefix: string, perMinute: number, clock: Clock): DomainThrottle {
   return {
     async take(domain) {
-      const minute = Math.floor(clock.now().getTime() / 60_000);
-      const key = `${prefix}:throttle:domain:${domain.toLowerCase()}:${minute}`;
+      const minute = clockMinute(clock.now());
+      const key = redisKeys.domainThrottle(prefix, domain, minute);
       const allowed = (await redis.eval(takeSlotScript, 1, key, perMinute, 120_000)) as number;
       return allowed === 1 ? undefined : new Date((minute + 1) * 60_000);
     },

@@ -6,6 +6,8 @@ import type { Clock } from '../../runtime/clock.js';
 import type { Redis } from '../../redis/connection.js';
 import { captureLeads } from '../../leads/lead-capture.js';
 import { wantsHtml } from '../negotiation.js';
+import { clockMinute, redisKeys } from '../../redis/keys.js';
+import { findCampaignBySlug } from '../../campaigns/campaign-store.js';
 
 /** The hidden field bots fill in and people never see: a filled one is accepted and dropped. */
 export const HONEYPOT_FIELD = 'website';
@@ -59,8 +61,7 @@ export function formRoutes(router: Router, deps: FormDeps): void {
 
   /** One counter per IP and minute in Redis, shared by every API process. */
   async function overRate(ip: string): Promise<boolean> {
-    const minute = Math.floor(deps.clock.now().getTime() / 60_000);
-    const key = `${config.QUEUE_PREFIX}:form-rate:${ip}:${minute}`;
+    const key = redisKeys.formRate(config.QUEUE_PREFIX, ip, clockMinute(deps.clock.now()));
     const [[, count]] = (await deps.redis.multi().incr(key).expire(key, 120).exec()) as [[Error | null, number], [Error | null, number]];
     return count > config.FORM_RATE_PER_MINUTE;
   }
@@ -77,7 +78,7 @@ export function formRoutes(router: Router, deps: FormDeps): void {
         res.status(429).set('Retry-After', '60').json({ error: 'too many submissions; try again in a minute' });
         return;
       }
-      const campaign = (await db('campaigns').where({ slug: req.params.campaignSlug }).first('id', 'status')) as { id: number; status: string } | undefined;
+      const campaign = await findCampaignBySlug(db, req.params.campaignSlug);
       if (campaign === undefined || campaign.status === 'ARCHIVED') {
         res.status(404).json({ error: 'no such form' });
         return;

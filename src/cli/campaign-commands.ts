@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { parseId, print, withContext, withDb } from './cli-support.js';
+import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
+import { findSubmittedSpec, listCampaigns } from '../campaigns/campaign-store.js';
+import { campaignReport, reportToMarkdown } from '../analytics/campaign-report.js';
+
+/**
+ * `drumbeat campaign …`: create from a spec, approve, start, pause, resume, archive, list and
+ * show (`campaign reject` and `campaign edit` are registered with the review commands).
+ */
+export function registerCampaignCommands(program: Command): void {
+  const campaign = program.command('campaign').description('campaigns');
+  campaign
+    .command('create <file>')
+    .description('create a campaign from a JSON or YAML spec; prints its id last')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, options: { json?: boolean }) => {
+      const spec = await readCampaignSpecFile(file);
+      await withContext(async (ctx) => {
+        const id = await ctx.campaigns.create(spec);
+        if (options.json === true) print({ id, name: spec.name, slug: spec.slug, status: 'DRAFT' }, true);
+        else print(`created campaign "${spec.name}" (DRAFT; approve then start it)\n${id}`, false);
+      });
+    });
+  campaign
+    .command('approve <id>')
+    .description('approve the campaign strategy')
+    .option('--note <note>', 'why it is approved')
+    .option('--by <name>', 'who approves', 'cli')
+    .action(async (id: string, options: { note?: string; by: string }) => {
+      await withContext(async (ctx) => {
+        const approved = await ctx.campaigns.approve(parseId(id), options.note ?? null, options.by);
+        print(`campaign ${approved.id} strategy APPROVED`, false);
+      });
+    });
+  for (const action of ['start', 'pause', 'resume', 'archive'] as const) {
+    campaign
+      .command(`${action} <id>`)
+      .description(`${action} the campaign`)
+      .action(async (id: string) => {
+        await withContext(async (ctx) => {
+          const changed = action === 'pause' ? await ctx.campaigns.pause(parseId(id), 'cli') : await ctx.campaigns[action](parseId(id));
+          print(`campaign ${changed.id} is ${changed.status}`, false);
+        });
+      });
+  }
+  campaign
+    .command('list')
+    .description('list campaigns')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      await withDb(async (db) => {
+        const campaigns = await listCampaigns(db);
+        if (options.json === true) print(campaigns, true);
+        else for (const row of campaigns) print(`${row.id}\t${row.status}\t${row.strategyStatus}\t${row.mode}\t${row.slug}\t${row.name}`, false);
+      });
+    });
+  campaign
+    .command('show <id>')
+    .description('show a campaign and its report (--json: with the spec it was last created or edited from)')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, options: { json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const found = await ctx.campaigns.require(parseId(id));
+        const report = await campaignReport(ctx.db, found.id);
+        if (options.json === true) print({ campaign: found, spec: await findSubmittedSpec(ctx.db, found.id), report }, true);
+        else print(reportToMarkdown(report), false);
+      });
+    });
+}
