@@ -37,6 +37,10 @@ export function securityHeaders(config: Pick<Config, 'PUBLIC_URL'>): RequestHand
         upgradeInsecureRequests: https ? [] : null,
       },
     },
+    // Not helmet's no-referrer: under it a browser sends `Origin: null` on our own form posts,
+    // and the sign-in's Origin check (login CSRF) would refuse every real browser. same-origin
+    // still sends nothing to other sites.
+    referrerPolicy: { policy: 'same-origin' },
     strictTransportSecurity: https,
     xFrameOptions: { action: 'deny' },
   });

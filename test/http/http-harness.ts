@@ -11,8 +11,11 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** Starts {@link createApp} on port 0 with test defaults for every dependency not given. */
-export async function startApp(deps: Partial<HttpDeps> = {}): Promise<RunningApp> {
+/**
+ * Starts {@link createApp} with test defaults for every dependency not given, on `port` (a free
+ * one by default: pass one when the config's PUBLIC_URL must name the app's own origin).
+ */
+export async function startApp(deps: Partial<HttpDeps> = {}, port = 0): Promise<RunningApp> {
   const config = deps.config ?? testConfig();
   const app = createApp({
     config,
@@ -26,11 +29,11 @@ export async function startApp(deps: Partial<HttpDeps> = {}): Promise<RunningApp
     publicRoutes: deps.publicRoutes,
   });
   const server: Server = await new Promise((resolve, reject) => {
-    const listening = app.listen(0, '127.0.0.1', (error?: Error) => (error === undefined ? resolve(listening) : reject(error)));
+    const listening = app.listen(port, '127.0.0.1', (error?: Error) => (error === undefined ? resolve(listening) : reject(error)));
   });
-  const { port } = server.address() as AddressInfo;
+  const { port: listeningOn } = server.address() as AddressInfo;
   return {
-    url: (path) => `http://127.0.0.1:${port}${path}`,
+    url: (path) => `http://127.0.0.1:${listeningOn}${path}`,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error === undefined ? resolve() : reject(error)));
