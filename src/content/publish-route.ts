@@ -22,12 +22,7 @@ const publishCampaignGate: Readonly<Record<CampaignStatus, CampaignGate>> = {
 };
 
 /** The post status each settlement of a failed call writes. */
-const failedCallStatus = {
-  unknown: 'UNKNOWN',
-  waiting: 'SCHEDULED',
-  retrying: 'FAILED',
-  dead: 'DEAD',
-} as const satisfies Record<FailedCall['to'], PostStatus>;
+const failedCallStatus = { unknown: 'UNKNOWN', waiting: 'SCHEDULED', retrying: 'FAILED', dead: 'DEAD' } as const satisfies Record<FailedCall['to'], PostStatus>;
 
 export interface PublishRouteDeps {
   db: Knex;

@@ -31,12 +31,7 @@ const outcomeWriteAttempts = 8;
 const sendBatchesInFlight = 4;
 
 /** The message status each settlement of a failed call writes. */
-const failedCallStatus = {
-  unknown: 'UNKNOWN',
-  waiting: 'QUEUED',
-  retrying: 'FAILED',
-  dead: 'DEAD',
-} as const satisfies Record<FailedCall['to'], SendFailureStatus>;
+const failedCallStatus = { unknown: 'UNKNOWN', waiting: 'QUEUED', retrying: 'FAILED', dead: 'DEAD' } as const satisfies Record<FailedCall['to'], SendFailureStatus>;
 
 export interface SendRouteDeps {
   db: Knex;
