@@ -21,7 +21,7 @@ const publishCampaignGate: Readonly<Record<CampaignStatus, CampaignGate>> = {
   ARCHIVED: 'skip',
 };
 
-/** The post status each settlement of a failed call writes. */
+/** The post status each settlement of a failed call writes. A post has no recipient: a refusal naming one is still the post's own (DEAD). */
 const failedCallStatus = { unknown: 'UNKNOWN', waiting: 'SCHEDULED', retrying: 'FAILED', dead: 'DEAD' } as const satisfies Record<FailedCall['to'], PostStatus>;
 
 export interface PublishRouteDeps {

@@ -7,7 +7,7 @@ import { SENDABLE_STATUSES } from './message-lifecycle.js';
 import type { SendContextRow } from './message-store.js';
 
 /** What each campaign status means for a send: only an ACTIVE campaign sends; an ended one's messages are skipped. */
-export const sendCampaignGate: Readonly<Record<CampaignStatus, CampaignGate>> = {
+const sendCampaignGate: Readonly<Record<CampaignStatus, CampaignGate>> = {
   DRAFT: 'hold',
   ACTIVE: 'deliver',
   PAUSED: 'hold',
@@ -39,6 +39,7 @@ export interface SendSkip {
 /** A send context the address gate let through: it has its recipient and its body. */
 export type AddressedSendContext = SendContextRow & { recipient: string; body: string };
 
+/** Whether the message has a recipient and a body (a lead without an address on the channel has neither). */
 export function isAddressed(context: SendContextRow): context is AddressedSendContext {
   return context.recipient !== null && context.body !== null;
 }
