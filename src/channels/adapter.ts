@@ -57,8 +57,12 @@ export interface EmailExtras {
   unsubscribeMailto: string;
 }
 
+/** What a caller hands an adapter with a message. */
 export interface SendContext {
-  /** Aborted when the send's timeout passes or the process shuts down. */
+  /**
+   * Aborts the call. A guarded adapter (`channels/resilience/guarded-adapter.ts`) passes its
+   * own, aborted when the send timeout passes, and links a caller's to it.
+   */
   signal: AbortSignal;
 }
 
@@ -71,13 +75,15 @@ export interface SendResult {
 
 /**
  * One channel's delivery. `send` resolves with the provider's id, or throws one of the
- * classified errors below; any other error counts as transient.
+ * classified errors below; any other error counts as transient. The delivery pipeline calls it
+ * without a context: the guard around a LIVE adapter enforces the send timeout and gives the
+ * provider call its abort signal.
  */
 export interface ChannelAdapter {
   readonly provider: string;
   /** The sending account (no secret in it), when the adapter has one; breakers are kept per account. */
   readonly account?: string;
-  send(message: OutboundMessage, context: SendContext): Promise<SendResult>;
+  send(message: OutboundMessage, context?: SendContext): Promise<SendResult>;
   /** When the adapter's breaker is open: the time a trial call will be let through. */
   openUntil?(): Date | undefined;
 }

@@ -1,13 +1,13 @@
 import type { Config } from '../config/config.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
-import { AmbiguousSendError, type ChannelAdapter, type SendResult } from './adapter.js';
+import type { ChannelAdapter, SendResult } from './adapter.js';
 import { smtpAdapter } from './email/smtp-adapter.js';
 import { xClient } from './x/x-client.js';
 import { linkedinClient } from './linkedin/linkedin-client.js';
 import { instagramClient } from './instagram/instagram-client.js';
 import { socialAdapter, type PostRequest, type SocialClient } from './social-client.js';
 import type { BreakerRegistry } from './resilience/breakers.js';
-import { guardAdapter } from './resilience/guarded-adapter.js';
+import { guardAdapter, guardedCalls } from './resilience/guarded-adapter.js';
 
 export const socialPlatforms = ['linkedin', 'x', 'instagram'] as const;
 export type SocialPlatform = (typeof socialPlatforms)[number];
@@ -25,20 +25,14 @@ export interface LiveChannels {
   publishers: Partial<Record<SocialPlatform, PostPublisher>>;
 }
 
-/** A social client's posts behind the same breaker as its messages (same account). */
+/** A social client's posts behind the same breaker and send timeout as its messages (same account). */
 export function guardPublisher(client: SocialClient, breakers: BreakerRegistry, timeoutMs: number): PostPublisher {
   const name = `${client.provider}:${client.account}`;
+  const guarded = guardedCalls(breakers, name, client.provider, timeoutMs);
   return {
     provider: client.provider,
     openUntil: () => breakers.openUntil(name),
-    publish: (post, signal) =>
-      breakers.run(
-        name,
-        (callSignal) => client.publish(post, callSignal),
-        timeoutMs,
-        () => new AmbiguousSendError(`no answer from ${client.provider} within ${timeoutMs} ms`),
-        signal,
-      ),
+    publish: (post, signal) => guarded((callSignal) => client.publish(post, callSignal), signal),
   };
 }
 

@@ -16,8 +16,8 @@ export interface SocialClient {
   readonly provider: string;
   /** The account the token belongs to, as far as config says; names the breaker. */
   readonly account: string;
-  sendMessage(recipient: string, text: string, signal: AbortSignal): Promise<SendResult>;
-  publish(post: PostRequest, signal: AbortSignal): Promise<SendResult>;
+  sendMessage(recipient: string, text: string, signal?: AbortSignal): Promise<SendResult>;
+  publish(post: PostRequest, signal?: AbortSignal): Promise<SendResult>;
 }
 
 /** The step-channel adapter of a platform: a step message is a direct message to the lead. */
@@ -25,6 +25,6 @@ export function socialAdapter(client: SocialClient): ChannelAdapter {
   return {
     provider: client.provider,
     account: client.account,
-    send: (message, context) => client.sendMessage(message.recipient, message.body, context.signal),
+    send: (message, context) => client.sendMessage(message.recipient, message.body, context?.signal),
   };
 }

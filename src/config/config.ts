@@ -127,6 +127,7 @@ export const configSchema = z.object({
   LIVE_SEND_SLOTS: positiveInt(10),
   SEND_ATTEMPTS: positiveInt(5),
   SEND_BACKOFF: durationMs('5s'),
+  /** A LIVE adapter or publisher call's timeout, enforced once, by its guard (`channels/resilience/guarded-adapter.ts`). */
   SEND_TIMEOUT: durationMs('30s'),
   GLOBAL_DAILY_CAP: optionalPositiveInt,
   EMAIL_DAILY_CAP: optionalPositiveInt,

@@ -1,15 +1,14 @@
 import type { Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import type { QueueDefinition } from '../jobs/queue-definition.js';
-import { applyJobDecision } from '../jobs/job-decision.js';
-import type { PublishDecision } from './content-calendar.js';
+import { applyJobDecision, attemptOf } from '../jobs/job-decision.js';
+import type { DeliveryResult } from '../delivery/delivery-decision.js';
 import type { PublishJob } from './publish-queue.js';
 
 /**
  * Runs one publish job: a hold (not yet due, paused, kill switch, open breaker) moves it to
  * delayed and a platform rate limit pauses the queue; neither spends an attempt.
  */
-export async function runPublishJob(queue: QueueDefinition, data: PublishJob, job: Job, ctx: AppContext, token: string | undefined): Promise<PublishDecision> {
-  const decision = await ctx.content.publish(data.postId, { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 });
-  return applyJobDecision(decision, job, token, queue, ctx.queues);
+export async function runPublishJob(queue: QueueDefinition, data: PublishJob, job: Job, ctx: AppContext, token: string | undefined): Promise<DeliveryResult> {
+  return applyJobDecision(await ctx.content.publish(data.postId, attemptOf(job)), job, token, queue, ctx.queues);
 }

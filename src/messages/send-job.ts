@@ -1,15 +1,14 @@
 import type { Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import type { QueueDefinition } from '../jobs/queue-definition.js';
-import { applyJobDecision } from '../jobs/job-decision.js';
-import type { SendDecision } from './send-service.js';
+import { applyJobDecision, attemptOf } from '../jobs/job-decision.js';
+import type { DeliveryResult } from '../delivery/delivery-decision.js';
 import type { SendJob } from './send-queue.js';
 
 /**
  * Runs one send job: a hold (kill switch, pause, window, cap, open breaker) moves it to delayed
  * and a provider rate limit pauses the queue for Retry-After; neither spends an attempt.
  */
-export async function runSendJob(queue: QueueDefinition, data: SendJob, job: Job, ctx: AppContext, token: string | undefined): Promise<SendDecision> {
-  const decision = await ctx.sends.send(data.messageId, { attemptsMade: job.attemptsMade, attempts: job.opts.attempts ?? 1 });
-  return applyJobDecision(decision, job, token, queue, ctx.queues);
+export async function runSendJob(queue: QueueDefinition, data: SendJob, job: Job, ctx: AppContext, token: string | undefined): Promise<DeliveryResult> {
+  return applyJobDecision(await ctx.sends.send(data.messageId, attemptOf(job)), job, token, queue, ctx.queues);
 }

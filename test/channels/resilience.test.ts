@@ -10,6 +10,11 @@ import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from
 import { startPlatformServer, type PlatformServer } from './platform-harness.js';
 import { startSmtpServer, type SmtpHarness } from './smtp-harness.js';
 import { clockOnNext, type AnchoredClock } from '../support/clock.js';
+import type { ChannelAdapter } from '../../src/channels/adapter.js';
+import { BreakerRegistry, breakerOptions } from '../../src/channels/resilience/breakers.js';
+import { guardAdapter } from '../../src/channels/resilience/guarded-adapter.js';
+import { createLogger } from '../../src/log/logger.js';
+import { testConfig } from '../setup/hooks.js';
 
 const dmSent = { status: 201, body: { data: { dm_conversation_id: 'c', dm_event_id: 'e' } } };
 const xSpec = { mode: 'LIVE' as const, steps: [{ channel: 'x' as const, delay: '0s', body: 'Hi <%= it.lead.firstName %>' }] };
@@ -123,5 +128,45 @@ describe('limiters, breakers and throttles around LIVE sends', function () {
     await eventually(async () => (await statusCounts(first, campaignId)).SENT === 5, 'all 5 sent');
     expect(smtp.received).to.have.length(5);
     expect(new Set(smtp.received.map((mail) => mail.messageId)).size).to.equal(5);
+  });
+
+  it('SEND_TIMEOUT is enforced once, by the adapter guard: the provider call is aborted and the send ends UNKNOWN; the send path adds no timeout of its own', async () => {
+    const aborted: number[] = [];
+    // Answers after 400 ms, unless its signal aborts first.
+    const slow: ChannelAdapter = {
+      provider: 'slow-smtp',
+      send: (message, sendContext) =>
+        new Promise((resolve, reject) => {
+          const answer = setTimeout(() => resolve({ provider: 'slow-smtp', externalId: `ext-${message.id}` }), 400);
+          sendContext?.signal.addEventListener('abort', () => {
+            clearTimeout(answer);
+            aborted.push(message.id);
+            reject(new Error('aborted'));
+          });
+        }),
+    };
+    const config = testConfig({ SEND_TIMEOUT: '100ms' });
+    const breakers = new BreakerRegistry(breakerOptions(config), createLogger(config));
+    closers.push(() => Promise.resolve(breakers.shutdown()));
+    const attempt = { attemptsMade: 0, attempts: 3 };
+    async function sendOne(ctx: AppContext): Promise<{ id: number; decision: { kind: string } }> {
+      contexts.push(ctx);
+      const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(1, `c${contexts.length}`), spec: { mode: 'LIVE' } });
+      await ctx.ticks.runTick(campaignId, ctx.clock.now());
+      const { id } = (await ctx.db('messages').where({ campaign_id: campaignId }).first('id')) as { id: number };
+      return { id, decision: await ctx.sends.send(id, attempt) };
+    }
+
+    const unguarded = await sendOne(engineContext({ liveAdapters: { email: slow }, env: { SEND_TIMEOUT: '100ms' } }));
+    expect(unguarded.decision.kind, 'a slow answer past SEND_TIMEOUT is not raced by the send path').to.equal('delivered');
+
+    const guarded = await sendOne(engineContext({ liveAdapters: { email: guardAdapter(slow, breakers, 'email', config.SEND_TIMEOUT) }, env: { SEND_TIMEOUT: '100ms' } }));
+    expect(guarded.decision).to.deep.equal({ kind: 'unknown', reason: 'AmbiguousSendError: no answer from slow-smtp within 100 ms' });
+    expect(aborted, 'the guard aborted the provider call').to.deep.equal([guarded.id]);
+    const rows = (await contexts[0]!.db('messages').orderBy('id').select('id', 'status')) as Array<{ id: number; status: string }>;
+    expect(rows).to.deep.equal([
+      { id: unguarded.id, status: 'SENT' },
+      { id: guarded.id, status: 'UNKNOWN' },
+    ]);
   });
 });

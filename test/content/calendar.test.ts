@@ -113,7 +113,7 @@ describe('content calendar', function () {
 
     // Later ticks, and a stray second run of the job, publish nothing again.
     await engine.ticks.runTick(campaignId, new Date(clock.now().getTime() + 1000));
-    expect(await engine.content.publish(xPost!.id, { attemptsMade: 0, attempts: 5 })).to.deep.equal({ kind: 'not-publishable', status: 'PUBLISHED' });
+    expect(await engine.content.publish(xPost!.id, { attemptsMade: 0, attempts: 5 })).to.deep.equal({ kind: 'not-deliverable', status: 'PUBLISHED' });
     expect(x.requests).to.have.length(1);
     expect(linkedin.requests).to.have.length(1);
   });

@@ -45,6 +45,6 @@ describe('claiming a message for sending', () => {
     const attempt = { attemptsMade: 0, attempts: 3 };
     const decisions = await Promise.all([ctx.sends.send(id, attempt), ctx.sends.send(id, attempt), ctx.sends.send(id, attempt)]);
     expect(calls).to.have.length(1);
-    expect(decisions.filter((decision) => decision.kind === 'sent')).to.have.length(1);
+    expect(decisions.filter((decision) => decision.kind === 'delivered')).to.have.length(1);
   });
 });

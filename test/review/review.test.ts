@@ -131,7 +131,7 @@ describe('review gate', function () {
     await delayed.promote();
     await eventually(async () => (await queue.getJobCounts('completed')).completed === 4, 'the four forced jobs to finish');
     const results = (await queue.getJobs(['completed'])).map((job) => job.returnvalue as { kind: string });
-    expect(results.map((result) => result.kind)).to.deep.equal(['not-sendable', 'not-sendable', 'not-sendable', 'not-sendable']);
+    expect(results.map((result) => result.kind)).to.deep.equal(['not-deliverable', 'not-deliverable', 'not-deliverable', 'not-deliverable']);
     // Retried from the board after completing: still re-checked against the database.
     const completed = await Job.fromId(queue, pending!.idempotency_key);
     await completed!.retry('completed');

@@ -227,7 +227,7 @@ export function smtpAdapter(settings: SmtpSettings): ChannelAdapter {
       let phase: SmtpPhase = 'connect';
       const connection = new SMTPConnection(options);
       const abort = () => connection.close();
-      context.signal.addEventListener('abort', abort, { once: true });
+      context?.signal.addEventListener('abort', abort, { once: true });
       try {
         const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) => {
           connection.on('error', (error: SMTPConnection.SMTPError) => reject(classifySmtpError(error, phase)));
@@ -260,7 +260,7 @@ export function smtpAdapter(settings: SmtpSettings): ChannelAdapter {
         connection.close();
         throw error;
       } finally {
-        context.signal.removeEventListener('abort', abort);
+        context?.signal.removeEventListener('abort', abort);
       }
     },
   };

@@ -50,7 +50,7 @@ export function instagramClient(settings: InstagramSettings): SocialClient {
     return httpError('instagram', response);
   }
 
-  async function call<T>(path: string, body: unknown, schema: z.ZodType<T>, signal: AbortSignal): Promise<T> {
+  async function call<T>(path: string, body: unknown, schema: z.ZodType<T>, signal: AbortSignal | undefined): Promise<T> {
     const response = await requestJson({ provider: 'instagram', method: 'POST', url: `${base}${path}`, headers, body, timeoutMs: settings.timeoutMs, signal });
     if (response.status < 200 || response.status >= 300) throw graphError(response, path === '/messages');
     const parsed = schema.safeParse(response.body);

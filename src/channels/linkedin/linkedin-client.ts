@@ -49,7 +49,7 @@ export function linkedinClient(settings: LinkedinSettings): SocialClient {
     'linkedin-version': settings.version,
     'x-restli-protocol-version': '2.0.0',
   };
-  async function create(path: string, body: unknown, signal: AbortSignal): Promise<string> {
+  async function create(path: string, body: unknown, signal: AbortSignal | undefined): Promise<string> {
     const response: JsonResponse = await requestJson({ provider: 'linkedin', method: 'POST', url: `${base}${path}`, headers, body, timeoutMs: settings.timeoutMs, signal });
     if (response.status < 200 || response.status >= 300) throw httpError('linkedin', response, path === '/rest/messages' ? messageRefusal(response) : undefined);
     const id = response.headers['x-restli-id'] ?? response.headers['x-linkedin-id'];

@@ -102,7 +102,9 @@ export class BreakerRegistry {
 
   /**
    * Runs `call` through the named breaker with a per-call timeout. The signal given to `call`
-   * aborts on timeout or when `parent` aborts; on timeout the call rejects with `onTimeout()`.
+   * aborts on timeout or when `parent` aborts; on timeout the call rejects with `onTimeout()`,
+   * settled before the signal aborts, so a call that fails at once on abort cannot replace the
+   * timeout's verdict (a send's timeout is ambiguous whatever the call was doing).
    * @throws CircuitOpenError while the breaker is open (nothing was called).
    */
   async run<T>(name: string, call: (signal: AbortSignal) => Promise<T>, timeoutMs: number, onTimeout: () => Error, parent?: AbortSignal): Promise<T> {
@@ -116,8 +118,8 @@ export class BreakerRegistry {
         call(signal),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
-            controller.abort();
             reject(onTimeout());
+            controller.abort();
           }, timeoutMs);
         }),
       ]);

@@ -58,7 +58,7 @@ function xRefusal(response: JsonResponse, directMessage: boolean): HttpRefusal |
 export function xClient(settings: XSettings): SocialClient {
   const base = settings.baseUrl.replace(/\/+$/, '');
   const headers = { authorization: `Bearer ${settings.bearerToken}` };
-  async function post<T>(path: string, body: unknown, schema: z.ZodType<T>, signal: AbortSignal, directMessage: boolean): Promise<T> {
+  async function post<T>(path: string, body: unknown, schema: z.ZodType<T>, signal: AbortSignal | undefined, directMessage: boolean): Promise<T> {
     const response = await requestJson({ provider: 'x', method: 'POST', url: `${base}${path}`, headers, body, timeoutMs: settings.timeoutMs, signal });
     if (response.status < 200 || response.status >= 300) throw httpError('x', response, xRefusal(response, directMessage));
     const parsed = schema.safeParse(response.body);
