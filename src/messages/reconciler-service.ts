@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../runtime/clock.js';
-import type { Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { CampaignService } from '../campaigns/campaign-service.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
@@ -34,7 +34,7 @@ export interface ReconcilerDeps {
   log: Logger;
   config: Config;
   campaigns: CampaignService;
-  redis: Redis;
+  redis: RedisClient;
   inbox: Pick<InboxService, 'requeueUnapplied'>;
 }
 

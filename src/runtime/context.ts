@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { createDb } from '../db/knex.js';
 import { QueueRegistry } from '../jobs/queue-registry.js';
-import { createRedisConnection, type ConnectionRole, type Redis } from '../redis/connection.js';
+import { createRedisConnection, type ConnectionRole, type RedisClient } from '../redis/connection.js';
 import { campaignService, type CampaignService } from '../campaigns/campaign-service.js';
 import { tickService, type TickService } from '../campaigns/tick-service.js';
 import { sendService, type SendService } from '../messages/send-service.js';
@@ -31,7 +31,7 @@ export interface AppContext {
   log: Logger;
   clock: Clock;
   db: Knex;
-  redis: Redis;
+  redis: RedisClient;
   queues: QueueRegistry;
   campaigns: CampaignService;
   ticks: TickService;

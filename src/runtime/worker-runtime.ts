@@ -5,7 +5,7 @@ import { reconcileQueue, reconcileSchedulerId } from '../../queues/reconcile.js'
 import { allProcessors } from '../../processors/index.js';
 import { checkCatalogue } from '../jobs/catalogue.js';
 import { bindProcessor, type ProcessorDefinition } from '../jobs/processor.js';
-import { createRedisConnection, readEvictionPolicy, type Redis } from '../redis/connection.js';
+import { createRedisConnection, readEvictionPolicy, type RedisClient } from '../redis/connection.js';
 import type { AppContext } from './context.js';
 
 export interface RunningWorkers {
@@ -53,7 +53,7 @@ export async function startWorkers(
       'jobs of these queues may outlast SHUTDOWN_TIMEOUT: a shutdown during one cuts it short',
     );
   }
-  const connection: Redis = createRedisConnection(ctx.config, 'worker', ctx.log);
+  const connection: RedisClient = createRedisConnection(ctx.config, 'worker', ctx.log);
   const workers = processors.map((processor) => {
     const limiter = processor.queue.limiter?.(ctx.config);
     const worker = new Worker(processor.queue.name, bindProcessor(processor, ctx), {
