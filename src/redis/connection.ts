@@ -1,5 +1,4 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { formatAddresses, redisTopology, type RedisAccess, type RedisAddress, type RedisTopology } from './topology.js';
 
@@ -62,10 +61,10 @@ function sentinelOptions(role: ConnectionRole, topology: Extract<RedisTopology, 
     ...(topology.sentinelPassword === undefined ? {} : { sentinelPassword: topology.sentinelPassword }),
     ...(topology.access.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
     sentinelRetryStrategy: role === 'probe' ? () => null : reconnectDelay,
-    // Drop the connection as soon as a Sentinel announces a new primary (+switch-master), and
-    // whenever the server we write to turns out to be a demoted primary: reconnecting asks the
-    // Sentinels again, and ioredis resends the refused command to the new primary.
-    failoverDetector: true,
+    // A failover ends with the Sentinel killing the clients of the demoted primary, and a
+    // reconnection asks the Sentinels for the primary again. A write that still reaches a
+    // demoted primary is refused with READONLY: reconnect and resend it to the new one.
+    // (ioredis's `failoverDetector` is left off: `quit()` leaves its Sentinel sockets open.)
     reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
   };
 }
@@ -154,7 +153,7 @@ export async function describeConnectedTopology(connection: RedisClient, topolog
   }
   if (topology.kind === 'sentinel') {
     const primary = await currentPrimary(topology);
-    return `Sentinel master "${topology.name}", current primary ${formatAddresses([primary])}`;
+    return `current primary ${formatAddresses([primary])}`;
   }
   return 'a single Redis server';
 }
