@@ -34,6 +34,8 @@ function redisArgs(port: number, dir: string, options: TopologyOptions): string[
     '--save', '',
     '--appendonly', 'no',
     '--maxmemory-policy', 'noeviction',
+    // A replica syncs at once instead of after diskless sync's default 5 s wait for more replicas.
+    '--repl-diskless-sync-delay', '0',
     ...(options.password === undefined ? [] : ['--requirepass', options.password, '--masterauth', options.password]),
   ];
 }
