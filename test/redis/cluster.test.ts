@@ -10,6 +10,7 @@ import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runt
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';
 import { signDrumbeat } from '../../src/events/webhook-signatures.js';
+import { webhookRoutes } from '../../src/http/webhooks/webhook-routes.js';
 import { resetDatabase, resetRedis, testDb, testRun } from '../setup/hooks.js';
 import { campaignReport, type CampaignReport } from '../../src/analytics/campaign-report.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
@@ -176,10 +177,15 @@ describe('Redis Cluster: a private three-node cluster runs the engine', function
     expect(checks.find((check) => check.name === 'redis-eviction')?.message).to.equal('Redis maxmemory-policy is noeviction on every primary.');
   });
 
-  it('answers 503 at once to a route that enqueues while no cluster node answers, and changes nothing', async () => {
-    const offline = engineContext({ clock, redisRole: 'http', db: testDb(), env: { REDIS_URL: '', REDIS_CLUSTER_NODES: '127.0.0.1:1,127.0.0.1:2', QUEUE_PREFIX: prefix } });
+  it('while no cluster node answers: 503 at once to a route that enqueues, changing nothing; 202 to a webhook, stored for the reconciler', async () => {
+    const offline = engineContext({
+      clock,
+      redisRole: 'http',
+      db: testDb(),
+      env: { REDIS_URL: '', REDIS_CLUSTER_NODES: '127.0.0.1:1,127.0.0.1:2', QUEUE_PREFIX: prefix, WEBHOOK_SECRET: webhookSecret },
+    });
     try {
-      app = await startApp({ config: offline.config, apiRoutes: (router) => apiRoutes(router, offline) });
+      app = await startApp({ config: offline.config, apiRoutes: (router) => apiRoutes(router, offline), webhookRoutes: (router) => webhookRoutes(router, offline) });
       const { token } = await createApiToken(testDb(), 'ops');
       const { campaignId } = await seedCampaign(ctx, { start: false });
       await ctx.campaigns.approve(campaignId, null, 'test');
@@ -187,6 +193,16 @@ describe('Redis Cluster: a private three-node cluster runs the engine', function
       expect(response.status).to.equal(503);
       expect(response.headers.get('retry-after')).to.equal('5');
       expect((await ctx.campaigns.require(campaignId)).status).to.equal('DRAFT');
+
+      const body = JSON.stringify({ id: 'evt-offline-1', type: 'opened', occurredAt: clock.now().toISOString(), email: 'lead-0@example.com' });
+      const webhook = await fetch(app.url('/webhooks/events'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'drumbeat-signature': signDrumbeat(webhookSecret, body, Math.floor(clock.now().getTime() / 1000)) },
+        body,
+      });
+      expect(webhook.status).to.equal(202);
+      expect(await webhook.json()).to.deep.equal({ stored: 1, duplicates: 0, deferred: 1 });
+      expect(await inboxCounts(ctx)).to.deep.equal({ total: 1, applied: 0 });
     } finally {
       await offline.close();
     }
