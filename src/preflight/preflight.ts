@@ -2,7 +2,7 @@ import type { Config } from '../config/config.js';
 import { redactUrl } from '../config/config.js';
 import { createDb, type Knex } from '../db/knex.js';
 import { pendingMigrations } from '../db/migrate.js';
-import { describeConnectedTopology, openRedis, readEvictionPolicy } from '../redis/connection.js';
+import { describeConnectedTopology, notAClusterReason, openRedis, readEvictionPolicy, topologyMismatch } from '../redis/connection.js';
 import { describeTopologySettings, redisTopology, topologySetting } from '../redis/topology.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { smtpAccount } from '../channels/email/smtp-adapter.js';
@@ -57,6 +57,8 @@ async function checkRedis(config: Config): Promise<PreflightCheck[]> {
   try {
     await redis.connect();
     await redis.ping();
+    const mismatch = await topologyMismatch(redis, topology);
+    if (mismatch !== undefined) return [{ name: 'redis', ok: false, message: mismatch }];
     const seen = await describeConnectedTopology(redis, topology);
     const policy = await readEvictionPolicy(redis);
     return [
@@ -70,6 +72,8 @@ async function checkRedis(config: Config): Promise<PreflightCheck[]> {
           },
     ];
   } catch (error) {
+    const notACluster = topology.kind === 'cluster' ? await notAClusterReason(topology) : undefined;
+    if (notACluster !== undefined) return [{ name: 'redis', ok: false, message: notACluster }];
     return [
       {
         name: 'redis',

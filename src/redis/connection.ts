@@ -1,6 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log/logger.js';
-import { formatAddresses, redisTopology, type RedisAccess, type RedisAddress, type RedisTopology } from './topology.js';
+import { formatAddresses, redisTopology, topologySetting, type RedisAccess, type RedisAddress, type RedisTopology } from './topology.js';
 
 export type { Redis, Cluster };
 
@@ -156,4 +156,41 @@ export async function describeConnectedTopology(connection: RedisClient, topolog
     return `current primary ${formatAddresses([primary])}`;
   }
   return 'a single Redis server';
+}
+
+/** Whether the server a (non-cluster) connection talks to is a Redis Cluster node. */
+async function isClusterNode(server: Redis): Promise<boolean> {
+  return /^cluster_enabled:1\r?$/m.test(await server.info('cluster'));
+}
+
+/**
+ * One sentence when the configured topology is not the one that answers: a Cluster node given
+ * as one server (every command for a slot of another node would fail with MOVED). Undefined
+ * when they match.
+ */
+export async function topologyMismatch(connection: RedisClient, topology: RedisTopology): Promise<string | undefined> {
+  if (connection instanceof Cluster || !(await isClusterNode(connection))) return undefined;
+  return `${topologySetting(topology)} points at a Redis Cluster node; give the cluster's nodes in REDIS_CLUSTER_NODES instead (with a {hash-tag} in QUEUE_PREFIX).`;
+}
+
+/**
+ * Why a cluster connection could not be made, when its first node answers as a plain server:
+ * REDIS_CLUSTER_NODES naming a server without cluster support. Undefined otherwise.
+ */
+export async function notAClusterReason(topology: Extract<RedisTopology, { kind: 'cluster' }>): Promise<string | undefined> {
+  const [first] = topology.nodes;
+  if (first === undefined) return undefined;
+  const server = new Redis({ ...first, ...roleOptions('probe'), ...accessOptions(topology.access) });
+  server.on('error', () => {
+    // Unreachable: the caller's own error says so.
+  });
+  try {
+    await server.connect();
+    if (await isClusterNode(server)) return undefined;
+    return `REDIS_CLUSTER_NODES names ${formatAddresses([first])}, which is not a Redis Cluster node (cluster support disabled); use REDIS_URL for a single server.`;
+  } catch {
+    return undefined;
+  } finally {
+    server.disconnect();
+  }
 }

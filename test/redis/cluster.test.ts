@@ -11,9 +11,10 @@ import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';
 import { signDrumbeat } from '../../src/events/webhook-signatures.js';
 import { webhookRoutes } from '../../src/http/webhooks/webhook-routes.js';
-import { resetDatabase, resetRedis, testDb, testRun } from '../setup/hooks.js';
+import { resetDatabase, resetRedis, testConfig, testDb, testRun } from '../setup/hooks.js';
+import { runPreflight } from '../../src/preflight/preflight.js';
 import { campaignReport, type CampaignReport } from '../../src/analytics/campaign-report.js';
-import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
+import { engineContext, eventually, makeLeads, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
 import { clockNow, type AnchoredClock } from '../support/clock.js';
 import { startRedisCluster, type PrivateRedisCluster } from '../support/redis-topology.js';
 import { startApp, type RunningApp } from '../http/http-harness.js';
@@ -175,6 +176,26 @@ describe('Redis Cluster: a private three-node cluster runs the engine', function
       message: `Redis Cluster through ${cluster.nodes} answers: a Redis Cluster of 3 nodes (3 primaries, 0 replicas).`,
     });
     expect(checks.find((check) => check.name === 'redis-eviction')?.message).to.equal('Redis maxmemory-policy is noeviction on every primary.');
+  });
+
+  it('refuses a cluster node given as REDIS_URL, and a plain server given as REDIS_CLUSTER_NODES, with one sentence each', async () => {
+    const [firstNode] = cluster.nodes.split(',');
+    const asSingle = await runPreflight(testConfig({ REDIS_URL: `redis://${firstNode}`, QUEUE_PREFIX: prefix }), testDb());
+    expect(asSingle.checks.find((check) => check.name === 'redis')).to.deep.equal({
+      name: 'redis',
+      ok: false,
+      message: "REDIS_URL points at a Redis Cluster node; give the cluster's nodes in REDIS_CLUSTER_NODES instead (with a {hash-tag} in QUEUE_PREFIX).",
+    });
+    const plain = new URL(testRun.redisUrl).host;
+    const asCluster = await runPreflight(testConfig({ REDIS_URL: '', REDIS_CLUSTER_NODES: plain, QUEUE_PREFIX: prefix }), testDb());
+    expect(asCluster.checks.find((check) => check.name === 'redis')?.message).to.equal(
+      `REDIS_CLUSTER_NODES names ${plain}, which is not a Redis Cluster node (cluster support disabled); use REDIS_URL for a single server.`,
+    );
+    // The issue's own attempt: `drumbeat demo` against one node of the cluster stops before writing anything.
+    const demo = await runDrumbeat(['demo', '--leads', '5'], { REDIS_URL: `redis://${firstNode}`, QUEUE_PREFIX: prefix });
+    expect(demo.code).to.equal(1);
+    expect(demo.stderr).to.equal("drumbeat: REDIS_URL points at a Redis Cluster node; give the cluster's nodes in REDIS_CLUSTER_NODES instead (with a {hash-tag} in QUEUE_PREFIX).\n");
+    expect(await ctx.db('campaigns').count('* as n')).to.deep.equal([{ n: 0 }]);
   });
 
   it('while no cluster node answers: 503 at once to a route that enqueues, changing nothing; 202 to a webhook, stored for the reconciler', async () => {
