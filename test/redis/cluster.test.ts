@@ -44,7 +44,10 @@ async function runDemoSteps(ctx: AppContext, clock: AnchoredClock, name: string)
   return campaignReport(ctx.db, campaignId);
 }
 
-describe('Redis Cluster: a private three-node cluster runs the engine', function () {
+/** Every node of the private cluster requires it: drumbeat reaches them through REDIS_PASSWORD. */
+const password = 'cluster-test-password-0123';
+
+describe('Redis Cluster: a private password-protected three-node cluster runs the engine', function () {
   this.timeout(60_000);
   /** The run's prefix with a hash tag: every key of the run in one slot. */
   const prefix = `{${testRun.queuePrefix}}`;
@@ -56,9 +59,9 @@ describe('Redis Cluster: a private three-node cluster runs the engine', function
   let app: RunningApp | undefined;
 
   before(async () => {
-    cluster = await startRedisCluster();
+    cluster = await startRedisCluster({ password });
     // REDIS_URL '' unsets the run's single-node URL: only one topology may be given.
-    clusterEnv = { REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.nodes, QUEUE_PREFIX: prefix };
+    clusterEnv = { REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.nodes, QUEUE_PREFIX: prefix, REDIS_PASSWORD: password };
   });
 
   after(async () => {
@@ -180,7 +183,7 @@ describe('Redis Cluster: a private three-node cluster runs the engine', function
 
   it('refuses a cluster node given as REDIS_URL, and a plain server given as REDIS_CLUSTER_NODES, with one sentence each', async () => {
     const [firstNode] = cluster.nodes.split(',');
-    const asSingle = await runPreflight(testConfig({ REDIS_URL: `redis://${firstNode}`, QUEUE_PREFIX: prefix }), testDb());
+    const asSingle = await runPreflight(testConfig({ REDIS_URL: `redis://${firstNode}`, QUEUE_PREFIX: prefix, REDIS_PASSWORD: password }), testDb());
     expect(asSingle.checks.find((check) => check.name === 'redis')).to.deep.equal({
       name: 'redis',
       ok: false,
@@ -192,7 +195,7 @@ describe('Redis Cluster: a private three-node cluster runs the engine', function
       `REDIS_CLUSTER_NODES names ${plain}, which is not a Redis Cluster node (cluster support disabled); use REDIS_URL for a single server.`,
     );
     // The issue's own attempt: `drumbeat demo` against one node of the cluster stops before writing anything.
-    const demo = await runDrumbeat(['demo', '--leads', '5'], { REDIS_URL: `redis://${firstNode}`, QUEUE_PREFIX: prefix });
+    const demo = await runDrumbeat(['demo', '--leads', '5'], { REDIS_URL: `redis://${firstNode}`, QUEUE_PREFIX: prefix, REDIS_PASSWORD: password });
     expect(demo.code).to.equal(1);
     expect(demo.stderr).to.equal("drumbeat: REDIS_URL points at a Redis Cluster node; give the cluster's nodes in REDIS_CLUSTER_NODES instead (with a {hash-tag} in QUEUE_PREFIX).\n");
     expect(await ctx.db('campaigns').count('* as n')).to.deep.equal([{ n: 0 }]);

@@ -8,10 +8,11 @@ import { engineContext, eventually, makeLeads, seedCampaign, spawnDrumbeat, stop
 import { assertExactlyOnce, sentCount, untilCompleted } from '../support/exactly-once.js';
 import { startRedisSentinel, type PrivateRedisSentinel } from '../support/redis-topology.js';
 
-/** Every server of the private set requires this password; the Sentinel itself does not. */
+/** Every server of the private set requires this password, and the Sentinel its own. */
 const password = 'sentinel-test-password-0123';
+const sentinelPassword = 'sentinel-own-password-4567';
 
-describe('Redis Sentinel: a private primary/replica watched by a Sentinel', function () {
+describe('Redis Sentinel: a private password-protected primary/replica watched by a Sentinel', function () {
   this.timeout(120_000);
   let sentinel: PrivateRedisSentinel;
   let sentinelEnv: Record<string, string>;
@@ -19,8 +20,8 @@ describe('Redis Sentinel: a private primary/replica watched by a Sentinel', func
   let worker: ChildProcess | undefined;
 
   before(async () => {
-    sentinel = await startRedisSentinel({ password });
-    sentinelEnv = { REDIS_URL: '', REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_NAME: sentinel.name, REDIS_PASSWORD: password };
+    sentinel = await startRedisSentinel({ password, sentinelPassword });
+    sentinelEnv = { REDIS_URL: '', REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_NAME: sentinel.name, REDIS_PASSWORD: password, REDIS_SENTINEL_PASSWORD: sentinelPassword };
   });
 
   after(async () => {

@@ -16,9 +16,10 @@ const run = promisify(execFile);
  * keeping nothing on disk. The machine's shared Redis (6379) is never touched.
  */
 
-/** Optional credentials every server of a topology requires (`--requirepass`). */
+/** Optional credentials: every server's (`--requirepass`), and a Sentinel's own (`requirepass` in its conf). */
 export interface TopologyOptions {
   password?: string;
+  sentinelPassword?: string;
 }
 
 interface Server {
@@ -173,12 +174,13 @@ export async function startRedisSentinel(options: TopologyOptions = {}) {
         `sentinel down-after-milliseconds ${sentinelMasterName} 1000`,
         `sentinel failover-timeout ${sentinelMasterName} 5000`,
         ...(password === undefined ? [] : [`sentinel auth-pass ${sentinelMasterName} ${password}`]),
+        ...(options.sentinelPassword === undefined ? [] : [`requirepass ${options.sentinelPassword}`]),
         '',
       ].join('\n'),
     );
-    servers.push(await startServer([conf, '--sentinel'], sentinelPort, undefined));
+    servers.push(await startServer([conf, '--sentinel'], sentinelPort, options.sentinelPassword));
     await eventually(
-      () => withClient(sentinelPort, undefined, async (client) => {
+      () => withClient(sentinelPort, options.sentinelPassword, async (client) => {
         const replicas = (await client.call('SENTINEL', 'REPLICAS', sentinelMasterName)) as unknown[];
         return replicas.length > 0;
       }),
@@ -193,7 +195,7 @@ export async function startRedisSentinel(options: TopologyOptions = {}) {
   const sentinelPort = servers[2]?.port ?? 0;
 
   async function primaryPort(): Promise<number> {
-    const [, port] = (await withClient(sentinelPort, undefined, (client) => client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', sentinelMasterName))) as [string, string];
+    const [, port] = (await withClient(sentinelPort, options.sentinelPassword, (client) => client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', sentinelMasterName))) as [string, string];
     return Number(port);
   }
 
@@ -209,7 +211,7 @@ export async function startRedisSentinel(options: TopologyOptions = {}) {
       const from = await primaryPort();
       // A Sentinel that has not yet seen the replica answer its INFO refuses with NOGOODSLAVE; ask again.
       await eventually(
-        () => withClient(sentinelPort, undefined, (client) => client.call('SENTINEL', 'FAILOVER', sentinelMasterName).then(() => true, (error: Error) => {
+        () => withClient(sentinelPort, options.sentinelPassword, (client) => client.call('SENTINEL', 'FAILOVER', sentinelMasterName).then(() => true, (error: Error) => {
           if (error.message.startsWith('NOGOODSLAVE')) return false;
           throw error;
         })),
