@@ -51,8 +51,11 @@ async function checkRedis(config: Config): Promise<PreflightCheck[]> {
   const topology = redisTopology(config);
   const where = describeTopologySettings(topology);
   const redis = openRedis(topology, 'probe');
-  redis.on('error', () => {
-    // Reported through the failed connect below.
+  // The connection's own error says why (a refused certificate, a wrong password) where the
+  // failed command only says "Connection is closed.".
+  let cause: Error | undefined;
+  redis.on('error', (error: Error) => {
+    cause ??= error;
   });
   try {
     await redis.connect();
@@ -78,7 +81,7 @@ async function checkRedis(config: Config): Promise<PreflightCheck[]> {
       {
         name: 'redis',
         ok: false,
-        message: `${where} is not reachable (${(error as Error).message}); start Redis or fix ${topologySetting(topology)}.`,
+        message: `${where} is not reachable (${(cause ?? (error as Error)).message}); start Redis or fix ${topologySetting(topology)}.`,
       },
     ];
   } finally {

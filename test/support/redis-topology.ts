@@ -1,5 +1,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +17,36 @@ const run = promisify(execFile);
  * keeping nothing on disk. The machine's shared Redis (6379) is never touched.
  */
 
-/** Optional credentials: every server's (`--requirepass`), and a Sentinel's own (`requirepass` in its conf). */
+/** A private CA and a server certificate for 127.0.0.1 it signed (PEM files). */
+export interface TestCertificates {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/**
+ * Optional credentials: every server's (`--requirepass`), and a Sentinel's own (`requirepass` in
+ * its conf); optional TLS: servers then listen with TLS only (the cluster bus too).
+ */
 export interface TopologyOptions {
   password?: string;
   sentinelPassword?: string;
+  tls?: TestCertificates;
+}
+
+/** Makes a CA and a certificate for 127.0.0.1 with `openssl`, in `dir`. */
+export async function makeTestCertificates(dir: string): Promise<TestCertificates> {
+  const ca = join(dir, 'ca.crt');
+  const caKey = join(dir, 'ca.key');
+  const cert = join(dir, 'server.crt');
+  const key = join(dir, 'server.key');
+  const request = join(dir, 'server.csr');
+  const extensions = join(dir, 'server.ext');
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caKey, '-out', ca, '-days', '1', '-subj', '/CN=drumbeat test CA']);
+  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', request, '-subj', '/CN=127.0.0.1']);
+  await writeFile(extensions, 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  await run('openssl', ['x509', '-req', '-in', request, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '1', '-extfile', extensions]);
+  return { ca, cert, key };
 }
 
 interface Server {
@@ -28,9 +55,12 @@ interface Server {
 }
 
 function redisArgs(port: number, dir: string, options: TopologyOptions): string[] {
+  const { tls } = options;
   return [
     '--bind', '127.0.0.1',
-    '--port', String(port),
+    ...(tls === undefined
+      ? ['--port', String(port)]
+      : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no', '--tls-cluster', 'yes', '--tls-replication', 'yes']),
     '--dir', dir,
     '--save', '',
     '--appendonly', 'no',
@@ -41,8 +71,21 @@ function redisArgs(port: number, dir: string, options: TopologyOptions): string[
   ];
 }
 
-async function answersPing(port: number, password: string | undefined): Promise<boolean> {
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, ...(password === undefined ? {} : { password }) });
+/** How a test client reaches a server of the topology: its password and, with TLS, the private CA. */
+interface ClientAccess {
+  password?: string | undefined;
+  tls?: TestCertificates | undefined;
+}
+
+function clientOptions(access: ClientAccess) {
+  return {
+    ...(access.password === undefined ? {} : { password: access.password }),
+    ...(access.tls === undefined ? {} : { tls: { ca: readFileSync(access.tls.ca) } }),
+  };
+}
+
+async function answersPing(port: number, access: ClientAccess): Promise<boolean> {
+  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, ...clientOptions(access) });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
@@ -54,10 +97,10 @@ async function answersPing(port: number, password: string | undefined): Promise<
   }
 }
 
-async function startServer(args: string[], port: number, password: string | undefined): Promise<Server> {
+async function startServer(args: string[], port: number, access: ClientAccess): Promise<Server> {
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   await eventually(
-    async () => (child.exitCode === null ? answersPing(port, password) : Promise.reject(new Error(`redis-server on port ${port} exited with ${child.exitCode}`))),
+    async () => (child.exitCode === null ? answersPing(port, access) : Promise.reject(new Error(`redis-server on port ${port} exited with ${child.exitCode}`))),
     `redis-server on port ${port}`,
     10_000,
   );
@@ -73,8 +116,8 @@ async function killServer(server: Server): Promise<void> {
 }
 
 /** A one-off client of one server of a topology, closed after `body`. */
-async function withClient<T>(port: number, password: string | undefined, body: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, ...(password === undefined ? {} : { password }) });
+async function withClient<T>(port: number, access: ClientAccess, body: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, ...clientOptions(access) });
   client.on('error', () => undefined);
   try {
     return await body(client);
@@ -95,13 +138,17 @@ export async function startRedisCluster(options: TopologyOptions = {}) {
     for (let index = 0; index < 3; index += 1) {
       const port = await freePort();
       const args = [...redisArgs(port, dir, options), '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`)];
-      servers.push(await startServer(args, port, options.password));
+      servers.push(await startServer(args, port, options));
     }
     const addresses = servers.map((server) => `127.0.0.1:${server.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes', ...(options.password === undefined ? [] : ['-a', options.password, '--no-auth-warning'])]);
+    await run('redis-cli', [
+      '--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes',
+      ...(options.password === undefined ? [] : ['-a', options.password, '--no-auth-warning']),
+      ...(options.tls === undefined ? [] : ['--tls', '--cacert', options.tls.ca]),
+    ]);
     for (const server of servers) {
       await eventually(
-        () => withClient(server.port, options.password, async (client) => (await client.cluster('INFO')).includes('cluster_state:ok')),
+        () => withClient(server.port, options, async (client) => (await client.cluster('INFO')).includes('cluster_state:ok')),
         `cluster node ${server.port} to report cluster_state:ok`,
         15_000,
       );
@@ -115,11 +162,11 @@ export async function startRedisCluster(options: TopologyOptions = {}) {
     ports: servers.map((server) => server.port),
     nodes: servers.map((server) => `127.0.0.1:${server.port}`).join(','),
     /** The hash slot of a key, as the cluster computes it (`CLUSTER KEYSLOT`). */
-    keySlot: (key: string) => withClient(servers[0]?.port ?? 0, options.password, (client) => client.cluster('KEYSLOT', key)),
+    keySlot: (key: string) => withClient(servers[0]?.port ?? 0, options, (client) => client.cluster('KEYSLOT', key)),
     /** Deletes every key matching `pattern` on every node (a test's cleanup between runs). */
     async deleteKeys(pattern: string): Promise<void> {
       for (const server of servers) {
-        await withClient(server.port, options.password, async (client) => {
+        await withClient(server.port, options, async (client) => {
           let cursor = '0';
           do {
             const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
@@ -149,16 +196,18 @@ export const sentinelMasterName = 'drumbeat-primary';
  * of `REDIS_SENTINELS`; `primaryPort()` asks the Sentinel which server is the primary now.
  */
 export async function startRedisSentinel(options: TopologyOptions = {}) {
+  if (options.tls !== undefined) throw new Error('the private Sentinel set runs without TLS');
   const dir = await mkdtemp(join(tmpdir(), 'drumbeat-sentinel-'));
   const servers: Server[] = [];
   const password = options.password;
+  const sentinelAccess: ClientAccess = { password: options.sentinelPassword };
   try {
     const primaryPort = await freePort();
-    servers.push(await startServer(redisArgs(primaryPort, dir, options), primaryPort, password));
+    servers.push(await startServer(redisArgs(primaryPort, dir, options), primaryPort, options));
     const replicaPort = await freePort();
-    servers.push(await startServer([...redisArgs(replicaPort, dir, options), '--replicaof', '127.0.0.1', String(primaryPort)], replicaPort, password));
+    servers.push(await startServer([...redisArgs(replicaPort, dir, options), '--replicaof', '127.0.0.1', String(primaryPort)], replicaPort, options));
     await eventually(
-      () => withClient(replicaPort, password, async (client) => (await client.info('replication')).includes('master_link_status:up')),
+      () => withClient(replicaPort, options, async (client) => (await client.info('replication')).includes('master_link_status:up')),
       'the replica to sync with its primary',
       15_000,
     );
@@ -178,9 +227,9 @@ export async function startRedisSentinel(options: TopologyOptions = {}) {
         '',
       ].join('\n'),
     );
-    servers.push(await startServer([conf, '--sentinel'], sentinelPort, options.sentinelPassword));
+    servers.push(await startServer([conf, '--sentinel'], sentinelPort, sentinelAccess));
     await eventually(
-      () => withClient(sentinelPort, options.sentinelPassword, async (client) => {
+      () => withClient(sentinelPort, sentinelAccess, async (client) => {
         const replicas = (await client.call('SENTINEL', 'REPLICAS', sentinelMasterName)) as unknown[];
         return replicas.length > 0;
       }),
@@ -195,7 +244,7 @@ export async function startRedisSentinel(options: TopologyOptions = {}) {
   const sentinelPort = servers[2]?.port ?? 0;
 
   async function primaryPort(): Promise<number> {
-    const [, port] = (await withClient(sentinelPort, options.sentinelPassword, (client) => client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', sentinelMasterName))) as [string, string];
+    const [, port] = (await withClient(sentinelPort, sentinelAccess, (client) => client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', sentinelMasterName))) as [string, string];
     return Number(port);
   }
 
@@ -211,7 +260,7 @@ export async function startRedisSentinel(options: TopologyOptions = {}) {
       const from = await primaryPort();
       // A Sentinel that has not yet seen the replica answer its INFO refuses with NOGOODSLAVE; ask again.
       await eventually(
-        () => withClient(sentinelPort, options.sentinelPassword, (client) => client.call('SENTINEL', 'FAILOVER', sentinelMasterName).then(() => true, (error: Error) => {
+        () => withClient(sentinelPort, sentinelAccess, (client) => client.call('SENTINEL', 'FAILOVER', sentinelMasterName).then(() => true, (error: Error) => {
           if (error.message.startsWith('NOGOODSLAVE')) return false;
           throw error;
         })),
@@ -222,12 +271,12 @@ export async function startRedisSentinel(options: TopologyOptions = {}) {
         const now = await primaryPort();
         return now !== from && now;
       }, 'the Sentinel to promote the replica', 20_000);
-      await eventually(() => withClient(to, password, async (client) => (await client.info('replication')).includes('role:master')), 'the new primary to take writes', 20_000);
+      await eventually(() => withClient(to, options, async (client) => (await client.info('replication')).includes('role:master')), 'the new primary to take writes', 20_000);
       return { from, to };
     },
     /** Deletes every key matching `pattern` on the current primary. */
     async deleteKeys(pattern: string): Promise<void> {
-      await withClient(await primaryPort(), password, async (client) => {
+      await withClient(await primaryPort(), options, async (client) => {
         let cursor = '0';
         do {
           const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
