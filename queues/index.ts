@@ -1,5 +1,5 @@
 import type { QueueDefinition } from '../src/jobs/queue-definition.js';
-import type { Channel } from '../src/campaigns/campaign-spec.js';
+import type { Channel } from '../src/core/channels.js';
 import { campaignTickQueue } from './campaign-tick.js';
 import { composeQueue } from './compose.js';
 import { eventsQueue } from './events.js';

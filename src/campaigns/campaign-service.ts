@@ -1,8 +1,8 @@
 import { Job } from 'bullmq';
-import { DomainError, NotFoundError } from '../errors/domain-error.js';
+import { DomainError, NotFoundError } from '../core/domain-error.js';
 import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
 import { publishQueues, sendQueues } from '../../queues/index.js';
@@ -10,7 +10,8 @@ import { waitingPosts } from '../content/post-store.js';
 import { sqlWords } from '../db/bindings.js';
 import { LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
 import { AWAITING_OPERATOR_STATUSES, MESSAGES } from '../messages/message-lifecycle.js';
-import type { CampaignSpec, Channel } from './campaign-spec.js';
+import type { CampaignSpec } from './campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import { decideStrategy, findCampaign, findCampaignsNamed, listActiveCampaigns, pauseCampaignsOnChannel, transitionCampaign, type Campaign, type CampaignStatus } from './campaign-store.js';
 import { writeNewCampaign, writeSequenceEdit } from './definition-writer.js';
 

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { enqueueSends } from '../messages/enqueue-sends.js';
 import { messageKey } from '../messages/message-key.js';
@@ -10,7 +10,7 @@ import { lastSentEmails } from '../messages/message-store.js';
 import { planMessages, type InsertedMessage, type PlannedMessage } from '../messages/message-lifecycle.js';
 import { CAMPAIGN_LEADS, endEnrollments, LIVE_ENROLLMENT_STATES, takeForTick } from '../enrollments/enrollment-lifecycle.js';
 import { currentVersions, logRenders, type RenderLogEntry } from '../templates/template-store.js';
-import type { Channel } from './campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import type { CampaignService } from './campaign-service.js';
 import type { ContentCalendar } from '../content/content-calendar.js';
 import type { ComposeService } from '../llm/compose-service.js';

@@ -1,4 +1,4 @@
-import { DomainError, type DomainErrorKind } from '../errors/domain-error.js';
+import { DomainError, type DomainErrorKind } from '../core/domain-error.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { AttemptInfo } from '../jobs/job-decision.js';
 import type { CampaignDefinition } from '../campaigns/campaign-definition.js';

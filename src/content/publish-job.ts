@@ -3,7 +3,7 @@ import type { AppContext } from '../runtime/context.js';
 import type { QueueDefinition } from '../jobs/queue-definition.js';
 import { applyJobDecision, attemptOf } from '../jobs/job-decision.js';
 import type { DeliveryResult } from '../delivery/delivery-decision.js';
-import type { PublishJob } from './publish-queue.js';
+import type { PublishJob } from '../jobs/publish-queue.js';
 
 /**
  * Runs one publish job: a hold (not yet due, paused, kill switch, open breaker) moves it to

@@ -1,10 +1,11 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { SendResult } from '../channels/adapter.js';
 import { missingAdapterFailure } from '../channels/delivery-failure.js';
-import type { PostPublisher, SocialPlatform } from '../channels/live-channels.js';
+import type { PostPublisher } from '../channels/live-channels.js';
+import type { SocialPlatform } from '../core/channels.js';
 import type { CampaignService } from '../campaigns/campaign-service.js';
 import { findCampaign, type Campaign, type CampaignStatus } from '../campaigns/campaign-store.js';
 import type { DeliveryDecision, DeliveryResult, Hold } from '../delivery/delivery-decision.js';

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { markReplied, recordSoftBounces } from '../enrollments/enrollment-lifecycle.js';
 import { liveCampaignIds, softBouncesInARow } from '../enrollments/enrollment-store.js';
 import { MESSAGES } from '../messages/message-lifecycle.js';

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import { Batcher } from '../db/batcher.js';
+import { Batcher } from '../core/batcher.js';
 import { replaceUnsafeJson, replaceUnsafeText } from '../core/safe-text.js';
 import { eventJobId, eventsQueue } from '../../queues/events.js';
 import type { InboxEventInput, InboxProvider } from './feedback-event.js';

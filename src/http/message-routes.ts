@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
-import { DomainError, NotFoundError } from '../errors/domain-error.js';
+import { DomainError, NotFoundError } from '../core/domain-error.js';
 import { deadLetterService, describeRefusals } from '../messages/dead-letter-service.js';
 import { requireRedis } from './redis-guard.js';
 import { route } from './route.js';

@@ -5,7 +5,7 @@ import busboy from 'busboy';
 import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
-import { DomainError, NotFoundError } from '../errors/domain-error.js';
+import { DomainError, NotFoundError } from '../core/domain-error.js';
 import { route } from '../http/route.js';
 import { importAttributionSchema, importLeadsQueue } from '../../queues/import-leads.js';
 import { captureLeads } from './lead-capture.js';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { findSteps } from '../campaigns/campaign-store.js';
 import { suppressedIdentities } from '../suppression/suppression-store.js';
 import { identityHash } from './identity.js';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { listContactEvents, type ContactEvent } from '../events/contact-event-store.js';
 import { addSuppression } from '../suppression/suppression-store.js';
 import { eraseEnrollments } from '../enrollments/enrollment-lifecycle.js';

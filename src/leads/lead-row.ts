@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { replaceUnsafeText, safeText, unsafeTextIn } from '../core/safe-text.js';
-import { DomainError } from '../errors/domain-error.js';
+import { DomainError } from '../core/domain-error.js';
 import { isEmailAddress } from './email-address.js';
 import type { Consent, NewLead } from './lead-store.js';
 

@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { sendQueues } from '../../queues/index.js';
 

@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Redis } from '../redis/connection.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { CampaignService } from '../campaigns/campaign-service.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import { sendQueues } from '../../queues/index.js';
 import { jobKey } from '../redis/keys.js';
 import { listActiveCampaigns } from '../campaigns/campaign-store.js';

@@ -3,7 +3,7 @@ import type { AppContext } from '../runtime/context.js';
 import type { QueueDefinition } from '../jobs/queue-definition.js';
 import { applyJobDecision, attemptOf } from '../jobs/job-decision.js';
 import type { DeliveryResult } from '../delivery/delivery-decision.js';
-import type { SendJob } from './send-queue.js';
+import type { SendJob } from '../jobs/send-queue.js';
 
 /**
  * Runs one send job: a hold (kill switch, pause, window, cap, open breaker) moves it to delayed

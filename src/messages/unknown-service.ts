@@ -1,9 +1,9 @@
 import { Job } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import { sendQueues } from '../../queues/index.js';
 import { enqueueSends } from './enqueue-sends.js';
 import { MESSAGES, resolveUnknown } from './message-lifecycle.js';

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { campaignTickQueue } from '../../queues/campaign-tick.js';
 import { publishQueues, sendQueues } from '../../queues/index.js';

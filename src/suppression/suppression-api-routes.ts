@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { Knex } from 'knex';
-import { NotFoundError } from '../errors/domain-error.js';
+import { NotFoundError } from '../core/domain-error.js';
 import { findCampaign } from '../campaigns/campaign-store.js';
 import { route } from '../http/route.js';
 import { suppress, unsuppress } from './suppression-service.js';

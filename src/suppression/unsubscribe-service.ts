@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { findLeadIdentity } from '../leads/lead-store.js';
 import { addContactEvent } from '../events/contact-event-store.js';
 import { optOut } from './opt-out-service.js';

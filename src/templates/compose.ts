@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Campaign, CampaignStep, StepVariant } from '../campaigns/campaign-store.js';
 import { renderTemplate, TemplateRenderError, TemplateSyntaxError, type RenderContext } from './render.js';
-import { valueEscaping, type BodyFormat } from '../messages/message-body.js';
+import { valueEscaping, type BodyFormat } from '../core/message-body.js';
 import { describePlaceholders, findPlaceholders } from './placeholders.js';
 import type { Template, TemplateVersion } from './template-store.js';
 

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Clock } from '../runtime/clock.js';
-import { DomainError, NotFoundError, type DomainErrorKind } from '../errors/domain-error.js';
+import type { Clock } from '../core/clock.js';
+import { DomainError, NotFoundError, type DomainErrorKind } from '../core/domain-error.js';
 import { findCampaign } from '../campaigns/campaign-store.js';
-import { channelSchema, type Channel } from '../campaigns/campaign-spec.js';
-import { bodyFormatSchema, type BodyFormat } from '../messages/message-body.js';
+import { channelSchema, type Channel } from '../core/channels.js';
+import { bodyFormatSchema, type BodyFormat } from '../core/message-body.js';
 import { TemplateValidationError, validateTemplate } from './validate.js';
 import {
   advanceVersion,
