@@ -7,7 +7,6 @@ import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { Channel } from '../core/channels.js';
 import type { CampaignStatus } from '../campaigns/campaign-store.js';
 import type { CampaignService } from '../campaigns/campaign-service.js';
-import { sendQueues } from '../../queues/index.js';
 import { enqueueSends } from './enqueue-sends.js';
 import { findDeadLetterRows, listDeadMessages, type DeadLetterRow } from './message-store.js';
 import { requeueDeadMessages, RETRYABLE_CAMPAIGN_STATUSES } from './message-lifecycle.js';
@@ -115,7 +114,7 @@ export function deadLetterService({ db, queues, config, clock, log, campaigns }:
       // behind a failed job that the reconciler would take for a live one.
       await Promise.all(
         changed.map(async (message) => {
-          const old = await Job.fromId(queues.get(sendQueues[message.channel]), message.idempotency_key);
+          const old = await Job.fromId(queues.get(queues.directory.send[message.channel]), message.idempotency_key);
           if (old !== undefined) await old.remove();
         }),
       );

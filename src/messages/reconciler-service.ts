@@ -6,7 +6,6 @@ import type { Redis } from '../redis/connection.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { CampaignService } from '../campaigns/campaign-service.js';
 import type { Channel } from '../core/channels.js';
-import { sendQueues } from '../../queues/index.js';
 import { jobKey } from '../redis/keys.js';
 import { listActiveCampaigns } from '../campaigns/campaign-store.js';
 import { enqueueSends } from './enqueue-sends.js';
@@ -50,7 +49,7 @@ export function reconcilerService({ db, queues, clock, log, config, campaigns, r
   async function withoutJobs(messages: WaitingMessage[]): Promise<WaitingMessage[]> {
     const pipeline = redis.pipeline();
     for (const message of messages) {
-      pipeline.exists(jobKey(queues.get(sendQueues[message.channel]), message.idempotency_key));
+      pipeline.exists(jobKey(queues.get(queues.directory.send[message.channel]), message.idempotency_key));
     }
     const replies = (await pipeline.exec()) ?? [];
     return messages.filter((_, index) => {

@@ -3,6 +3,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { createDb } from '../db/knex.js';
 import { QueueRegistry } from '../jobs/queue-registry.js';
+import { queueDirectory } from '../../queues/index.js';
 import { createRedisConnection, type ConnectionRole, type Redis } from '../redis/connection.js';
 import { campaignService, type CampaignService } from '../campaigns/campaign-service.js';
 import { tickService, type TickService } from '../campaigns/tick-service.js';
@@ -75,7 +76,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const clock = options.clock ?? systemClock;
   const db = options.db ?? createDb(config);
   const redis = createRedisConnection(config, options.redisRole ?? 'worker', log);
-  const queues = new QueueRegistry(redis, config.QUEUE_PREFIX);
+  const queues = new QueueRegistry(redis, config.QUEUE_PREFIX, queueDirectory);
   const campaigns = campaignService({ db, queues, clock, log });
   const breakers = new BreakerRegistry(breakerOptions(config), log, (state) => {
     publishBreakerState(redis, config.QUEUE_PREFIX, state).catch((error: unknown) => log.warn({ err: error }, 'could not record a breaker state'));
