@@ -6,7 +6,7 @@ import { liveCampaignIds, softBouncesInARow } from '../enrollments/enrollment-st
 import { MESSAGES } from '../messages/message-lifecycle.js';
 import { findLeadByEmail, findLeadIdentity, type LeadIdentity } from '../leads/lead-store.js';
 import { optOut } from '../suppression/opt-out-service.js';
-import { addContactEvent } from './contact-event-store.js';
+import { addContactEvent } from '../leads/contact-event-store.js';
 import type { FeedbackPayload } from './feedback-event.js';
 import { lockUnappliedEvent, markApplied } from './inbox-store.js';
 

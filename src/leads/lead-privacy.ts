@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../core/clock.js';
-import { listContactEvents, type ContactEvent } from '../events/contact-event-store.js';
+import { listContactEvents, type ContactEvent } from './contact-event-store.js';
 import { addSuppression } from '../suppression/suppression-store.js';
 import { eraseEnrollments } from '../enrollments/enrollment-lifecycle.js';
 import { eraseMessageContent, MESSAGES } from '../messages/message-lifecycle.js';
