@@ -1,6 +1,6 @@
 import { reconcileQueue } from '../queues/reconcile.js';
 import { defineProcessor } from '../src/jobs/processor.js';
-import type { ReconcilerService } from '../src/messages/reconciler-service.js';
+import type { ReconcilerService } from '../src/maintenance/reconciler-service.js';
 import type { Housekeeping } from '../src/maintenance/housekeeping.js';
 
 export default defineProcessor(reconcileQueue, async (_data, _job, ctx: { reconciler: ReconcilerService; housekeeping: Housekeeping }) => {

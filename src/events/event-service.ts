@@ -5,7 +5,7 @@ import { markReplied, recordSoftBounces } from '../enrollments/enrollment-lifecy
 import { liveCampaignIds, softBouncesInARow } from '../enrollments/enrollment-store.js';
 import { MESSAGES } from '../messages/message-lifecycle.js';
 import { findLeadByEmail, findLeadIdentity, type LeadIdentity } from '../leads/lead-store.js';
-import { optOut } from '../suppression/opt-out-service.js';
+import { optOut } from '../leads/opt-out-service.js';
 import { addContactEvent } from '../leads/contact-event-store.js';
 import type { FeedbackPayload } from './feedback-event.js';
 import { lockUnappliedEvent, markApplied } from './inbox-store.js';

@@ -8,7 +8,7 @@ import type { Config } from '../config/config.js';
 import { NotFoundError } from '../core/domain-error.js';
 import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 import { suppressedIdentities } from '../suppression/suppression-store.js';
-import { identityHash } from './identity.js';
+import { identityHash } from '../core/identity.js';
 import { upsertLeads, type NewLead } from './lead-store.js';
 import { enrollLeads } from '../enrollments/enrollment-lifecycle.js';
 import { removeUpload, uploadDirectory, uploadPath } from './import-uploads.js';

@@ -5,7 +5,7 @@ import { addSuppression } from '../suppression/suppression-store.js';
 import { eraseEnrollments } from '../enrollments/enrollment-lifecycle.js';
 import { eraseMessageContent, MESSAGES } from '../messages/message-lifecycle.js';
 import { messageNoteSql } from '../messages/message-store.js';
-import { identityHash, normaliseEmail } from './identity.js';
+import { identityHash, normaliseEmail } from '../core/identity.js';
 
 /** Everything drumbeat holds about one person, for `leads show`. */
 export interface LeadTimeline {

@@ -9,7 +9,7 @@ import { campaignService, type CampaignService } from '../campaigns/campaign-ser
 import { tickService, type TickService } from '../campaigns/tick-service.js';
 import { sendService, type SendService } from '../messages/send-service.js';
 import { inboxService } from '../events/inbox-service.js';
-import { reconcilerService, type ReconcilerService } from '../messages/reconciler-service.js';
+import { reconcilerService, type ReconcilerService } from '../maintenance/reconciler-service.js';
 import { proofAdapter } from '../channels/proof/proof-adapter.js';
 import type { ChannelAdapter } from '../channels/adapter.js';
 import type { Channel } from '../core/channels.js';

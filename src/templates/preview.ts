@@ -5,7 +5,7 @@ import type { Channel } from '../core/channels.js';
 import { findCampaign, type Campaign, type CampaignStep } from '../campaigns/campaign-store.js';
 import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 import type { ChannelAdapter, SendResult } from '../channels/adapter.js';
-import { normaliseEmail } from '../leads/identity.js';
+import { normaliseEmail } from '../core/identity.js';
 import { composeMessage, needsPreviousEmail, referencedTemplateIds, type ComposeLead } from './compose.js';
 import { lastSentEmails } from '../messages/message-store.js';
 import type { BodyFormat } from '../core/message-body.js';

@@ -8,8 +8,8 @@ import type { CampaignService } from '../campaigns/campaign-service.js';
 import type { Channel } from '../core/channels.js';
 import { jobKey } from '../redis/keys.js';
 import { listActiveCampaigns } from '../campaigns/campaign-store.js';
-import { enqueueSends } from './enqueue-sends.js';
-import { markStaleSendingUnknown, MESSAGES, WAITING_FOR_SEND_JOB_STATUSES } from './message-lifecycle.js';
+import { enqueueSends } from '../messages/enqueue-sends.js';
+import { markStaleSendingUnknown, MESSAGES, WAITING_FOR_SEND_JOB_STATUSES } from '../messages/message-lifecycle.js';
 import type { InboxService } from '../events/inbox-service.js';
 
 export interface ReconcileResult {
