@@ -1,6 +1,6 @@
 import { campaignTickQueue } from '../queues/campaign-tick.js';
 import { defineProcessor } from '../src/jobs/processor.js';
-import type { TickService } from '../src/campaigns/tick-service.js';
+import type { TickService } from '../src/orchestration/tick-service.js';
 
 /**
  * A scheduled tick's slot is the instant the scheduler meant it to run, so a tick that is

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { resolveTemplateName } from '../templates/template-store.js';
-import { insertPosts, replacePosts, type NewPost } from '../content/post-store.js';
+import { insertPosts, replacePosts, type NewPost } from './post-store.js';
 import { CampaignSpecError, type CampaignSpec } from './campaign-spec.js';
 import type { Channel } from '../core/channels.js';
 import { insertCampaign, replaceSteps, updateForSequenceEdit, type Campaign, type NewStep, type StepVariant } from './campaign-store.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseId, parsePositive, print, withContext } from './cli-support.js';
 import type { AppContext } from '../runtime/context.js';
-import { previewTemplate, sendTemplateTest, type Preview } from '../templates/preview.js';
+import { previewTemplate, sendTemplateTest, type Preview } from '../messages/preview.js';
 import type { Template } from '../templates/template-store.js';
 
 function customFields(list: string | undefined): string[] | undefined {

@@ -4,7 +4,7 @@ import type { AttemptInfo } from '../jobs/job-decision.js';
 import type { CampaignDefinition } from '../campaigns/campaign-definition.js';
 import { DeliveryPipeline } from '../delivery/delivery-pipeline.js';
 import type { DeliveryDecision } from '../delivery/delivery-decision.js';
-import { findPost, listPosts, transitionPost, WAITING_STATUSES, type CampaignPost } from './post-store.js';
+import { findPost, listPosts, transitionPost, WAITING_STATUSES, type CampaignPost } from '../campaigns/post-store.js';
 import { PublishRoute, type PublishRouteDeps } from './publish-route.js';
 
 export interface ContentCalendarDeps extends PublishRouteDeps {

@@ -6,7 +6,7 @@ import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
 import { route } from './route.js';
 import { parseCampaignSpec } from '../campaigns/campaign-spec.js';
-import { previewCampaignStep } from '../templates/preview.js';
+import { previewCampaignStep } from '../messages/preview.js';
 import { entityId, idParam, smallCount } from './params.js';
 
 /** Who made a change through the API, as recorded on versions and decisions. */

@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import type { Clock } from '../core/clock.js';
 import type { Redis } from '../redis/connection.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import type { CampaignService } from '../campaigns/campaign-service.js';
+import type { CampaignService } from '../orchestration/campaign-service.js';
 import type { Channel } from '../core/channels.js';
 import { jobKey } from '../redis/keys.js';
 import { listActiveCampaigns } from '../campaigns/campaign-store.js';

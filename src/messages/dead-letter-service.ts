@@ -6,7 +6,6 @@ import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { Channel } from '../core/channels.js';
 import type { CampaignStatus } from '../campaigns/campaign-store.js';
-import type { CampaignService } from '../campaigns/campaign-service.js';
 import { enqueueSends } from './enqueue-sends.js';
 import { findDeadLetterRows, listDeadMessages, type DeadLetterRow } from './message-store.js';
 import { requeueDeadMessages, RETRYABLE_CAMPAIGN_STATUSES } from './message-lifecycle.js';
@@ -53,7 +52,11 @@ export interface DeadLetterServiceDeps {
   config: Pick<Config, 'SEND_ATTEMPTS' | 'SEND_BACKOFF'>;
   clock: Clock;
   log: Logger;
-  campaigns: Pick<CampaignService, 'require' | 'reopen'>;
+  /** The campaign lifecycle (above messages): a retry checks the campaign and reopens a COMPLETED one. */
+  campaigns: {
+    require(id: number): Promise<unknown>;
+    reopen(id: number): Promise<{ id: number; status: CampaignStatus } | undefined>;
+  };
 }
 
 /** Messages handled per transaction when a whole campaign is retried. */

@@ -5,8 +5,8 @@ import { createDb } from '../db/knex.js';
 import { QueueRegistry } from '../jobs/queue-registry.js';
 import { queueDirectory } from '../../queues/index.js';
 import { createRedisConnection, type ConnectionRole, type Redis } from '../redis/connection.js';
-import { campaignService, type CampaignService } from '../campaigns/campaign-service.js';
-import { tickService, type TickService } from '../campaigns/tick-service.js';
+import { campaignService, type CampaignService } from '../orchestration/campaign-service.js';
+import { tickService, type TickService } from '../orchestration/tick-service.js';
 import { sendService, type SendService } from '../messages/send-service.js';
 import { inboxService } from '../events/inbox-service.js';
 import { reconcilerService, type ReconcilerService } from '../maintenance/reconciler-service.js';
@@ -23,6 +23,7 @@ import { contentCalendar, type ContentCalendar } from '../content/content-calend
 import { composeService, type ComposeService } from '../llm/compose-service.js';
 import { llmBudget } from '../llm/llm-budget.js';
 import { llmClient } from '../llm/llm-client.js';
+import { findCampaign } from '../campaigns/campaign-store.js';
 import { templateService, type TemplateService } from '../templates/template-service.js';
 import { reviewService, type ReviewService } from '../review/review-service.js';
 import { housekeeping, type Housekeeping } from '../maintenance/housekeeping.js';
@@ -102,7 +103,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const throttle = config.EMAIL_DOMAIN_PER_MINUTE === undefined ? undefined : domainThrottle(redis, config.QUEUE_PREFIX, config.EMAIL_DOMAIN_PER_MINUTE, clock);
   const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), campaigns, ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
   const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis, inbox: inboxService({ db, queues, clock }) });
-  const templates = templateService({ db, clock });
+  const templates = templateService({ db, clock, campaignExists: async (id) => (await findCampaign(db, id)) !== undefined });
   const reviews = reviewService({ db, queues, config, clock, log });
   return {
     config,

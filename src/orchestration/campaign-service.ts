@@ -4,14 +4,14 @@ import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import { waitingPosts } from '../content/post-store.js';
+import { waitingPosts } from '../campaigns/post-store.js';
 import { sqlWords } from '../db/bindings.js';
 import { LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
 import { AWAITING_OPERATOR_STATUSES, MESSAGES } from '../messages/message-lifecycle.js';
-import type { CampaignSpec } from './campaign-spec.js';
+import type { CampaignSpec } from '../campaigns/campaign-spec.js';
 import type { Channel } from '../core/channels.js';
-import { decideStrategy, findCampaign, findCampaignsNamed, listActiveCampaigns, pauseCampaignsOnChannel, transitionCampaign, type Campaign, type CampaignStatus } from './campaign-store.js';
-import { writeNewCampaign, writeSequenceEdit } from './definition-writer.js';
+import { decideStrategy, findCampaign, findCampaignsNamed, listActiveCampaigns, pauseCampaignsOnChannel, transitionCampaign, type Campaign, type CampaignStatus } from '../campaigns/campaign-store.js';
+import { writeNewCampaign, writeSequenceEdit } from '../campaigns/definition-writer.js';
 
 /** Raised for an operator request that the campaign's state does not allow. */
 export class CampaignStateError extends DomainError {
