@@ -38,15 +38,15 @@ const layers = [
 ];
 
 const ordered = layers.flatMap(({ layer, areas }) => areas.map((area) => ({ layer, area })));
-const escape = (path) => path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-const under = (areas) => `^(${areas.map(escape).join('|')})/`;
+const escapeRegExp = (path) => path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const under = (areas) => `^(${areas.map(escapeRegExp).join('|')})/`;
 
 /** One rule per area: it may not import an area listed after it. */
 const upwardImports = ordered.slice(0, -1).map(({ layer, area }, index) => ({
   name: `layers: ${area} (${layer}) imports upward`,
   comment: `${area} may import only areas below it: ${ordered.slice(0, index).map((below) => below.area).join(', ') || 'none'}.`,
   severity: 'error',
-  from: { path: `^${escape(area)}/` },
+  from: { path: `^${escapeRegExp(area)}/` },
   to: { path: under(ordered.slice(index + 1).map((above) => above.area)) },
 }));
 

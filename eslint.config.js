@@ -111,5 +111,6 @@ export default tseslint.config(
     files: ['test/support/clock.ts'],
     rules: { 'no-restricted-syntax': ['error', ...dateLiterals] },
   },
-  { files: ['eslint.config.js', 'ecosystem.config.js'], extends: [tseslint.configs.disableTypeChecked] },
+  { files: ['eslint.config.js', 'ecosystem.config.js', '.dependency-cruiser.cjs'], extends: [tseslint.configs.disableTypeChecked] },
+  { files: ['.dependency-cruiser.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } } },
 );

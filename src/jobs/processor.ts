@@ -19,7 +19,7 @@ export interface ProcessorDefinition<Schema extends z.ZodType = z.ZodType, Conte
 }
 
 /** The context a processor definition needs. */
-export type ContextOf<Definition> = Definition extends ProcessorDefinition<infer _Schema, infer Context> ? Context : never;
+export type ContextOf<Definition> = Definition extends ProcessorDefinition<z.ZodType, infer Context> ? Context : never;
 
 /** Declares the one processor of a queue. */
 export function defineProcessor<Context, Schema extends z.ZodType>(

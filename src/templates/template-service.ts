@@ -60,7 +60,7 @@ export interface TemplateServiceDeps {
   db: Knex;
   clock: Clock;
   /** Whether a campaign exists (campaigns sit above templates: the root passes their store's lookup). */
-  campaignExists(campaignId: number): Promise<boolean>;
+  campaignExists: (campaignId: number) => Promise<boolean>;
 }
 
 /**
