@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import type { CampaignStatus } from '../campaigns/campaign-store.js';
 import { checkedMove, type Move, type SourcesOf, type TransitionTable } from '../core/transition-table.js';
 import { arrayBinding, preparedAs, sqlWords } from '../db/bindings.js';
@@ -12,7 +12,7 @@ import {
   type SettledStep,
 } from '../enrollments/enrollment-lifecycle.js';
 import { suppressedLeadSql } from '../suppression/suppression-store.js';
-import type { BodyFormat } from './message-body.js';
+import type { BodyFormat } from '../core/message-body.js';
 
 /**
  * The message state machine and the only functions that write `messages`. Every status change

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';
-import { identityHash } from '../../src/leads/identity.js';
+import { identityHash } from '../../src/core/identity.js';
 import { captureLeads } from '../../src/leads/lead-capture.js';
 import { forgetLead, leadTimeline } from '../../src/leads/lead-privacy.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
