@@ -1,8 +1,9 @@
 import type { QueueDefinition } from '../src/jobs/queue-definition.js';
-import type { Channel } from '../src/campaigns/campaign-spec.js';
-import { campaignTickQueue } from './campaign-tick.js';
+import type { QueueDirectory } from '../src/jobs/queue-directory.js';
+import type { Channel } from '../src/core/channels.js';
+import { campaignTickQueue, tickSchedulerId } from './campaign-tick.js';
 import { composeQueue } from './compose.js';
-import { eventsQueue } from './events.js';
+import { eventJobId, eventsQueue } from './events.js';
 import { importLeadsQueue } from './import-leads.js';
 import { reconcileQueue } from './reconcile.js';
 import { publishInstagramQueue } from './publish-instagram.js';
@@ -38,3 +39,14 @@ export const allQueues: readonly QueueDefinition[] = [
   ...Object.values(publishQueues),
   composeQueue,
 ];
+
+/** The catalogue by role, as domain code reaches it (through `QueueRegistry.directory`). */
+export const queueDirectory: QueueDirectory = {
+  campaignTick: campaignTickQueue,
+  send: sendQueues,
+  publish: publishQueues,
+  compose: composeQueue,
+  events: eventsQueue,
+  tickSchedulerId,
+  eventJobId,
+};

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
-import { NotFoundError } from '../errors/domain-error.js';
+import { NotFoundError } from '../core/domain-error.js';
 import { csvCell } from '../leads/lead-export.js';
 import { MESSAGE_STATUSES, type MessageStatus } from '../messages/message-lifecycle.js';
 

@@ -2,13 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
-import { bodyFormatSchema } from '../messages/message-body.js';
-import { DomainError } from '../errors/domain-error.js';
+import { bodyFormatSchema } from '../core/message-body.js';
+import { channelSchema } from '../core/channels.js';
+import { DomainError } from '../core/domain-error.js';
 import { templateProblems } from '../templates/validate.js';
-
-export const channels = ['email', 'linkedin', 'x', 'instagram'] as const;
-export const channelSchema = z.enum(channels);
-export type Channel = z.infer<typeof channelSchema>;
 
 export const weekdays = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof weekdays)[number];

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
-import type { Channel, SendWindow } from './campaign-spec.js';
-import type { BodyFormat } from '../messages/message-body.js';
-import { PUBLISHABLE_STATUSES } from '../content/post-store.js';
+import type { SendWindow } from './campaign-spec.js';
+import type { Channel } from '../core/channels.js';
+import type { BodyFormat } from '../core/message-body.js';
+import { PUBLISHABLE_STATUSES } from './post-store.js';
 
 export const CAMPAIGNS = 'campaigns';
 export const CAMPAIGN_STEPS = 'campaign_steps';

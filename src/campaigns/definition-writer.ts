@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { resolveTemplateName } from '../templates/template-store.js';
-import { insertPosts, replacePosts, type NewPost } from '../content/post-store.js';
-import { CampaignSpecError, type CampaignSpec, type Channel } from './campaign-spec.js';
+import { insertPosts, replacePosts, type NewPost } from './post-store.js';
+import { CampaignSpecError, type CampaignSpec } from './campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import { insertCampaign, replaceSteps, updateForSequenceEdit, type Campaign, type NewStep, type StepVariant } from './campaign-store.js';
 
 /** Resolves a template name as the campaign sees it; refuses unknown, inactive or other-channel templates. */

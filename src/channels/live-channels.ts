@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel, SocialPlatform } from '../core/channels.js';
 import type { ChannelAdapter, SendResult } from './adapter.js';
 import { smtpAdapter } from './email/smtp-adapter.js';
 import { xClient } from './x/x-client.js';
@@ -9,8 +9,6 @@ import { socialAdapter, type PostRequest, type SocialClient } from './social-cli
 import type { BreakerRegistry } from './resilience/breakers.js';
 import { guardAdapter, guardedCalls } from './resilience/guarded-adapter.js';
 
-export const socialPlatforms = ['linkedin', 'x', 'instagram'] as const;
-export type SocialPlatform = (typeof socialPlatforms)[number];
 
 /** Publishes content-calendar posts on one platform, behind that account's breaker. */
 export interface PostPublisher {

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { systemClock } from '../runtime/clock.js';
+import { systemClock } from '../core/clock.js';
 import { CliError, parseId, print, withDb } from './cli-support.js';
 import { importLeadsCsv } from '../leads/lead-import.js';
 import { parseColumnMap, ColumnMappingError, type Attribution } from '../leads/lead-row.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseId, parsePositive, print, withContext } from './cli-support.js';
 import type { AppContext } from '../runtime/context.js';
-import { previewTemplate, sendTemplateTest, type Preview } from '../templates/preview.js';
+import { previewTemplate, sendTemplateTest, type Preview } from '../messages/preview.js';
 import type { Template } from '../templates/template-store.js';
 
 function customFields(list: string | undefined): string[] | undefined {
@@ -34,7 +34,12 @@ async function byName(ctx: AppContext, name: string, campaign: string | undefine
 /** `drumbeat template …`: the template registry (add, update, show, list, deactivate, preview, test-send). */
 export function registerTemplateCommands(program: Command): void {
   const template = program.command('template').description('message templates (Eta), versioned; text is read from files');
+  registerTemplateEdits(template);
+  registerTemplateReads(template);
+}
 
+/** `template add`, `template update`, `template show`. */
+function registerTemplateEdits(template: Command): void {
   template
     .command('add <name>')
     .description('register a template; it must compile and use only known variables')
@@ -117,6 +122,10 @@ export function registerTemplateCommands(program: Command): void {
       });
     });
 
+}
+
+/** `template list`, `template preview`, `template test-send`. */
+function registerTemplateReads(template: Command): void {
   template
     .command('list')
     .description('list templates (global, and the campaign’s own with --campaign)')

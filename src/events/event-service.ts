@@ -1,12 +1,12 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { markReplied, recordSoftBounces } from '../enrollments/enrollment-lifecycle.js';
 import { liveCampaignIds, softBouncesInARow } from '../enrollments/enrollment-store.js';
 import { MESSAGES } from '../messages/message-lifecycle.js';
 import { findLeadByEmail, findLeadIdentity, type LeadIdentity } from '../leads/lead-store.js';
-import { optOut } from '../suppression/opt-out-service.js';
-import { addContactEvent } from './contact-event-store.js';
+import { optOut } from '../leads/opt-out-service.js';
+import { addContactEvent } from '../leads/contact-event-store.js';
 import type { FeedbackPayload } from './feedback-event.js';
 import { lockUnappliedEvent, markApplied } from './inbox-store.js';
 

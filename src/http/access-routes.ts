@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../runtime/context.js';
+import type { HttpContext } from './http-context.js';
 import {
   createApiToken,
   listApiTokens,
@@ -70,7 +70,7 @@ function operatorView(operator: Operator) {
  * who can do what): `GET|POST /tokens`, `DELETE /tokens/:id` (revoke), `GET|POST /operators`,
  * `POST /operators/:id/disable|enable`. A new token is shown once, in the POST's answer.
  */
-export function accessRoutes(router: Router, ctx: Pick<AppContext, 'db' | 'clock' | 'log'>): void {
+export function accessRoutes(router: Router, ctx: Pick<HttpContext, 'db' | 'clock' | 'log'>): void {
   const tokensOnly = requireRole(ADMIN_ROLES, 'manage API tokens');
   const operatorsOnly = requireRole(ADMIN_ROLES, 'manage operators');
 

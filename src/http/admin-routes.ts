@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { authenticate, MAX_PASSWORD_LENGTH } from '../operators/operator-service.js';
 import { loginThrottle, type LoginAttempt } from '../operators/login-throttle.js';
 import { sessionService } from '../operators/session-service.js';

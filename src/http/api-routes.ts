@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../runtime/context.js';
+import type { HttpContext } from './http-context.js';
 import { campaignReport } from '../analytics/campaign-report.js';
 import { listCampaigns } from '../campaigns/campaign-store.js';
 import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
@@ -8,8 +8,8 @@ import { templateRoutes } from './template-routes.js';
 import { reviewRoutes } from './review-routes.js';
 import { messageRoutes } from './message-routes.js';
 import { route } from './route.js';
-import { leadApiRoutes } from '../leads/lead-api-routes.js';
-import { suppressionApiRoutes } from '../suppression/suppression-api-routes.js';
+import { leadApiRoutes } from './lead-api-routes.js';
+import { suppressionApiRoutes } from './suppression-api-routes.js';
 import { requireRedis } from './redis-guard.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
@@ -26,7 +26,7 @@ const strategyBody = z.object({ note: z.string().max(2000).optional(), reason: z
  * Handlers throw; the app's one error handler (src/http/errors.ts) answers every failure in one
  * shape.
  */
-export function apiRoutes(router: Router, ctx: AppContext): void {
+export function apiRoutes(router: Router, ctx: HttpContext): void {
   // Ahead of '/campaigns/:id/:action', which would otherwise take POST …/leads and …/imports.
   leadApiRoutes(router, ctx);
   suppressionApiRoutes(router, ctx);

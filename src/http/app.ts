@@ -4,7 +4,7 @@ import type { Queue } from 'bullmq';
 import type { Config } from '../config/config.js';
 import type { Knex } from '../db/knex.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { adminRouter } from './admin-routes.js';
 import { apiTokenOf, requireApiToken } from './api-auth.js';
 import { jsonErrorHandler, jsonNotFound } from './errors.js';

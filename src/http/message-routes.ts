@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../runtime/context.js';
-import { DomainError, NotFoundError } from '../errors/domain-error.js';
+import type { HttpContext } from './http-context.js';
+import { DomainError, NotFoundError } from '../core/domain-error.js';
 import { deadLetterService, describeRefusals } from '../messages/dead-letter-service.js';
 import { requireRedis } from './redis-guard.js';
 import { route } from './route.js';
@@ -23,7 +23,7 @@ const retryBody = z.union([
  * Postgres with their last error; `POST /messages/retry` queues them again through every gate
  * (200 with what it did, message by message; 409 when nothing could be retried).
  */
-export function messageRoutes(router: Router, ctx: AppContext): void {
+export function messageRoutes(router: Router, ctx: HttpContext): void {
   const deadLetters = deadLetterService(ctx);
   router.get(
     '/messages/dead',

@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../runtime/context.js';
+import type { HttpContext } from './http-context.js';
 import { reviewEditSchema, ReviewError, type ReviewOutcome } from '../review/review-service.js';
 import { route } from './route.js';
 import { apiActor } from './template-routes.js';
@@ -29,7 +29,7 @@ function decidedOne(outcome: ReviewOutcome): ReviewOutcome {
  * The per-message review queue under `/api`: list what waits, approve (sends at once, every
  * gate still applies), reject (with a reason), edit (re-checked for placeholders).
  */
-export function reviewRoutes(router: Router, ctx: AppContext): void {
+export function reviewRoutes(router: Router, ctx: Pick<HttpContext, 'campaigns' | 'reviews'>): void {
   router.get(
     '/review',
     route(async (req, res) => {

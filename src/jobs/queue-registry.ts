@@ -2,6 +2,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { z } from 'zod';
 import type { RedisClient } from '../redis/connection.js';
 import type { QueueDefinition } from './queue-definition.js';
+import type { QueueDirectory } from './queue-directory.js';
 
 /**
  * One BullMQ `Queue` per definition, created on first use over a shared connection and the
@@ -13,6 +14,8 @@ export class QueueRegistry {
   constructor(
     private readonly connection: RedisClient,
     private readonly prefix: string,
+    /** The queues of the catalogue by role, for code that adds jobs. */
+    readonly directory: QueueDirectory,
   ) {}
 
   /** The queue for a definition. */

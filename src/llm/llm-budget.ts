@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis/connection.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { clockMinute, redisKeys } from '../redis/keys.js';
 
 /** Reserves one request and `tokens` in the minute's window, or nothing when either would overflow. */

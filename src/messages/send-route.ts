@@ -2,11 +2,11 @@ import { UnrecoverableError } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
-import type { CampaignService } from '../campaigns/campaign-service.js';
-import { Batcher } from '../db/batcher.js';
-import { Semaphore } from '../runtime/semaphore.js';
+import type { Clock } from '../core/clock.js';
+import type { Channel } from '../core/channels.js';
+import type { CampaignPauser } from '../delivery/campaign-pauser.js';
+import { Batcher } from '../core/batcher.js';
+import { Semaphore } from '../core/semaphore.js';
 import type { ChannelAdapter, OutboundMessage, SendResult } from '../channels/adapter.js';
 import { missingAdapterFailure } from '../channels/delivery-failure.js';
 import { emailIdentity } from '../channels/email/email-identity.js';
@@ -44,7 +44,7 @@ export interface SendRouteDeps {
   /** Per-recipient-domain throttle of LIVE email; none means no limit. */
   domainThrottle?: DomainThrottle;
   /** Pauses the campaigns of an account that failed (a fault that is not the lead's). */
-  campaigns: Pick<CampaignService, 'pauseForSenderFault'>;
+  campaigns: CampaignPauser;
 }
 
 /** A send ready to claim: the request, what the claim stores with it, and the caps it takes. */

@@ -4,7 +4,7 @@ import { createDb, type Knex } from '../db/knex.js';
 import { pendingMigrations } from '../db/migrate.js';
 import { describeConnectedTopology, notAClusterReason, openRedis, readEvictionPolicy, topologyMismatch } from '../redis/connection.js';
 import { describeTopologySettings, redisTopology, topologySetting } from '../redis/topology.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import { smtpAccount } from '../channels/email/smtp-adapter.js';
 import { verifySmtpLogin } from '../channels/email/smtp-login.js';
 import { parsedTemplate } from '../templates/render.js';

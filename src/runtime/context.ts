@@ -3,24 +3,27 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { createDb } from '../db/knex.js';
 import { QueueRegistry } from '../jobs/queue-registry.js';
+import { queueDirectory } from '../../queues/index.js';
 import { createRedisConnection, type ConnectionRole, type RedisClient } from '../redis/connection.js';
-import { campaignService, type CampaignService } from '../campaigns/campaign-service.js';
-import { tickService, type TickService } from '../campaigns/tick-service.js';
+import { campaignService, type CampaignService } from '../orchestration/campaign-service.js';
+import { tickService, type TickService } from '../orchestration/tick-service.js';
 import { sendService, type SendService } from '../messages/send-service.js';
 import { inboxService } from '../events/inbox-service.js';
-import { reconcilerService, type ReconcilerService } from '../messages/reconciler-service.js';
+import { reconcilerService, type ReconcilerService } from '../maintenance/reconciler-service.js';
 import { proofAdapter } from '../channels/proof/proof-adapter.js';
 import type { ChannelAdapter } from '../channels/adapter.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
-import { systemClock, type Clock } from './clock.js';
+import type { Channel } from '../core/channels.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { BreakerRegistry, breakerOptions } from '../channels/resilience/breakers.js';
 import { publishBreakerState } from '../channels/resilience/breaker-states.js';
-import { buildLiveChannels, type PostPublisher, type SocialPlatform } from '../channels/live-channels.js';
+import { buildLiveChannels, type PostPublisher } from '../channels/live-channels.js';
+import type { SocialPlatform } from '../core/channels.js';
 import { domainThrottle } from '../channels/email/domain-throttle.js';
 import { contentCalendar, type ContentCalendar } from '../content/content-calendar.js';
 import { composeService, type ComposeService } from '../llm/compose-service.js';
 import { llmBudget } from '../llm/llm-budget.js';
 import { llmClient } from '../llm/llm-client.js';
+import { findCampaign } from '../campaigns/campaign-store.js';
 import { templateService, type TemplateService } from '../templates/template-service.js';
 import { reviewService, type ReviewService } from '../review/review-service.js';
 import { housekeeping, type Housekeeping } from '../maintenance/housekeeping.js';
@@ -74,7 +77,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const clock = options.clock ?? systemClock;
   const db = options.db ?? createDb(config);
   const redis = createRedisConnection(config, options.redisRole ?? 'worker', log);
-  const queues = new QueueRegistry(redis, config.QUEUE_PREFIX);
+  const queues = new QueueRegistry(redis, config.QUEUE_PREFIX, queueDirectory);
   const campaigns = campaignService({ db, queues, clock, log });
   const breakers = new BreakerRegistry(breakerOptions(config), log, (state) => {
     publishBreakerState(redis, config.QUEUE_PREFIX, state).catch((error: unknown) => log.warn({ err: error }, 'could not record a breaker state'));
@@ -100,7 +103,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const throttle = config.EMAIL_DOMAIN_PER_MINUTE === undefined ? undefined : domainThrottle(redis, config.QUEUE_PREFIX, config.EMAIL_DOMAIN_PER_MINUTE, clock);
   const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), campaigns, ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
   const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis, inbox: inboxService({ db, queues, clock }) });
-  const templates = templateService({ db, clock });
+  const templates = templateService({ db, clock, campaignExists: async (id) => (await findCampaign(db, id)) !== undefined });
   const reviews = reviewService({ db, queues, config, clock, log });
   return {
     config,

@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import { Worker } from 'bullmq';
+import type { z } from 'zod';
 import { allQueues } from '../../queues/index.js';
 import { reconcileQueue, reconcileSchedulerId } from '../../queues/reconcile.js';
-import { allProcessors } from '../../processors/index.js';
+import { allProcessors, type ProcessorContext } from '../../processors/index.js';
 import { checkCatalogue } from '../jobs/catalogue.js';
 import { bindProcessor, type ProcessorDefinition } from '../jobs/processor.js';
 import { createRedisConnection, readEvictionPolicy, topologyMismatch, type RedisClient } from '../redis/connection.js';
@@ -52,7 +53,7 @@ export async function syncJobSchedulers(ctx: AppContext): Promise<void> {
  */
 export async function startWorkers(
   ctx: AppContext,
-  processors: readonly ProcessorDefinition[] = allProcessors,
+  processors: readonly ProcessorDefinition<z.ZodType, ProcessorContext>[] = allProcessors,
   options: { schedule?: boolean } = {},
 ): Promise<RunningWorkers> {
   checkCatalogue(allQueues, processors);

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createApp, type HttpDeps } from '../../src/http/app.js';
 import { createLogger } from '../../src/log/logger.js';
-import { systemClock } from '../../src/runtime/clock.js';
+import { systemClock } from '../../src/core/clock.js';
 import { testConfig, testDb } from '../setup/hooks.js';
 
 /** An app listening on a free port, and how to stop it. */

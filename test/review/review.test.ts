@@ -3,7 +3,7 @@ import { Job } from 'bullmq';
 import type { AppContext } from '../../src/runtime/context.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
 import { enqueueSends } from '../../src/messages/enqueue-sends.js';
-import { CampaignStateError } from '../../src/campaigns/campaign-service.js';
+import { CampaignStateError } from '../../src/orchestration/campaign-service.js';
 import { parseCampaignSpec } from '../../src/campaigns/campaign-spec.js';
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';

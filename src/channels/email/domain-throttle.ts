@@ -1,5 +1,5 @@
 import type { RedisClient } from '../../redis/connection.js';
-import type { Clock } from '../../runtime/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { clockMinute, redisKeys } from '../../redis/keys.js';
 
 /** Takes one slot if the window has one left; gives it back otherwise. Atomic, so it holds across workers. */

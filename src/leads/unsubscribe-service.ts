@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
-import { findLeadIdentity } from '../leads/lead-store.js';
-import { addContactEvent } from '../events/contact-event-store.js';
+import type { Clock } from '../core/clock.js';
+import { findLeadIdentity } from './lead-store.js';
+import { addContactEvent } from './contact-event-store.js';
 import { optOut } from './opt-out-service.js';
 
 /** The shape of a token in a `List-Unsubscribe` URL; anything else is refused before any lookup. */

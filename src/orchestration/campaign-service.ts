@@ -1,18 +1,17 @@
 import { Job } from 'bullmq';
-import { DomainError, NotFoundError } from '../errors/domain-error.js';
+import { DomainError, NotFoundError } from '../core/domain-error.js';
 import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
-import { publishQueues, sendQueues } from '../../queues/index.js';
-import { waitingPosts } from '../content/post-store.js';
+import { waitingPosts } from '../campaigns/post-store.js';
 import { sqlWords } from '../db/bindings.js';
 import { LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
 import { AWAITING_OPERATOR_STATUSES, MESSAGES } from '../messages/message-lifecycle.js';
-import type { CampaignSpec, Channel } from './campaign-spec.js';
-import { decideStrategy, findCampaign, findCampaignsNamed, listActiveCampaigns, pauseCampaignsOnChannel, transitionCampaign, type Campaign, type CampaignStatus } from './campaign-store.js';
-import { writeNewCampaign, writeSequenceEdit } from './definition-writer.js';
+import type { CampaignSpec } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
+import { decideStrategy, findCampaign, findCampaignsNamed, listActiveCampaigns, pauseCampaignsOnChannel, transitionCampaign, type Campaign, type CampaignStatus } from '../campaigns/campaign-store.js';
+import { writeNewCampaign, writeSequenceEdit } from '../campaigns/definition-writer.js';
 
 /** Raised for an operator request that the campaign's state does not allow. */
 export class CampaignStateError extends DomainError {
@@ -71,16 +70,16 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
 
   async function upsertScheduler(campaign: Campaign): Promise<void> {
     await queues
-      .get(campaignTickQueue)
+      .get(queues.directory.campaignTick)
       .upsertJobScheduler(
-        tickSchedulerId(campaign.id),
+        queues.directory.tickSchedulerId(campaign.id),
         { every: campaign.tickEveryMs },
-        { name: campaignTickQueue.jobName, data: { campaignId: campaign.id } },
+        { name: queues.directory.campaignTick.jobName, data: { campaignId: campaign.id } },
       );
   }
 
   async function removeScheduler(id: number): Promise<void> {
-    await queues.get(campaignTickQueue).removeJobScheduler(tickSchedulerId(id));
+    await queues.get(queues.directory.campaignTick).removeJobScheduler(queues.directory.tickSchedulerId(id));
   }
 
   /** Sends held while the campaign was paused wait in the delayed set: let them run now. */
@@ -97,7 +96,7 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
       afterId = held[held.length - 1]?.id ?? afterId;
       await Promise.all(
         held.map(async (message) => {
-          const job = await Job.fromId(queues.get(sendQueues[message.channel]), message.idempotency_key);
+          const job = await Job.fromId(queues.get(queues.directory.send[message.channel]), message.idempotency_key);
           if (job !== undefined && (await job.isDelayed())) await job.promote();
         }),
       );
@@ -112,7 +111,7 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
     const now = clock.now().getTime();
     for (const post of await waitingPosts(db, id)) {
       if (post.scheduledAt.getTime() > now) continue;
-      const job = await Job.fromId(queues.get(publishQueues[post.platform]), post.postKey);
+      const job = await Job.fromId(queues.get(queues.directory.publish[post.platform]), post.postKey);
       if (job !== undefined && (await job.isDelayed())) await job.promote();
     }
   }
@@ -268,10 +267,10 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
     async syncSchedulers(): Promise<number> {
       const active = await listActiveCampaigns(db);
       for (const campaign of active) await upsertScheduler(campaign);
-      const activeIds = new Set(active.map((campaign) => tickSchedulerId(campaign.id)));
-      const schedulers = await queues.get(campaignTickQueue).getJobSchedulers();
+      const activeIds = new Set(active.map((campaign) => queues.directory.tickSchedulerId(campaign.id)));
+      const schedulers = await queues.get(queues.directory.campaignTick).getJobSchedulers();
       for (const scheduler of schedulers) {
-        if (!activeIds.has(scheduler.key)) await queues.get(campaignTickQueue).removeJobScheduler(scheduler.key);
+        if (!activeIds.has(scheduler.key)) await queues.get(queues.directory.campaignTick).removeJobScheduler(scheduler.key);
       }
       return active.length;
     },

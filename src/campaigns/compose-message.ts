@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Campaign, CampaignStep, StepVariant } from '../campaigns/campaign-store.js';
-import { renderTemplate, TemplateRenderError, TemplateSyntaxError, type RenderContext } from './render.js';
-import { valueEscaping, type BodyFormat } from '../messages/message-body.js';
-import { describePlaceholders, findPlaceholders } from './placeholders.js';
-import type { Template, TemplateVersion } from './template-store.js';
+import type { Campaign, CampaignStep, StepVariant } from './campaign-store.js';
+import { renderTemplate, TemplateRenderError, TemplateSyntaxError, type RenderContext } from '../templates/render.js';
+import { valueEscaping, type BodyFormat } from '../core/message-body.js';
+import { describePlaceholders, findPlaceholders } from '../templates/placeholders.js';
+import type { Template, TemplateVersion } from '../templates/template-store.js';
 
 /** The lead fields composition reads (a row of `leads`). */
 export interface ComposeLead {

@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import { capScopes, remainingCap } from '../messages/caps.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
-import type { Campaign } from './campaign-store.js';
-import { isInsideWindow } from './send-window.js';
+import type { Campaign } from '../campaigns/campaign-store.js';
+import { isInsideWindow } from '../campaigns/send-window.js';
 import { CAMPAIGN_LEADS, LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
 
 /**

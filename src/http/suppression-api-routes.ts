@@ -1,14 +1,14 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { Knex } from 'knex';
-import { NotFoundError } from '../errors/domain-error.js';
+import { NotFoundError } from '../core/domain-error.js';
 import { findCampaign } from '../campaigns/campaign-store.js';
-import { route } from '../http/route.js';
-import { suppress, unsuppress } from './suppression-service.js';
-import { listSuppressions } from './suppression-store.js';
-import { requireRole } from '../http/require-role.js';
+import { route } from './route.js';
+import { suppress, unsuppress } from '../suppression/suppression-service.js';
+import { listSuppressions } from '../suppression/suppression-store.js';
+import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
-import { cursorId, entityId, smallCount } from '../http/params.js';
+import { cursorId, entityId, smallCount } from './params.js';
 
 const listQuery = z.object({
   kind: z.enum(['email', 'domain', 'identity']).optional(),

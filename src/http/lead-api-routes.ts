@@ -4,18 +4,18 @@ import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { Request, Router } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../runtime/context.js';
-import { DomainError, NotFoundError } from '../errors/domain-error.js';
-import { route } from '../http/route.js';
+import type { HttpContext } from './http-context.js';
+import { DomainError, NotFoundError } from '../core/domain-error.js';
+import { route } from './route.js';
 import { importAttributionSchema, importLeadsQueue } from '../../queues/import-leads.js';
-import { captureLeads } from './lead-capture.js';
-import { findImportBatch, listImportBatches } from './import-batch-store.js';
-import { errorReportCsv } from './lead-export.js';
-import type { LeadRow } from './lead-row.js';
-import { newUploadId, removeUpload, uploadDirectory, uploadPath } from './import-uploads.js';
-import { requireRole } from '../http/require-role.js';
+import { captureLeads } from '../leads/lead-capture.js';
+import { findImportBatch, listImportBatches } from '../leads/import-batch-store.js';
+import { errorReportCsv } from '../leads/lead-export.js';
+import type { LeadRow } from '../leads/lead-row.js';
+import { newUploadId, removeUpload, uploadDirectory, uploadPath } from '../leads/import-uploads.js';
+import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
-import { idParam } from '../http/params.js';
+import { idParam } from './params.js';
 
 const text = z.string().max(2000).optional();
 
@@ -191,7 +191,7 @@ function receiveUpload(req: Request, directory: string, maxBytes: number): Promi
  * import), `POST /campaigns/:id/imports` (a multipart CSV, size-capped, imported by a job with
  * progress in Bull Board), `GET /campaigns/:id/imports` and `GET /imports/:id/errors.csv`.
  */
-export function leadApiRoutes(router: Router, ctx: AppContext): void {
+export function leadApiRoutes(router: Router, ctx: HttpContext): void {
   const maxBytes = parseByteSize(ctx.config.IMPORT_MAX_BYTES);
   const uploadDir = uploadDirectory(ctx.config);
 

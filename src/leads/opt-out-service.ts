@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { markOptedOut, type EndedEnrollmentState } from '../enrollments/enrollment-lifecycle.js';
-import { identityHash, normaliseEmail } from '../leads/identity.js';
-import type { LeadIdentity } from '../leads/lead-store.js';
-import { addSuppression } from './suppression-store.js';
+import { identityHash, normaliseEmail } from '../core/identity.js';
+import type { LeadIdentity } from './lead-store.js';
+import { addSuppression } from '../suppression/suppression-store.js';
 
 /** Why a lead is opted out, and what its live enrollments become. */
 export interface OptOut {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Batcher } from '../../src/db/batcher.js';
+import { Batcher } from '../../src/core/batcher.js';
 
 /** A batch runner whose batches finish only when the test says so. */
 function controlledRunner() {

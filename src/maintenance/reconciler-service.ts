@@ -1,16 +1,15 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { RedisClient } from '../redis/connection.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import type { CampaignService } from '../campaigns/campaign-service.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
-import { sendQueues } from '../../queues/index.js';
+import type { CampaignService } from '../orchestration/campaign-service.js';
+import type { Channel } from '../core/channels.js';
 import { jobKey } from '../redis/keys.js';
 import { listActiveCampaigns } from '../campaigns/campaign-store.js';
-import { enqueueSends } from './enqueue-sends.js';
-import { markStaleSendingUnknown, MESSAGES, WAITING_FOR_SEND_JOB_STATUSES } from './message-lifecycle.js';
+import { enqueueSends } from '../messages/enqueue-sends.js';
+import { markStaleSendingUnknown, MESSAGES, WAITING_FOR_SEND_JOB_STATUSES } from '../messages/message-lifecycle.js';
 import type { InboxService } from '../events/inbox-service.js';
 
 export interface ReconcileResult {
@@ -50,7 +49,7 @@ export function reconcilerService({ db, queues, clock, log, config, campaigns, r
   async function withoutJobs(messages: WaitingMessage[]): Promise<WaitingMessage[]> {
     const pipeline = redis.pipeline();
     for (const message of messages) {
-      pipeline.exists(jobKey(queues.get(sendQueues[message.channel]), message.idempotency_key));
+      pipeline.exists(jobKey(queues.get(queues.directory.send[message.channel]), message.idempotency_key));
     }
     const replies = (await pipeline.exec()) ?? [];
     return messages.filter((_, index) => {

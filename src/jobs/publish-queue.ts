@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
-import { defineQueue, keepCompleted } from '../jobs/queue-definition.js';
-import type { SocialPlatform } from '../channels/live-channels.js';
+import { defineQueue, keepCompleted } from './queue-definition.js';
+import type { SocialPlatform } from '../core/channels.js';
 
 /** A publish job carries the post id only; the handler re-reads and re-checks everything. */
 export const publishJobSchema = z.object({ postId: z.number().int().positive() }).strict();

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
-import { defineQueue, keepCompleted } from '../jobs/queue-definition.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import { defineQueue, keepCompleted } from './queue-definition.js';
+import type { Channel } from '../core/channels.js';
 
 /** A send job carries the message id only; the handler re-reads and re-checks everything. */
 export const sendJobSchema = z.object({ messageId: z.number().int().positive() }).strict();

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
-import { campaignGate, hasDueEnrollment } from '../../src/campaigns/campaign-gate.js';
+import { campaignGate, hasDueEnrollment } from '../../src/orchestration/campaign-gate.js';
 import { findCampaign, type Campaign } from '../../src/campaigns/campaign-store.js';
 import { nextLocalMidnight } from '../../src/campaigns/send-window.js';
 import { isIdle } from '../../src/runtime/idle.js';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { SocialPlatform } from '../channels/live-channels.js';
+import type { SocialPlatform } from '../core/channels.js';
 
 export const CAMPAIGN_POSTS = 'campaign_posts';
 

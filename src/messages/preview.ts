@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { DomainError, type DomainErrorKind } from '../errors/domain-error.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import { DomainError, type DomainErrorKind } from '../core/domain-error.js';
+import type { Channel } from '../core/channels.js';
 import { findCampaign, type Campaign, type CampaignStep } from '../campaigns/campaign-store.js';
 import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 import type { ChannelAdapter, SendResult } from '../channels/adapter.js';
-import { normaliseEmail } from '../leads/identity.js';
-import { composeMessage, needsPreviousEmail, referencedTemplateIds, type ComposeLead } from './compose.js';
-import { lastSentEmails } from '../messages/message-store.js';
-import type { BodyFormat } from '../messages/message-body.js';
-import { currentVersions, findTemplate, listVersions } from './template-store.js';
+import { normaliseEmail } from '../core/identity.js';
+import { composeMessage, needsPreviousEmail, referencedTemplateIds, type ComposeLead } from '../campaigns/compose-message.js';
+import { lastSentEmails } from './message-store.js';
+import type { BodyFormat } from '../core/message-body.js';
+import { currentVersions, findTemplate, listVersions } from '../templates/template-store.js';
 
 /** A preview or test send cannot be made (unknown campaign, step, lead, template, adapter). */
 export class PreviewError extends DomainError {

@@ -1,21 +1,21 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { enqueueSends } from '../messages/enqueue-sends.js';
 import { messageKey } from '../messages/message-key.js';
-import { composeMessage, needsPreviousEmail, referencedTemplateIds, type SentEmail, type TemplateVersions } from '../templates/compose.js';
+import { composeMessage, needsPreviousEmail, referencedTemplateIds, type SentEmail, type TemplateVersions } from '../campaigns/compose-message.js';
 import { lastSentEmails } from '../messages/message-store.js';
 import { planMessages, type InsertedMessage, type PlannedMessage } from '../messages/message-lifecycle.js';
 import { CAMPAIGN_LEADS, endEnrollments, LIVE_ENROLLMENT_STATES, takeForTick } from '../enrollments/enrollment-lifecycle.js';
 import { currentVersions, logRenders, type RenderLogEntry } from '../templates/template-store.js';
-import type { Channel } from './campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import type { CampaignService } from './campaign-service.js';
 import type { ContentCalendar } from '../content/content-calendar.js';
 import type { ComposeService } from '../llm/compose-service.js';
-import type { Campaign, CampaignStep } from './campaign-store.js';
-import { loadCampaignDefinition, type CampaignDefinition } from './campaign-definition.js';
+import type { Campaign, CampaignStep } from '../campaigns/campaign-store.js';
+import { loadCampaignDefinition, type CampaignDefinition } from '../campaigns/campaign-definition.js';
 import { campaignGate, takesTicks } from './campaign-gate.js';
 
 export interface TickResult {
