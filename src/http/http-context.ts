@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../core/clock.js';
-import type { Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { CampaignService } from '../orchestration/campaign-service.js';
 import type { TemplateService } from '../templates/template-service.js';
@@ -14,7 +14,7 @@ export interface HttpContext {
   log: Logger;
   clock: Clock;
   db: Knex;
-  redis: Redis;
+  redis: RedisClient;
   queues: QueueRegistry;
   campaigns: CampaignService;
   templates: TemplateService;

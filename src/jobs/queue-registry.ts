@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { z } from 'zod';
-import type { Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { QueueDefinition } from './queue-definition.js';
 import type { QueueDirectory } from './queue-directory.js';
 
@@ -12,7 +12,7 @@ export class QueueRegistry {
   private readonly queues = new Map<string, Queue>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly prefix: string,
     /** The queues of the catalogue by role, for code that adds jobs. */
     readonly directory: QueueDirectory,

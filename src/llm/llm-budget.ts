@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { Clock } from '../core/clock.js';
 import { clockMinute, redisKeys } from '../redis/keys.js';
 
@@ -24,7 +24,7 @@ export interface BudgetReservation {
  * atomically against both limits, so concurrent workers can never overrun the budget; after the
  * call the reservation is corrected to the real usage.
  */
-export function llmBudget(redis: Redis, prefix: string, limits: { rpm: number; tpm: number }, clock: Clock) {
+export function llmBudget(redis: RedisClient, prefix: string, limits: { rpm: number; tpm: number }, clock: Clock) {
   return {
     async reserve(tokens: number): Promise<BudgetReservation | undefined> {
       const key = redisKeys.llmBudget(prefix, clockMinute(clock.now()));

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../core/clock.js';
-import type { Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { CampaignService } from '../orchestration/campaign-service.js';
 import type { Channel } from '../core/channels.js';
@@ -33,7 +33,7 @@ export interface ReconcilerDeps {
   log: Logger;
   config: Config;
   campaigns: CampaignService;
-  redis: Redis;
+  redis: RedisClient;
   inbox: Pick<InboxService, 'requeueUnapplied'>;
 }
 

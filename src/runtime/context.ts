@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { createDb } from '../db/knex.js';
 import { QueueRegistry } from '../jobs/queue-registry.js';
 import { queueDirectory } from '../../queues/index.js';
-import { createRedisConnection, type ConnectionRole, type Redis } from '../redis/connection.js';
+import { createRedisConnection, type ConnectionRole, type RedisClient } from '../redis/connection.js';
 import { campaignService, type CampaignService } from '../orchestration/campaign-service.js';
 import { tickService, type TickService } from '../orchestration/tick-service.js';
 import { sendService, type SendService } from '../messages/send-service.js';
@@ -34,7 +34,7 @@ export interface AppContext {
   log: Logger;
   clock: Clock;
   db: Knex;
-  redis: Redis;
+  redis: RedisClient;
   queues: QueueRegistry;
   campaigns: CampaignService;
   ticks: TickService;

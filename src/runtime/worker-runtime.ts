@@ -6,7 +6,8 @@ import { reconcileQueue, reconcileSchedulerId } from '../../queues/reconcile.js'
 import { allProcessors, type ProcessorContext } from '../../processors/index.js';
 import { checkCatalogue } from '../jobs/catalogue.js';
 import { bindProcessor, type ProcessorDefinition } from '../jobs/processor.js';
-import { createRedisConnection, readEvictionPolicy, type Redis } from '../redis/connection.js';
+import { createRedisConnection, readEvictionPolicy, topologyMismatch, type RedisClient } from '../redis/connection.js';
+import { redisTopology } from '../redis/topology.js';
 import type { AppContext } from './context.js';
 
 export interface RunningWorkers {
@@ -28,6 +29,16 @@ export async function warnOnEvictionPolicy(ctx: AppContext): Promise<void> {
   }
 }
 
+/**
+ * Refuses to run workers against a Redis Cluster node configured as one server (REDIS_URL or a
+ * Sentinel's primary): BullMQ would fail every command for another node's slots with MOVED.
+ */
+export async function refuseMismatchedTopology(ctx: AppContext): Promise<void> {
+  if (ctx.redis.status !== 'ready') await once(ctx.redis, 'ready');
+  const mismatch = await topologyMismatch(ctx.redis, redisTopology(ctx.config));
+  if (mismatch !== undefined) throw new Error(mismatch);
+}
+
 /** Upserts the tick scheduler of every ACTIVE campaign (removing others) and the reconciler's. */
 export async function syncJobSchedulers(ctx: AppContext): Promise<void> {
   await ctx.campaigns.syncSchedulers();
@@ -46,6 +57,7 @@ export async function startWorkers(
   options: { schedule?: boolean } = {},
 ): Promise<RunningWorkers> {
   checkCatalogue(allQueues, processors);
+  await refuseMismatchedTopology(ctx);
   await warnOnEvictionPolicy(ctx);
   const outlasting = processors.filter((processor) => processor.queue.maxJobMs >= ctx.config.SHUTDOWN_TIMEOUT).map((processor) => processor.queue.name);
   if (outlasting.length > 0) {
@@ -54,7 +66,7 @@ export async function startWorkers(
       'jobs of these queues may outlast SHUTDOWN_TIMEOUT: a shutdown during one cuts it short',
     );
   }
-  const connection: Redis = createRedisConnection(ctx.config, 'worker', ctx.log);
+  const connection: RedisClient = createRedisConnection(ctx.config, 'worker', ctx.log);
   const workers = processors.map((processor) => {
     const limiter = processor.queue.limiter?.(ctx.config);
     const worker = new Worker(processor.queue.name, bindProcessor(processor, ctx), {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/connection.js';
 import type { BreakerState } from './breakers.js';
 import { redisKeys } from '../../redis/keys.js';
 
@@ -6,13 +6,13 @@ import { redisKeys } from '../../redis/keys.js';
  * Records a breaker's new state where every process can read it: breakers live in the worker
  * processes, `/readyz` is answered by the API process. The last state reported by any worker wins.
  */
-export async function publishBreakerState(redis: Redis, prefix: string, state: BreakerState): Promise<void> {
+export async function publishBreakerState(redis: RedisClient, prefix: string, state: BreakerState): Promise<void> {
   // One hash per deployment: field = breaker name, value = its last reported state.
   await redis.hset(redisKeys.breakerStates(prefix), state.name, JSON.stringify({ ...state, pid: process.pid }));
 }
 
 /** Every breaker state reported by the workers, by name. */
-export async function readBreakerStates(redis: Redis, prefix: string): Promise<BreakerState[]> {
+export async function readBreakerStates(redis: RedisClient, prefix: string): Promise<BreakerState[]> {
   const fields = await redis.hgetall(redisKeys.breakerStates(prefix));
   return Object.values(fields)
     .map((value) => JSON.parse(value) as BreakerState)

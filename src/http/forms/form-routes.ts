@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Config } from '../../config/config.js';
 import type { Clock } from '../../core/clock.js';
-import type { Redis } from '../../redis/connection.js';
+import type { RedisClient } from '../../redis/connection.js';
 import { captureLeads } from '../../leads/lead-capture.js';
 import { wantsHtml } from '../negotiation.js';
 import { clockMinute, redisKeys } from '../../redis/keys.js';
@@ -41,7 +41,7 @@ export interface FormDeps {
   config: Config;
   db: Knex;
   clock: Clock;
-  redis: Redis;
+  redis: RedisClient;
 }
 
 /**
