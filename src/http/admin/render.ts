@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Response } from 'express';
 import { Eta } from 'eta';
 import type { KillSwitchState } from '../../settings/kill-switch.js';
+import { viewFormat } from './format.js';
 import { ADMIN_ROLES, OPERATE_ROLES, REVIEW_ROLES, roleAllows, type Role } from '../../operators/roles.js';
 
 /**
@@ -84,13 +85,14 @@ export interface PageData {
 }
 
 /**
- * Renders `views/<view>.eta` with `data` and the request's {@link AdminFrame} (as `it.frame`),
+ * Renders `views/<view>.eta` with `data`, the request's {@link AdminFrame} (as `it.frame`) and
+ * the shared formatters (`it.fmt`),
  * inside the layout (navigation, kill switch state, sign-out), and sends it as HTML that is
  * never cached. `status` defaults to 200.
  */
 export function renderAdminPage(res: Response, view: string, data: PageData, status = 200): void {
   const frame = adminFrameOf(res);
-  const page = { ...data, frame };
+  const page = { ...data, frame, fmt: viewFormat };
   const body = views.render(`./${view}`, page);
   const html = views.render('./layout', { ...page, body });
   res.status(status).set('Cache-Control', 'no-store').type('html').send(html);
