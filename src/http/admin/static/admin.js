@@ -38,5 +38,20 @@ function setUpReviewKeys() {
   });
 }
 
+// A spec file chosen on "New campaign" is read into the spec field (and its format chosen), so the
+// form posts it like pasted text.
+function setUpFileLoading() {
+  for (const input of document.querySelectorAll('input[type="file"][data-load-into]')) {
+    input.addEventListener('change', async () => {
+      const file = input.files?.[0];
+      if (file === undefined) return;
+      document.getElementById(input.dataset.loadInto).value = await file.text();
+      const format = document.getElementById(input.dataset.formatField);
+      if (format !== null) format.value = file.name.toLowerCase().endsWith('.json') ? 'json' : 'yaml';
+    });
+  }
+}
+
 setUpSelectAll();
+setUpFileLoading();
 setUpReviewKeys();
