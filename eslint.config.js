@@ -58,6 +58,6 @@ export default tseslint.config(
     // The console's one browser script, served as is (no build step).
     files: ['src/http/admin/static/**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
-    languageOptions: { sourceType: 'script', globals: { document: 'readonly', HTMLElement: 'readonly' } },
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', HTMLElement: 'readonly', fetch: 'readonly', setTimeout: 'readonly', FormData: 'readonly', File: 'readonly' } },
   },
 );
