@@ -83,7 +83,7 @@ export function importPages(router: Router, ctx: AppContext): void {
       const result = importResult.safeParse(job.returnvalue);
       res.set('Cache-Control', 'no-store').json({
         state,
-        fileName: job.data.fileName,
+        fileName: importLeadsQueue.schema.safeParse(job.data).data?.fileName ?? null,
         progress: progress.success ? progress.data : {},
         result: result.success ? result.data : null,
         failedReason: state === 'failed' ? (job.failedReason ?? 'the import failed') : null,
