@@ -40,7 +40,7 @@ describe('the data pages in Chromium: imports, leads, suppressions, operators, a
     await app.startWorkers();
     const { page, email } = await app.signIn(browser, 'operator');
     await page.getByRole('link', { name: 'Imports' }).click();
-    await page.getByLabel('Campaign').selectOption(String(campaignId));
+    await page.getByLabel('Campaign', { exact: true }).selectOption(String(campaignId));
     await page.getByLabel(/^CSV file/).setInputFiles({ name: 'crm export.csv', mimeType: 'text/csv', buffer: Buffer.from(upload) });
     await page.getByRole('button', { name: 'Upload and import' }).click();
     await page.getByText('Import finished: 3 rows read: 2 imported, 0 duplicates, 1 invalid, 0 suppressed.').waitFor();
@@ -48,13 +48,13 @@ describe('the data pages in Chromium: imports, leads, suppressions, operators, a
     const download = page.waitForEvent('download');
     await page.getByRole('link', { name: /^Download the error report of import \d+ \(CSV\)$/ }).click();
     const report = await readFile(await (await download).path(), 'utf8');
-    expect(report).to.include('not-an-address');
+    expect(report.split('\r\n')[1]).to.match(/^4,email: /);
 
     // The lead, found by a part of its company name, with the message the tick wrote for it.
     await app.ctx.ticks.runTick(campaignId, app.ctx.clock.now());
     await page.getByRole('link', { name: 'Leads' }).click();
     await page.getByLabel('Search by email, name or company').fill('procter');
-    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.getByRole('link', { name: 'niamh@oconnor.example' }).click();
     await page.getByRole('heading', { name: 'niamh@oconnor.example' }).waitFor();
     await page.getByText('Spring 春 & <Summer>').first().waitFor();
@@ -87,14 +87,14 @@ describe('the data pages in Chromium: imports, leads, suppressions, operators, a
     await page.getByRole('button', { name: 'Remove spam.example' }).click();
     await page.getByText('Removed the suppression of @spam.example.').waitFor();
     // The forgotten person is found by their address, as a hash.
-    await page.getByRole('searchbox', { name: 'Search' }).fill("sean.o'brien@example.com");
-    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('searchbox', { name: 'Search', exact: true }).fill("sean.o'brien@example.com");
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
     expect(await page.locator('table:has(caption:text("Suppressions")) tbody tr').count()).to.equal(1);
 
     await page.getByRole('link', { name: 'Operators' }).click();
-    await page.getByLabel('Email').fill('zoe@example.com');
+    await page.getByLabel('Email', { exact: true }).fill('zoe@example.com');
     await page.getByLabel('Password (at least 12 characters)').fill('another long passphrase');
-    await page.getByLabel('Role').selectOption('reviewer');
+    await page.getByLabel('Role', { exact: true }).selectOption('reviewer');
     await page.getByRole('button', { name: 'Add operator' }).click();
     await page.getByText('Operator zoe@example.com added as reviewer.').waitFor();
     await page.getByRole('button', { name: 'Disable zoe@example.com' }).click();
@@ -126,17 +126,17 @@ describe('the data pages in Chromium: imports, leads, suppressions, operators, a
     expect(await page.content(), 'no address of the forgotten person, no token').not.to.include('brien@').and.not.to.include(token);
 
     // Filters: by action, and by the person's address (which finds their hash).
-    await page.getByLabel('Action').selectOption('operator.disable');
+    await page.getByLabel('Action', { exact: true }).selectOption('operator.disable');
     await page.getByRole('button', { name: 'Filter' }).click();
     expect((await auditTable(page)).map((cells) => cells[3])).to.deep.equal(['operator.disable']);
     expect((await auditTable(page))[0]?.[5]).to.include('"disabled":false');
-    await page.getByLabel('Action').selectOption('');
+    await page.getByLabel('Action', { exact: true }).selectOption('');
     await page.getByLabel('Subject id (or a person’s address)').fill("Sean.O'Brien@example.com");
     await page.getByRole('button', { name: 'Filter' }).click();
     expect((await auditTable(page)).map((cells) => cells[3])).to.deep.equal(['lead.forget']);
   });
 
-  it('shows a viewer every data page without an action button, answers its posts with 403, and has no serious accessibility violation at both widths', async () => {
+  it('shows a viewer every data page without an action button, answers its posts with 403, and none of them (as an admin sees them, with every control) has a serious accessibility violation at both widths', async () => {
     const { leadIds } = await seedCampaign(app.ctx, { leads: [{ email: 'ana@example.com', firstName: 'Ana', company: 'Acme' }] });
     await app.ctx.db('suppressions').insert({ kind: 'domain', value: 'spam.example', reason: 'manual', created_by: 'test', created_at: app.ctx.clock.now() });
     const pages = ['/admin/imports', '/admin/leads', `/admin/leads/${leadIds[0]}`, '/admin/suppressions', '/admin/audit'];
@@ -149,7 +149,6 @@ describe('the data pages in Chromium: imports, leads, suppressions, operators, a
       const { page, context } = await app.signIn(browser, 'viewer', viewport);
       for (const path of pages) {
         await page.goto(app.url(path));
-        await expectNoSeriousA11yViolations(page, `${path} for a viewer at ${viewport.width} px`);
         expect(await page.locator('main form[method="post"]').count(), `${path} has no action for a viewer`).to.equal(0);
       }
       await page.goto(app.url('/admin/operators'));

@@ -41,8 +41,8 @@ function setUpImportUpload() {
         bar.value = 100;
         const result = job.result ?? {};
         if (result.outcome === 'already-imported') show(`${fileName} was imported into this campaign before (import ${result.batchId}); nothing done. Tick "Import again" to repeat it.`);
-        else show(`Import finished: ${describeProgress(job.progress)}.`);
-        if (result.batchId !== undefined && (job.progress.invalid ?? 0) > 0) {
+        else show(`Import finished: ${describeProgress(result)}.`);
+        if (result.batchId !== undefined && (result.invalid ?? 0) > 0) {
           const link = document.createElement('a');
           link.href = `/admin/imports/${result.batchId}/errors.csv`;
           link.textContent = `Download the error report of import ${result.batchId} (CSV)`;
