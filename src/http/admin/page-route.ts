@@ -37,15 +37,16 @@ export function pageRoute(handler: PageHandler): RequestHandler {
 }
 
 /**
- * A form post that goes back to a page when done: a refusal the operator can act on (a state
- * that does not allow it, invalid input, Redis down) returns to `back(req)` with the refusal
- * as the notice; anything else goes to {@link adminPageErrors}.
+ * A form post that goes back to a page when done: a refusal the operator can act on from that
+ * page (a state that does not allow it, 409; Redis down, 503) returns to `back(req)` with the
+ * refusal as the notice. Anything else (invalid input, a missing entity, a failure) goes to
+ * {@link adminPageErrors}, which answers with its status.
  */
 export function pageAction(config: Pick<Config, 'PUBLIC_URL'>, back: (req: Request) => string, handler: PageHandler): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     handler(req, res).catch((error: unknown) => {
       const refusal = refusalOf(error);
-      if (refusal === undefined || res.headersSent) {
+      if (refusal === undefined || (refusal.status !== 409 && refusal.status !== 503) || res.headersSent) {
         next(error);
         return;
       }
