@@ -31,14 +31,22 @@ function toJson(value: unknown): string | null {
  * there is one, so that the change and its record commit together.
  */
 export async function recordAudit(db: Knex, entry: AuditEntry, at: Date): Promise<void> {
-  await db(AUDIT_LOG).insert({
-    at,
-    actor: entry.actor,
-    via: entry.via,
-    action: entry.action,
-    subject_type: entry.subjectType,
-    subject_id: entry.subjectId,
-    before: toJson(entry.before),
-    after: toJson(entry.after),
-  });
+  await recordAuditEntries(db, [entry], at);
+}
+
+/** Appends several entries made at the same moment (a bulk decision), in one statement. */
+export async function recordAuditEntries(db: Knex, entries: readonly AuditEntry[], at: Date): Promise<void> {
+  if (entries.length === 0) return;
+  await db(AUDIT_LOG).insert(
+    entries.map((entry) => ({
+      at,
+      actor: entry.actor,
+      via: entry.via,
+      action: entry.action,
+      subject_type: entry.subjectType,
+      subject_id: entry.subjectId,
+      before: toJson(entry.before),
+      after: toJson(entry.after),
+    })),
+  );
 }

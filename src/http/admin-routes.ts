@@ -20,6 +20,7 @@ import {
 import { bullBoardApp } from './bull-board.js';
 import { boardAccess } from './bull-board-access.js';
 import { renderLoginPage } from './login-page.js';
+import { recordAudit } from '../audit/audit-log.js';
 import { wantsHtml } from './negotiation.js';
 
 /** Where Bull Board lives. */
@@ -107,6 +108,7 @@ export function adminRouter({ config, log, db, clock, boardQueues, pages }: Admi
     if (previousSessionId !== undefined) await sessions.end(previousSessionId);
     const session = await sessions.start(operator.id);
     log.info({ event: 'admin_login', operatorId: operator.id, role: operator.role }, 'operator signed in');
+    await recordAudit(db, { actor: operator.email, via: html ? 'page' : 'api', action: 'sign-in', subjectType: 'operator', subjectId: String(operator.id) }, clock.now());
     setSessionCookies(res, config, session);
     res.set('Cache-Control', 'no-store');
     if (html) res.redirect(303, CONSOLE_PATH);

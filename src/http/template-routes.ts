@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
 import { apiTokenOf } from './api-auth.js';
 import { requireRole } from './require-role.js';
+import { apiActions } from './api-auditor.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
 import { route } from './route.js';
 import { parseCampaignSpec } from '../campaigns/campaign-spec.js';
@@ -79,7 +80,7 @@ export function templateRoutes(router: Router, ctx: AppContext): void {
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const spec = parseCampaignSpec(req.body);
-      res.json({ campaign: await ctx.campaigns.editSequence(id, spec, apiActor(req)) });
+      res.json({ campaign: await apiActions(req, ctx).editSequence(id, spec) });
     }),
   );
 }

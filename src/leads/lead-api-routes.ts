@@ -14,6 +14,7 @@ import { errorReportCsv } from './lead-export.js';
 import type { LeadRow } from './lead-row.js';
 import { newUploadId, removeUpload, uploadDirectory, uploadPath } from './import-uploads.js';
 import { requireRole } from '../http/require-role.js';
+import { apiActions, apiAuditActor } from '../http/api-auditor.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
 import { idParam } from '../http/params.js';
 
@@ -213,6 +214,7 @@ export function leadApiRoutes(router: Router, ctx: AppContext): void {
         }
       });
       const report = await captureLeads(ctx, id, rows, { enroll: true });
+      await apiActions(req, ctx).recordLeadsAdded(id, { total: report.total, imported: report.imported });
       const badShape = new Set(shapeErrors.map((error) => error.index));
       const errors = [...shapeErrors, ...report.errors.filter((error) => !badShape.has(error.index))].sort((a, b) => a.index - b.index);
       res.status(200).json({
@@ -236,6 +238,7 @@ export function leadApiRoutes(router: Router, ctx: AppContext): void {
       if (declared > maxBytes + 64 * 1024) throw new UploadError(413, `the upload is larger than the limit of ${ctx.config.IMPORT_MAX_BYTES}`);
       await mkdir(uploadDir, { recursive: true });
       const upload = await receiveUpload(req, uploadDir, maxBytes);
+      let jobId: string | undefined;
       try {
         const fields = importFields.safeParse(upload.fields);
         if (!fields.success) throw new UploadError(400, z.prettifyError(fields.error));
@@ -246,17 +249,19 @@ export function leadApiRoutes(router: Router, ctx: AppContext): void {
             campaignId: id,
             uploadId: upload.uploadId,
             fileName: upload.fileName,
-            createdBy: 'api',
+            createdBy: apiAuditActor(req),
             force: force === 'true' || force === '1',
             attribution,
           }),
         );
-        res.status(202).json({ jobId: job.id, queue: importLeadsQueue.name });
+        jobId = job.id;
       } catch (error) {
         // No job will ever read this upload (bad fields, Redis down): it goes now, not in a day.
         await removeUpload(uploadDir, upload.uploadId);
         throw error;
       }
+      await apiActions(req, ctx).recordImportQueued(id, { fileName: upload.fileName, jobId });
+      res.status(202).json({ jobId, queue: importLeadsQueue.name });
     }),
   );
 
