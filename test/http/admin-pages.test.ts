@@ -77,7 +77,7 @@ describe('the console pages over HTTP', function () {
     }
     expect((await post(`/admin/campaigns/${campaignId}/pause`, {}, false)).status).to.equal(403);
     expect((await app.ctx.campaigns.require(campaignId)).status).to.equal('ACTIVE');
-    expect(await app.ctx.db('audit_log').count<Array<{ count: number }>>('* as count')).to.deep.equal([{ count: 0 }]);
+    expect(await app.ctx.db('audit_log').whereNot({ action: 'sign-in' }).count<Array<{ count: number }>>('* as count')).to.deep.equal([{ count: 0 }]);
   });
 
   it('prints lead and campaign text escaped, never as markup', async () => {
