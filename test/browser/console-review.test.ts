@@ -92,7 +92,7 @@ describe('the review queue in Chromium', function () {
       { message_id: third, subject: 'Edited: 5 < 6 & "quotes"', body: '<p>Written by a person: 5 &lt; 6, café ☕</p>' },
     ]);
     expect(await statusCounts(app.ctx, campaignId)).to.deep.equal({ SENT_PROOF: 2, REJECTED: 2 });
-    const audit = (await app.ctx.db('audit_log').orderBy('id').select('actor', 'via', 'action', 'subject_id')) as Array<Record<string, unknown>>;
+    const audit = (await app.ctx.db('audit_log').whereNot({ action: 'sign-in' }).orderBy('id').select('actor', 'via', 'action', 'subject_id')) as Array<Record<string, unknown>>;
     expect(audit).to.deep.equal(
       [
         ['message.approve', first],

@@ -43,7 +43,7 @@ describe('the console shell in Chromium', function () {
     await page.getByRole('button', { name: 'Resume sending' }).click();
     await page.getByText('Sending resumed.').waitFor();
     await page.getByText('Sending is running (kill switch off).').waitFor();
-    const audit = (await app.ctx.db('audit_log').orderBy('id').select('actor', 'via', 'action')) as Array<Record<string, string>>;
+    const audit = (await app.ctx.db('audit_log').whereNot({ action: 'sign-in' }).orderBy('id').select('actor', 'via', 'action')) as Array<Record<string, string>>;
     expect(audit).to.deep.equal([
       { actor: 'operator@example.com', via: 'page', action: 'kill-switch.on' },
       { actor: 'operator@example.com', via: 'page', action: 'kill-switch.off' },

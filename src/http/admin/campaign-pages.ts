@@ -3,7 +3,6 @@ import { z } from 'zod';
 import type { AppContext } from '../../runtime/context.js';
 import { campaignReport } from '../../analytics/campaign-report.js';
 import { campaignSummaries, emptySummary } from '../../analytics/campaign-summaries.js';
-import { recordAudit } from '../../audit/audit-log.js';
 import { loadCampaignDefinition } from '../../campaigns/campaign-definition.js';
 import { parseCampaignSpecText } from '../../campaigns/campaign-spec.js';
 import { listCampaigns, type Campaign } from '../../campaigns/campaign-store.js';
@@ -13,7 +12,7 @@ import { DomainError, NotFoundError } from '../../errors/domain-error.js';
 import { OPERATE_ROLES } from '../../operators/roles.js';
 import { cursorId, entityId, idParam } from '../params.js';
 import { redirectWithNotice } from './notice.js';
-import { pageAction, pageActor, pageRoute, requirePageRole } from './page-route.js';
+import { pageAction, pageActions, pageRoute, requirePageRole } from './page-route.js';
 import { renderAdminPage } from './render.js';
 
 /** The lifecycle buttons of a campaign page, in the order they are shown. */
@@ -109,8 +108,7 @@ export function campaignPages(router: Router, ctx: AppContext): void {
       const { spec } = form.data;
       try {
         const parsed = parseCampaignSpecText(form.data.spec, 'the spec', form.data.format);
-        const id = await ctx.campaigns.create(parsed);
-        await recordAudit(ctx.db, { actor: pageActor(req), via: 'page', action: 'campaign.create', subjectType: 'campaign', subjectId: String(id), after: { name: parsed.name, slug: parsed.slug, status: 'DRAFT' } }, ctx.clock.now());
+        const id = await pageActions(req, ctx).createCampaign(parsed);
         redirectWithNotice(res, ctx.config, `/admin/campaigns/${id}`, { kind: 'success', text: `Campaign "${parsed.name}" created (DRAFT): approve its strategy, then start it.` });
       } catch (error) {
         if (!(error instanceof DomainError) || (error.kind !== 'invalid' && error.kind !== 'conflict')) throw error;
@@ -161,27 +159,7 @@ export function campaignPages(router: Router, ctx: AppContext): void {
       (req: Request) => `/admin/campaigns/${encodeURIComponent(String(req.params.id))}`,
       async (req, res) => {
         const { id, action } = actionParams.parse(req.params);
-        const actor = pageActor(req);
-        const before = await ctx.campaigns.require(id);
-        const after =
-          action === 'approve'
-            ? await ctx.campaigns.approve(id, null, actor)
-            : action === 'pause'
-              ? await ctx.campaigns.pause(id, 'page')
-              : await ctx.campaigns[action](id);
-        await recordAudit(
-          ctx.db,
-          {
-            actor,
-            via: 'page',
-            action: `campaign.${action}`,
-            subjectType: 'campaign',
-            subjectId: String(id),
-            before: { status: before.status, strategy: before.strategyStatus },
-            after: { status: after.status, strategy: after.strategyStatus },
-          },
-          ctx.clock.now(),
-        );
+        await pageActions(req, ctx).campaign(id, action);
         redirectWithNotice(res, ctx.config, `/admin/campaigns/${id}`, { kind: 'success', text: actionDone[action] });
       },
     ),

@@ -1,11 +1,10 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../runtime/context.js';
-import { recordAudit } from '../../audit/audit-log.js';
 import { OPERATE_ROLES } from '../../operators/roles.js';
-import { readKillSwitch, setKillSwitch } from '../../settings/kill-switch.js';
+import { readKillSwitch } from '../../settings/kill-switch.js';
 import { redirectWithNotice } from './notice.js';
-import { pageAction, pageActor, pageRoute, requirePageRole } from './page-route.js';
+import { pageAction, pageActions, pageRoute, requirePageRole } from './page-route.js';
 import { renderAdminPage } from './render.js';
 
 const killSwitchForm = z.object({ on: z.enum(['true', 'false']).transform((value) => value === 'true') });
@@ -32,14 +31,7 @@ export function killSwitchPages(router: Router, ctx: AppContext): void {
       () => '/admin/kill-switch',
       async (req, res) => {
         const { on } = killSwitchForm.parse(req.body);
-        const actor = pageActor(req);
-        const before = await readKillSwitch(ctx.db);
-        const after = await setKillSwitch(ctx, on, actor);
-        await recordAudit(
-          ctx.db,
-          { actor, via: 'page', action: on ? 'kill-switch.on' : 'kill-switch.off', subjectType: 'kill-switch', subjectId: null, before: { on: before.on }, after: { on: after.on, pausedQueues: after.pausedQueues } },
-          ctx.clock.now(),
-        );
+        const after = await pageActions(req, ctx).killSwitch(on);
         const queues = after.queuesUpdated ? '' : ' The queues could not be reached; every send gate still reads the switch.';
         redirectWithNotice(res, ctx.config, '/admin', { kind: 'success', text: (on ? 'All sending is stopped.' : 'Sending resumed.') + queues });
       },

@@ -1,14 +1,13 @@
 import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../runtime/context.js';
-import { recordAudit } from '../../audit/audit-log.js';
 import { DomainError } from '../../errors/domain-error.js';
 import { deadLetterService, describeRefusals, describeRetry, type RetryOutcome } from '../../messages/dead-letter-service.js';
 import { unknownService } from '../../messages/unknown-service.js';
 import { OPERATE_ROLES } from '../../operators/roles.js';
 import { entityId, idParam } from '../params.js';
 import { redirectWithNotice } from './notice.js';
-import { pageAction, pageActor, pageRoute, requirePageRole } from './page-route.js';
+import { pageAction, pageActions, pageRoute, requirePageRole } from './page-route.js';
 import { renderAdminPage } from './render.js';
 
 /** Rows shown per list; the page says when there are more (retry-all still takes every one). */
@@ -40,13 +39,9 @@ export function messagePages(router: Router, ctx: AppContext): void {
   const deadLetters = deadLetterService(ctx);
   const unknowns = unknownService(ctx);
 
-  async function retried(req: Request, subject: { type: string; id: number }, outcome: RetryOutcome): Promise<string> {
+  /** The notice of a retry; a retry that queued nothing is refused with why. */
+  function retried(outcome: RetryOutcome): string {
     if (outcome.queued.length === 0) throw new DomainError(`No DEAD message could be retried: ${describeRefusals(outcome)}.`, 'conflict');
-    await recordAudit(
-      ctx.db,
-      { actor: pageActor(req), via: 'page', action: 'message.retry', subjectType: subject.type, subjectId: String(subject.id), before: { status: 'DEAD' }, after: { status: 'QUEUED', queued: outcome.queued } },
-      ctx.clock.now(),
-    );
     return `${describeRetry(outcome).replace(/^q/, 'Q')}.`;
   }
 
@@ -75,7 +70,7 @@ export function messagePages(router: Router, ctx: AppContext): void {
     operate,
     pageAction(ctx.config, backToMessages, async (req, res) => {
       const { id } = idParam.parse(req.params);
-      const text = await retried(req, { type: 'message', id }, await deadLetters.retry({ ids: [id] }, pageActor(req)));
+      const text = retried(await pageActions(req, ctx).retryDead({ ids: [id] }));
       redirectWithNotice(res, ctx.config, backToMessages(req), { kind: 'success', text });
     }),
   );
@@ -85,7 +80,7 @@ export function messagePages(router: Router, ctx: AppContext): void {
     operate,
     pageAction(ctx.config, backToMessages, async (req, res) => {
       const { campaignId } = campaignForm.parse(req.body);
-      const text = await retried(req, { type: 'campaign', id: campaignId }, await deadLetters.retry({ campaignId }, pageActor(req)));
+      const text = retried(await pageActions(req, ctx).retryDead({ campaignId }));
       redirectWithNotice(res, ctx.config, backToMessages(req), { kind: 'success', text });
     }),
   );
@@ -96,13 +91,8 @@ export function messagePages(router: Router, ctx: AppContext): void {
     pageAction(ctx.config, backToMessages, async (req, res) => {
       const { id } = idParam.parse(req.params);
       const { resolution } = resolutionForm.parse(req.body);
-      const resolved = await unknowns.resolve([id], resolution, pageActor(req));
+      const resolved = await pageActions(req, ctx).resolveUnknown([id], resolution);
       if (resolved.length === 0) throw new DomainError(`Message ${id} is not UNKNOWN (any more); nothing changed.`, 'conflict');
-      await recordAudit(
-        ctx.db,
-        { actor: pageActor(req), via: 'page', action: 'message.resolve', subjectType: 'message', subjectId: String(id), before: { status: 'UNKNOWN' }, after: { resolution } },
-        ctx.clock.now(),
-      );
       redirectWithNotice(res, ctx.config, backToMessages(req), { kind: 'success', text: `Message ${id} resolved as ${resolutionWords[resolution]}.` });
     }),
   );
@@ -114,13 +104,8 @@ export function messagePages(router: Router, ctx: AppContext): void {
       const { campaignId, resolution } = resolveAllForm.parse(req.body);
       await ctx.campaigns.require(campaignId);
       const ids = (await unknowns.list(campaignId)).map((message) => message.id);
-      const resolved = await unknowns.resolve(ids, resolution, pageActor(req));
-      if (resolved.length === 0) throw new DomainError(`Campaign ${campaignId} has no UNKNOWN message; nothing changed.`, 'conflict');
-      await recordAudit(
-        ctx.db,
-        { actor: pageActor(req), via: 'page', action: 'message.resolve', subjectType: 'campaign', subjectId: String(campaignId), before: { status: 'UNKNOWN' }, after: { resolution, resolved } },
-        ctx.clock.now(),
-      );
+      if (ids.length === 0) throw new DomainError(`Campaign ${campaignId} has no UNKNOWN message; nothing changed.`, 'conflict');
+      const resolved = await pageActions(req, ctx).resolveUnknown(ids, resolution);
       redirectWithNotice(res, ctx.config, backToMessages(req), { kind: 'success', text: `${resolved.length} UNKNOWN message(s) of campaign ${campaignId} resolved as ${resolutionWords[resolution]}.` });
     }),
   );

@@ -2,6 +2,8 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { ZodError } from 'zod';
 import type { Config } from '../../config/config.js';
 import type { Logger } from '../../log/logger.js';
+import type { AppContext } from '../../runtime/context.js';
+import { auditedActions, type AuditedActions } from '../../audit/audited-actions.js';
 import { DomainError, type DomainErrorKind } from '../../errors/domain-error.js';
 import { roleAllows, roleRefusal, type Role } from '../../operators/roles.js';
 import { operatorSessionOf } from '../admin-session.js';
@@ -15,6 +17,14 @@ export type PageHandler = (req: Request, res: Response) => Promise<void>;
 /** Who acts, as the audit log and the services record it: the signed-in operator's email. */
 export function pageActor(req: Request): string {
   return operatorSessionOf(req).email;
+}
+
+/**
+ * The audited actions of a page request (src/audit/audited-actions.ts): each calls the service
+ * that owns the rule, as the API and the CLI do, and records the signed-in operator (via `page`).
+ */
+export function pageActions(req: Request, ctx: AppContext): AuditedActions {
+  return auditedActions(ctx, { db: ctx.db, clock: ctx.clock, actor: pageActor(req), via: 'page' });
 }
 
 const statusOfKind: Record<DomainErrorKind, number> = { 'not-found': 404, conflict: 409, invalid: 400, 'too-large': 413, unavailable: 503 };
@@ -37,15 +47,16 @@ export function pageRoute(handler: PageHandler): RequestHandler {
 }
 
 /**
- * A form post that goes back to a page when done: a refusal the operator can act on (a state
- * that does not allow it, invalid input, Redis down) returns to `back(req)` with the refusal
- * as the notice; anything else goes to {@link adminPageErrors}.
+ * A form post that goes back to a page when done: a refusal the operator can act on from that
+ * page (a state that does not allow it, 409; Redis down, 503) returns to `back(req)` with the
+ * refusal as the notice. Anything else (invalid input, a missing entity, a failure) goes to
+ * {@link adminPageErrors}, which answers with its status.
  */
 export function pageAction(config: Pick<Config, 'PUBLIC_URL'>, back: (req: Request) => string, handler: PageHandler): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     handler(req, res).catch((error: unknown) => {
       const refusal = refusalOf(error);
-      if (refusal === undefined || res.headersSent) {
+      if (refusal === undefined || (refusal.status !== 409 && refusal.status !== 503) || res.headersSent) {
         next(error);
         return;
       }

@@ -1,13 +1,12 @@
 import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { AppContext } from '../../runtime/context.js';
-import { recordAudit } from '../../audit/audit-log.js';
 import { htmlToText, textToHtml } from '../../messages/message-body.js';
 import { REVIEW_ROLES } from '../../operators/roles.js';
 import { ReviewError, type PendingMessage, type ReviewOutcome } from '../../review/review-service.js';
 import { cursorId, entityId, idParam } from '../params.js';
 import { redirectWithNotice } from './notice.js';
-import { pageAction, pageActor, pageRoute, refusalOf, requirePageRole } from './page-route.js';
+import { pageAction, pageActions, pageRoute, refusalOf, requirePageRole } from './page-route.js';
 import { renderAdminPage } from './render.js';
 
 /** Messages per page of the review queue. */
@@ -63,14 +62,6 @@ function backToQueue(req: Request): string {
 export function reviewPages(router: Router, ctx: AppContext): void {
   const review = requirePageRole(REVIEW_ROLES, 'approve, reject or edit messages');
 
-  async function audit(req: Request, action: string, ids: readonly number[], after: Record<string, unknown>): Promise<void> {
-    const actor = pageActor(req);
-    const at = ctx.clock.now();
-    for (const id of ids) {
-      await recordAudit(ctx.db, { actor, via: 'page', action, subjectType: 'message', subjectId: String(id), before: { status: 'PENDING_REVIEW' }, after }, at);
-    }
-  }
-
   router.get(
     '/review',
     pageRoute(async (req, res) => {
@@ -93,8 +84,7 @@ export function reviewPages(router: Router, ctx: AppContext): void {
     review,
     pageAction(ctx.config, backToQueue, async (req, res) => {
       const { ids } = bulkForm.parse(req.body);
-      const outcome = await ctx.reviews.approve(ids, { by: pageActor(req) });
-      await audit(req, 'message.approve', outcome.done, { status: 'QUEUED' });
+      const outcome = await pageActions(req, ctx).reviewApprove(ids);
       redirectWithNotice(res, ctx.config, backToQueue(req), { kind: outcome.done.length > 0 ? 'success' : 'error', text: describeOutcome('approved', outcome) });
     }),
   );
@@ -104,8 +94,7 @@ export function reviewPages(router: Router, ctx: AppContext): void {
     review,
     pageAction(ctx.config, backToQueue, async (req, res) => {
       const { id } = idParam.parse(req.params);
-      const outcome = await ctx.reviews.approve([id], { by: pageActor(req) });
-      await audit(req, 'message.approve', outcome.done, { status: 'QUEUED' });
+      const outcome = await pageActions(req, ctx).reviewApprove([id]);
       redirectWithNotice(res, ctx.config, backToQueue(req), { kind: outcome.done.length > 0 ? 'success' : 'error', text: describeOutcome('approved', outcome) });
     }),
   );
@@ -116,8 +105,7 @@ export function reviewPages(router: Router, ctx: AppContext): void {
     pageAction(ctx.config, backToQueue, async (req, res) => {
       const { id } = idParam.parse(req.params);
       const { reason } = rejectForm.parse(req.body);
-      const outcome = await ctx.reviews.reject([id], { by: pageActor(req), reason });
-      await audit(req, 'message.reject', outcome.done, { status: 'REJECTED', reason });
+      const outcome = await pageActions(req, ctx).reviewReject([id], reason);
       redirectWithNotice(res, ctx.config, backToQueue(req), { kind: outcome.done.length > 0 ? 'success' : 'error', text: describeOutcome('rejected', outcome) });
     }),
   );
@@ -143,12 +131,7 @@ export function reviewPages(router: Router, ctx: AppContext): void {
       if (before?.id !== id) throw new ReviewError(`message ${id} is not waiting for review`, 'not-found');
       const subject = before.channel === 'email' ? (form.subject ?? '') : null;
       try {
-        const edited = await ctx.reviews.edit(id, { subject, body: form.body }, pageActor(req));
-        await recordAudit(
-          ctx.db,
-          { actor: pageActor(req), via: 'page', action: 'message.edit', subjectType: 'message', subjectId: String(id), before: { subject: before.subject, body: before.body }, after: { subject: edited.subject, body: edited.body } },
-          ctx.clock.now(),
-        );
+        await pageActions(req, ctx).reviewEdit(id, { subject, body: form.body });
         redirectWithNotice(res, ctx.config, '/admin/review', { kind: 'success', text: `Message ${id} edited; it still waits for approval.` });
       } catch (error) {
         const refusal = refusalOf(error);
