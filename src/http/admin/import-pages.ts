@@ -12,8 +12,7 @@ import { importLeadsQueue } from '../../../queues/import-leads.js';
 import { requireRedis } from '../redis-guard.js';
 import { route } from '../route.js';
 import { entityId, idParam } from '../params.js';
-import { pageActions } from './page-actions.js';
-import { pageActor, pageRoute, refusalOf, requirePageRole } from './page-route.js';
+import { pageActions, pageActor, pageRoute, refusalOf, requirePageRole } from './page-route.js';
 import { renderAdminPage } from './render.js';
 
 /** Imports listed on the page. */

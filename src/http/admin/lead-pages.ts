@@ -8,8 +8,7 @@ import { listContactEvents } from '../../events/contact-event-store.js';
 import { ADMIN_ROLES } from '../../operators/roles.js';
 import { cursorId, idParam } from '../params.js';
 import { redirectWithNotice } from './notice.js';
-import { pageActions } from './page-actions.js';
-import { pageAction, pageRoute, requirePageRole } from './page-route.js';
+import { pageAction, pageActions, pageRoute, requirePageRole } from './page-route.js';
 import { renderAdminPage } from './render.js';
 
 /** Leads per page of the search. */

@@ -6,8 +6,7 @@ import { listApiTokens } from '../../operators/api-token-service.js';
 import { ADMIN_ROLES, ROLES } from '../../operators/roles.js';
 import { entityId } from '../params.js';
 import { redirectWithNotice } from './notice.js';
-import { pageActions } from './page-actions.js';
-import { pageAction, pageRoute, requirePageRole } from './page-route.js';
+import { pageAction, pageActions, pageRoute, requirePageRole } from './page-route.js';
 import { renderAdminPage } from './render.js';
 
 const OPERATORS_PAGE = '/admin/operators';

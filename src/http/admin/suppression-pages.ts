@@ -5,8 +5,7 @@ import { searchSuppressions } from '../../suppression/suppression-search.js';
 import { OPERATE_ROLES } from '../../operators/roles.js';
 import { cursorId, entityId } from '../params.js';
 import { redirectWithNotice } from './notice.js';
-import { pageActions } from './page-actions.js';
-import { pageAction, pageRoute, requirePageRole } from './page-route.js';
+import { pageAction, pageActions, pageRoute, requirePageRole } from './page-route.js';
 import { renderAdminPage } from './render.js';
 
 const SUPPRESSIONS_PAGE = '/admin/suppressions';
