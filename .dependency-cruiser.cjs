@@ -30,6 +30,7 @@ const layers = [
       'src/preflight',
       'src/orchestration',
       'src/maintenance',
+      'src/audit',
     ],
   },
   { layer: 'edges', areas: ['processors', 'src/http'] },

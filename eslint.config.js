@@ -113,4 +113,10 @@ export default tseslint.config(
   },
   { files: ['eslint.config.js', 'ecosystem.config.js', '.dependency-cruiser.cjs'], extends: [tseslint.configs.disableTypeChecked] },
   { files: ['.dependency-cruiser.cjs'], languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } } },
+  {
+    // The console's one browser script, served as is (no build step).
+    files: ['src/http/admin/static/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', HTMLElement: 'readonly', fetch: 'readonly', setTimeout: 'readonly', FormData: 'readonly', File: 'readonly' } },
+  },
 );

@@ -212,14 +212,21 @@ export function parseCampaignSpec(input: unknown): CampaignSpec {
   return parsed.data;
 }
 
-/** Reads a campaign spec from a `.json`, `.yaml` or `.yml` file. */
-export async function readCampaignSpecFile(path: string): Promise<CampaignSpec> {
-  const text = await readFile(path, 'utf8');
+/**
+ * Validates a spec written as JSON or YAML text; `source` names it in the error when the text
+ * does not parse. JSON is YAML, so `format` only chooses which parser's error is reported.
+ */
+export function parseCampaignSpecText(text: string, source: string, format: 'json' | 'yaml'): CampaignSpec {
   let raw: unknown;
   try {
-    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    raw = format === 'json' ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new CampaignSpecError([`${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`]);
+    throw new CampaignSpecError([`${source} is not valid ${format === 'json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`]);
   }
   return parseCampaignSpec(raw);
+}
+
+/** Reads a campaign spec from a `.json`, `.yaml` or `.yml` file. */
+export async function readCampaignSpecFile(path: string): Promise<CampaignSpec> {
+  return parseCampaignSpecText(await readFile(path, 'utf8'), path, path.endsWith('.json') ? 'json' : 'yaml');
 }

@@ -5,10 +5,10 @@ import { ensureDatabase, migrateLatest } from '../db/migrate.js';
 import { runPreflight } from '../preflight/preflight.js';
 import { runProcess, runWorkersUntilIdle } from '../runtime/processes.js';
 import { createAppContext } from '../runtime/context.js';
-import { CliError, config, logger, parseId, parsePositive, print, withContext, withDb } from './cli-support.js';
+import { cliActions, CliError, config, logger, parseId, parsePositive, print, setCliActor, withContext, withDb } from './cli-support.js';
 import { registerLeadCommands } from './lead-commands.js';
 import { registerSuppressionCommands } from './suppression-commands.js';
-import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
+import { readKillSwitch } from '../settings/kill-switch.js';
 import { campaignReport, reportToCsv, reportToMarkdown } from '../analytics/campaign-report.js';
 import { registerAccessCommands } from './access-commands.js';
 import { campaignTickQueue } from '../../queues/campaign-tick.js';
@@ -65,7 +65,7 @@ function registerControlCommands(program: Command): void {
       const parsed = z.enum(['on', 'off', 'status']).safeParse(state);
       if (!parsed.success) throw new CliError(`kill takes on, off or status, not "${state}"`);
       await withContext(async (ctx) => {
-        const result = parsed.data === 'status' ? await readKillSwitch(ctx.db) : await setKillSwitch(ctx, parsed.data === 'on', 'cli');
+        const result = parsed.data === 'status' ? await readKillSwitch(ctx.db) : await cliActions(ctx).killSwitch(parsed.data === 'on');
         print(`kill switch is ${result.on ? 'ON: no adapter is called' : 'off'}`, false);
       });
     });
@@ -126,6 +126,8 @@ export function buildProgram(): Command {
     .description('Campaign orchestration engine: multi-step, multi-channel outbound sequences with hard safety limits.')
     // Usage errors are one line on stderr too, like every other failure.
     .configureOutput({ outputError: (text, write) => write(`drumbeat: ${text.trim().replace(/^error: /, '')} (run with --help for usage)\n`) })
+    .option('--by <email>', 'who is acting, recorded in the audit log (default: cli:<your OS user>)')
+    .hook('preAction', (command) => setCliActor(command.opts<{ by?: string }>().by))
     .exitOverride();
 
   registerProcessCommands(program);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { parseId, parsePositive, print, withContext } from './cli-support.js';
+import { cliActor, parseId, parsePositive, print, withContext } from './cli-support.js';
 import type { AppContext } from '../runtime/context.js';
 import { previewTemplate, sendTemplateTest, type Preview } from '../messages/preview.js';
 import type { Template } from '../templates/template-store.js';
@@ -49,8 +49,7 @@ function registerTemplateEdits(template: Command): void {
     .option('--format <format>', 'text (values as they are) or html (values HTML-escaped; email only)', 'text')
     .option('--campaign <id>', 'scope it to one campaign (default: global)')
     .option('--custom-fields <names>', 'comma-separated custom lead fields it may use (it.lead.custom.<name>)')
-    .option('--by <name>', 'who saves it', 'cli')
-    .action(async (name: string, options: { channel: string; body: string; subject?: string; format: string; campaign?: string; customFields?: string; by: string }) => {
+    .action(async (name: string, options: { channel: string; body: string; subject?: string; format: string; campaign?: string; customFields?: string }) => {
       const body = await readFile(options.body, 'utf8');
       await withContext(async (ctx) => {
         const saved = await ctx.templates.add(
@@ -63,7 +62,7 @@ function registerTemplateEdits(template: Command): void {
             format: options.format,
             customFields: customFields(options.customFields) ?? [],
           },
-          options.by,
+          cliActor(),
         );
         print(`template ${saved.template.name} (id ${saved.template.id}) saved as version 1`, false);
       });
@@ -77,8 +76,7 @@ function registerTemplateEdits(template: Command): void {
     .option('--format <format>', 'text or html (default: keep the current one)')
     .option('--campaign <id>', 'the campaign the template belongs to (default: global)')
     .option('--custom-fields <names>', 'comma-separated custom lead fields (default: keep)')
-    .option('--by <name>', 'who saves it', 'cli')
-    .action(async (name: string, options: { body: string; subject?: string; format?: string; campaign?: string; customFields?: string; by: string }) => {
+    .action(async (name: string, options: { body: string; subject?: string; format?: string; campaign?: string; customFields?: string }) => {
       const body = await readFile(options.body, 'utf8');
       await withContext(async (ctx) => {
         const found = await byName(ctx, name, options.campaign);
@@ -91,7 +89,7 @@ function registerTemplateEdits(template: Command): void {
             ...(options.format === undefined ? {} : { format: options.format }),
             ...(fields === undefined ? {} : { customFields: fields }),
           },
-          options.by,
+          cliActor(),
         );
         print(`template ${name} saved as version ${saved.version.version}`, false);
       });

@@ -22,6 +22,11 @@ export interface HttpDeps {
   boardQueues: Queue[];
   /** Answers `GET /readyz`: 200 when `ok`, 503 otherwise, with the checks either way. */
   readiness: () => Promise<ReadinessReport>;
+  /**
+   * Builds the operator console's pages, mounted under `/admin` behind the session and CSRF
+   * wall (src/http/admin/admin-pages.ts).
+   */
+  adminPages?: () => express.Router;
   /** Adds routes under `/api`, after bearer-token authentication. */
   apiRoutes?: (router: express.Router) => void;
   /**
@@ -72,7 +77,7 @@ export function createApp(deps: HttpDeps): express.Express {
   deps.publicRoutes?.(publicRouter);
   app.use(publicRouter);
 
-  app.use('/admin', adminRouter({ config, log, db, clock, boardQueues: deps.boardQueues }));
+  app.use('/admin', adminRouter({ config, log, db, clock, boardQueues: deps.boardQueues, pages: deps.adminPages?.() }));
 
   const apiRouter = express.Router();
   apiRouter.use(requireApiToken({ db, clock }));

@@ -3,11 +3,11 @@ import { z } from 'zod';
 import type { HttpContext } from './http-context.js';
 import { DomainError, NotFoundError } from '../core/domain-error.js';
 import { deadLetterService, describeRefusals } from '../messages/dead-letter-service.js';
+import { apiActions } from './api-auditor.js';
 import { requireRedis } from './redis-guard.js';
 import { route } from './route.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
-import { apiActor } from './template-routes.js';
 import { entityId } from './params.js';
 
 const deadQuery = z.object({ campaign: entityId.optional() }).strict();
@@ -38,7 +38,7 @@ export function messageRoutes(router: Router, ctx: HttpContext): void {
     requireRedis(ctx.redis),
     route(async (req, res) => {
       const body = retryBody.parse(req.body);
-      const outcome = await deadLetters.retry('ids' in body ? { ids: body.ids } : { campaignId: body.campaignId }, apiActor(req));
+      const outcome = await apiActions(req, ctx).retryDead('ids' in body ? { ids: body.ids } : { campaignId: body.campaignId });
       if (outcome.queued.length === 0) {
         if ('ids' in body && outcome.missing.length === new Set(body.ids).size) throw new NotFoundError(`no message has id ${outcome.missing.join(', ')}`);
         throw new DomainError(`no DEAD message could be retried: ${describeRefusals(outcome)}`, 'conflict');

@@ -1,10 +1,10 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { Knex } from 'knex';
+import type { HttpContext } from './http-context.js';
+import { apiActions } from './api-auditor.js';
 import { NotFoundError } from '../core/domain-error.js';
 import { findCampaign } from '../campaigns/campaign-store.js';
 import { route } from './route.js';
-import { suppress, unsuppress } from '../suppression/suppression-service.js';
 import { listSuppressions } from '../suppression/suppression-store.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
@@ -30,7 +30,7 @@ const targetBody = z
  * /suppressions` `{ target, reason?, campaignId? }` (an address, an @domain or an identity
  * hash) and `DELETE /suppressions` with the same body to lift one.
  */
-export function suppressionApiRoutes(router: Router, deps: { db: Knex }): void {
+export function suppressionApiRoutes(router: Router, deps: HttpContext): void {
   router.get(
     '/suppressions',
     route(async (req, res) => {
@@ -47,7 +47,7 @@ export function suppressionApiRoutes(router: Router, deps: { db: Knex }): void {
     requireRole(OPERATE_ROLES, 'change suppressions'),
     route(async (req, res) => {
       const body = targetBody.parse(req.body);
-      const stored = await suppress(deps.db, body.target, { reason: body.reason, campaignId: body.campaignId, createdBy: 'api' });
+      const stored = await apiActions(req, deps).suppress(body.target, { reason: body.reason, campaignId: body.campaignId });
       res.status(201).json({ suppressed: stored });
     }),
   );
@@ -56,7 +56,7 @@ export function suppressionApiRoutes(router: Router, deps: { db: Knex }): void {
     requireRole(OPERATE_ROLES, 'change suppressions'),
     route(async (req, res) => {
       const body = targetBody.parse(req.body);
-      const removed = await unsuppress(deps.db, body.target, { campaignId: body.campaignId });
+      const removed = await apiActions(req, deps).unsuppress(body.target, body.campaignId);
       if (removed === 0) throw new NotFoundError(`no suppression of "${body.target}" ${body.campaignId === null ? 'everywhere' : `in campaign ${body.campaignId}`}`);
       res.json({ removed });
     }),

@@ -114,6 +114,12 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
   }
 
   const service = {
+    /** How many messages wait for review (the number the console's navigation shows). */
+    async countWaiting(): Promise<number> {
+      const row = (await db(MESSAGES).where('status', 'PENDING_REVIEW').count<{ count: string }>('* as count').first()) as { count: string } | undefined;
+      return Number(row?.count ?? 0);
+    },
+
     /** Messages waiting for review, oldest first (keyset pagination by id). */
     async list(filter: { campaignId?: number; afterId?: number; limit?: number } = {}): Promise<PendingMessage[]> {
       const query = db(`${MESSAGES} as m`)

@@ -6,6 +6,7 @@ import { allProcessors } from '../../processors/index.js';
 import { checkCatalogue } from '../jobs/catalogue.js';
 import { createApp } from '../http/app.js';
 import { apiRoutes } from '../http/api-routes.js';
+import { adminPages } from '../http/admin/admin-pages.js';
 import { publicFeedbackRoutes } from '../http/webhooks/public-feedback-routes.js';
 import { webhookRoutes } from '../http/webhooks/webhook-routes.js';
 import { runPreflight, type PreflightCheck, type PreflightReport } from '../preflight/preflight.js';
@@ -51,6 +52,7 @@ export function buildHttpApp(ctx: AppContext) {
     clock: ctx.clock,
     boardQueues: allQueues.map((definition) => ctx.queues.get(definition)),
     readiness: () => readiness(ctx),
+    adminPages: () => adminPages(ctx),
     apiRoutes: (router) => apiRoutes(router, ctx),
     webhookRoutes: (router) => webhookRoutes(router, ctx),
     publicRoutes: (router) => publicFeedbackRoutes(router, ctx),

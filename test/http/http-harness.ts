@@ -24,6 +24,7 @@ export async function startApp(deps: Partial<HttpDeps> = {}, port = 0): Promise<
     clock: deps.clock ?? systemClock,
     boardQueues: deps.boardQueues ?? [],
     readiness: deps.readiness ?? (() => Promise.resolve({ ok: true, checks: [] })),
+    adminPages: deps.adminPages,
     apiRoutes: deps.apiRoutes,
     webhookRoutes: deps.webhookRoutes,
     publicRoutes: deps.publicRoutes,

@@ -207,7 +207,7 @@ describe('review gate', function () {
       expect((await call('POST', `/api/review/${second.id}/approve`, {})).status, 'a decided message cannot be approved').to.equal(409);
       expect(await statusCounts(ctx, campaignId)).to.deep.equal({ QUEUED: 1, REJECTED: 1 });
       const decided = (await ctx.db('messages').orderBy('id').pluck('review_decided_by')) as string[];
-      expect(decided).to.deep.equal(['api:reviewer', 'api:reviewer']);
+      expect(decided).to.deep.equal(['token:reviewer', 'token:reviewer']);
 
       expect((await call('POST', `/api/campaigns/${campaignId}/pause`)).status).to.equal(200);
       expect((await call('POST', `/api/campaigns/${campaignId}/reject`, {})).status).to.equal(400);
