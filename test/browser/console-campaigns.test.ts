@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
-import { expectNoSeriousA11yViolations, launchChromium } from '../support/browser.js';
+import { expectNoSeriousA11yViolations, launchChromium, takeReadmeScreenshot } from '../support/browser.js';
 import { makeLeads, projectRoot, seedCampaign } from '../support/engine.js';
 import { startConsole, VIEWPORTS, type RunningConsole } from './console-harness.js';
 
@@ -105,12 +105,12 @@ describe('the campaign pages in Chromium', function () {
     await app.ctx.ticks.runTick(campaignId, app.ctx.clock.now());
     for (const viewport of VIEWPORTS) {
       const { page } = await app.signIn(browser, 'admin', viewport);
-      if (viewport.width === 1280) await page.screenshot({ path: `${projectRoot}docs/screenshots/overview.png` });
+      if (viewport.width === 1280) await takeReadmeScreenshot(page, projectRoot, 'overview');
       await page.goto(app.url('/admin/campaigns'));
       await expectNoSeriousA11yViolations(page, `the campaign list at ${viewport.width} px`);
       await page.goto(app.url(`/admin/campaigns/${campaignId}`));
       await expectNoSeriousA11yViolations(page, `a campaign at ${viewport.width} px`);
-      if (viewport.width === 1280) await page.screenshot({ path: `${projectRoot}docs/screenshots/campaign.png` });
+      if (viewport.width === 1280) await takeReadmeScreenshot(page, projectRoot, 'campaign');
       await page.goto(app.url('/admin/campaigns/new'));
       await expectNoSeriousA11yViolations(page, `the new-campaign form at ${viewport.width} px`);
     }

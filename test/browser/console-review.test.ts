@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Browser } from 'playwright-core';
-import { expectNoSeriousA11yViolations, launchChromium } from '../support/browser.js';
+import { expectNoSeriousA11yViolations, launchChromium, takeReadmeScreenshot } from '../support/browser.js';
 import { eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { projectRoot } from '../support/engine.js';
 import { startConsole, VIEWPORTS, type RunningConsole } from './console-harness.js';
@@ -133,7 +133,7 @@ describe('the review queue in Chromium', function () {
       const { page } = await app.signIn(browser, 'admin', viewport);
       await page.goto(app.url('/admin/review'));
       await expectNoSeriousA11yViolations(page, `the review queue at ${viewport.width} px`);
-      if (viewport.width === 1280) await page.screenshot({ path: `${projectRoot}docs/screenshots/review.png` });
+      if (viewport.width === 1280) await takeReadmeScreenshot(page, projectRoot, 'review');
       await page.goto(app.url(`/admin/review/${ids[0]}/edit`));
       await expectNoSeriousA11yViolations(page, `the edit page at ${viewport.width} px`);
     }
