@@ -3,6 +3,7 @@ import campaignTick from './campaign-tick.js';
 import compose from './compose.js';
 import events from './events.js';
 import importLeads from './import-leads.js';
+import metricsRollup from './metrics-rollup.js';
 import reconcile from './reconcile.js';
 import publishInstagram from './publish-instagram.js';
 import publishLinkedin from './publish-linkedin.js';
@@ -13,4 +14,4 @@ import sendLinkedin from './send-linkedin.js';
 import sendX from './send-x.js';
 
 /** Every processor; the catalogue check pairs them with `queues/index.ts` at start-up. */
-export const allProcessors: readonly ProcessorDefinition[] = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram, events, importLeads, publishLinkedin, publishX, publishInstagram, compose];
+export const allProcessors: readonly ProcessorDefinition[] = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram, events, importLeads, publishLinkedin, publishX, publishInstagram, compose, metricsRollup];

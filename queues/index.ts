@@ -4,6 +4,7 @@ import { campaignTickQueue } from './campaign-tick.js';
 import { composeQueue } from './compose.js';
 import { eventsQueue } from './events.js';
 import { importLeadsQueue } from './import-leads.js';
+import { metricsRollupQueue } from './metrics-rollup.js';
 import { reconcileQueue } from './reconcile.js';
 import { publishInstagramQueue } from './publish-instagram.js';
 import { publishLinkedinQueue } from './publish-linkedin.js';
@@ -37,4 +38,5 @@ export const allQueues: readonly QueueDefinition[] = [
   importLeadsQueue,
   ...Object.values(publishQueues),
   composeQueue,
+  metricsRollupQueue,
 ];

@@ -6,6 +6,7 @@ import type { Clock } from '../runtime/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
 import { publishQueues, sendQueues } from '../../queues/index.js';
+import { completedCampaignRollupJobId, metricsRollupQueue } from '../../queues/metrics-rollup.js';
 import { waitingPosts } from '../content/post-store.js';
 import { sqlWords } from '../db/bindings.js';
 import { LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
@@ -222,11 +223,15 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
       return archived;
     },
 
-    /** Marks an ACTIVE campaign COMPLETED and stops its ticks. */
+    /** Marks an ACTIVE campaign COMPLETED, stops its ticks and has its metrics rolled up (once per completion). */
     async complete(id: number): Promise<Campaign | undefined> {
-      const completed = await transitionCampaign(db, id, ['ACTIVE'], 'COMPLETED', { completed_at: clock.now() });
+      const completedAt = clock.now();
+      const completed = await transitionCampaign(db, id, ['ACTIVE'], 'COMPLETED', { completed_at: completedAt });
       if (completed !== undefined) {
         await removeScheduler(id);
+        await queues
+          .get(metricsRollupQueue)
+          .add(metricsRollupQueue.jobName, metricsRollupQueue.schema.parse({ campaignId: id }), { jobId: completedCampaignRollupJobId(id, completedAt) });
         log.info({ campaignId: id }, 'campaign completed');
       }
       return completed;

@@ -18,6 +18,7 @@ import { registerTemplateCommands } from './template-commands.js';
 import { registerReviewCommands } from './review-commands.js';
 import { registerChannelCommands } from './channel-commands.js';
 import { registerCampaignCommands } from './campaign-commands.js';
+import { registerLearningCommands } from './learning-commands.js';
 
 /** `migrate`, `preflight`, and the processes: `api`, `worker` (`--until-idle`), `start`. */
 function registerProcessCommands(program: Command): void {
@@ -136,6 +137,7 @@ export function buildProgram(): Command {
   registerSuppressionCommands(program);
   registerControlCommands(program);
   registerReportCommands(program);
+  registerLearningCommands(program);
   registerTemplateCommands(program);
   registerReviewCommands(program);
   registerChannelCommands(program);
