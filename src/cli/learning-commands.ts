@@ -4,7 +4,7 @@ import { describeRollup } from '../analytics/metrics-rollup.js';
 import { narrativeMemory, type Narrative } from '../analytics/narrative-memory.js';
 import { percent } from '../analytics/wilson-interval.js';
 import { addSegment } from '../segments/segment-service.js';
-import { describeCondition, segmentNameSchema } from '../segments/segment-rules.js';
+import { describeCondition, NO_SEGMENT, segmentNameSchema } from '../segments/segment-rules.js';
 import { listSegments } from '../segments/segment-store.js';
 import { systemClock } from '../runtime/clock.js';
 
@@ -79,7 +79,7 @@ export function registerLearningCommands(program: Command): void {
     .option('--segment <name>', 'only this segment')
     .option('--json', 'print as JSON')
     .action(async (flags: { segment?: string; json?: boolean }) => {
-      if (flags.segment !== undefined && !segmentNameSchema.safeParse(flags.segment).success) throw new CliError(`"${flags.segment}" is not a segment name`);
+      if (flags.segment !== undefined && flags.segment !== NO_SEGMENT && !segmentNameSchema.safeParse(flags.segment).success) throw new CliError(`"${flags.segment}" is not a segment name`);
       await withDb(async (db) => {
         const narratives = await narrativeMemory(db, flags.segment === undefined ? {} : { segment: flags.segment });
         if (flags.json === true) print(narratives, true);
