@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { attributedMessageSql, OUTCOME_EVENT_TYPES, sentAtSql } from './metrics-facts.js';
+import { attributedMessageJoinsSql, attributedSql, OUTCOME_EVENT_TYPES, sentAtSql } from './metrics-facts.js';
 
 /** Which rows to attribute: those changed since a horizon, those of some campaigns, or (neither) all. */
 export interface AttributionScope {
@@ -54,11 +54,11 @@ export async function writeAttributions(trx: Knex, scope: AttributionScope): Pro
   const events = filterSql('e', scope);
   const outcomes = await trx.raw<{ rowCount: number }>(
     `INSERT INTO attributions (lead_id, campaign_id, touch, outcome, contact_event_id, channel, message_id, occurred_at, ${creditColumns})
-     SELECT e.lead_id, e.campaign_id, 'OUTCOME', e.type, e.id, am.channel, am.id, e.occurred_at, ${creditValues}
+     SELECT e.lead_id, e.campaign_id, 'OUTCOME', e.type, e.id, ${attributedSql('channel')}, ${attributedSql('id')}, e.occurred_at, ${creditValues}
        FROM contact_events e
        JOIN leads l ON l.id = e.lead_id
        LEFT JOIN campaign_leads cl ON cl.campaign_id = e.campaign_id AND cl.lead_id = e.lead_id
-       ${attributedMessageSql}
+       ${attributedMessageJoinsSql}
       WHERE e.type IN (${OUTCOME_EVENT_TYPES.map((type) => `'${type}'`).join(', ')}) AND ${events.sql}
      ON CONFLICT (contact_event_id) WHERE touch = 'OUTCOME' DO NOTHING`,
     events.bindings,

@@ -42,55 +42,71 @@ export const localDaySql = (timestamp: string) => `(${timestamp} AT TIME ZONE c.
 const sentStatuses = `'SENT', 'SENT_PROOF'`;
 
 /**
- * SQL of a lateral sub-select: the message an event (aliased `e`) is credited to, as `am`:
- * the one it names, else the last sent to its lead in its campaign no later than it occurred.
+ * SQL joins that find the message an event (aliased `e`) is credited to: the one it names (`em`,
+ * a plain join), else (`lm`, looked up only for an event that names none) the last one sent to
+ * its lead in its campaign no later than it occurred. Read its columns with {@link attributedSql}.
  */
-export const attributedMessageSql = `LEFT JOIN LATERAL (
-    SELECT am.id, am.channel, am.step_index, am.variant FROM messages am WHERE am.id = e.message_id
-    UNION ALL
-    (SELECT am.id, am.channel, am.step_index, am.variant FROM messages am
-      WHERE e.message_id IS NULL AND am.campaign_id = e.campaign_id AND am.lead_id = e.lead_id
-        AND am.status IN (${sentStatuses}) AND ${sentAtSql('am')} <= e.occurred_at
-      ORDER BY ${sentAtSql('am')} DESC, am.id DESC LIMIT 1)
-    LIMIT 1) am ON true`;
+export const attributedMessageJoinsSql = `LEFT JOIN messages em ON em.id = e.message_id
+    LEFT JOIN LATERAL (
+      SELECT lm.id, lm.channel, lm.step_index, lm.variant FROM messages lm
+       WHERE e.message_id IS NULL AND lm.campaign_id = e.campaign_id AND lm.lead_id = e.lead_id
+         AND lm.status IN (${sentStatuses}) AND ${sentAtSql('lm')} <= e.occurred_at
+       ORDER BY ${sentAtSql('lm')} DESC, lm.id DESC LIMIT 1) lm ON true`;
 
-const zeroOne = (condition: string) => `CASE WHEN ${condition} THEN 1 ELSE 0 END`;
+/** SQL: a column of the message an event is credited to (NULL when it follows none); see {@link attributedMessageJoinsSql}. */
+export const attributedSql = (column: 'id' | 'channel' | 'step_index' | 'variant') => `coalesce(em.${column}, lm.${column})`;
+
+const messageCounters = ['sent', 'sent_proof', 'failed', 'skipped'] as const;
 
 /**
  * SQL of a statement fragment `WITH scope AS (…), facts AS (…)`: the facts of the campaign days in
  * `scope(campaign_id, day)` (a NULL day: every day of that campaign), one row per (campaign,
- * day, channel, step_index, variant, segment) with every counter. Takes two parameters, the
- * scope's campaign ids and days (see {@link scopeBindings}). A campaign must not be in the
- * scope both with a NULL day and with days.
+ * day, channel, step_index, variant, segment) with every counter. Each message's and event's day
+ * is computed first and rows outside the scope's days are dropped before anything is joined to
+ * them, then messages and events are counted per group and the groups summed. Takes two parameters, the scope's campaign ids and days (see
+ * {@link scopeBindings}). A campaign must not be in the scope both with a NULL day and with days.
  */
 export const factsCteSql = `WITH scope AS (
     SELECT * FROM unnest(?::bigint[], ?::date[]) AS s(campaign_id, day)
-  ), counted AS (
-    SELECT m.campaign_id,
-           CASE WHEN m.status IN (${sentStatuses}) THEN ${localDaySql(sentAtSql('m'))} ELSE ${localDaySql('m.created_at')} END AS day,
-           m.channel, m.step_index, coalesce(m.variant, '${NONE_LABEL}') AS variant, coalesce(cl.segment, '${NO_SEGMENT}') AS segment,
-           ${zeroOne(`m.status IN (${sentStatuses})`)} AS sent, ${zeroOne(`m.status = 'SENT_PROOF'`)} AS sent_proof,
-           ${zeroOne(`m.status = 'DEAD'`)} AS failed, ${zeroOne(`m.status = 'SKIPPED'`)} AS skipped,
-           ${COUNTED_EVENT_TYPES.map((type) => `0 AS ${type}`).join(', ')}
+  ), counted_messages AS (
+    SELECT m.campaign_id, m.enrollment_id, m.channel, m.step_index, m.variant, m.status,
+           CASE WHEN m.status IN (${sentStatuses}) THEN ${localDaySql(sentAtSql('m'))} ELSE ${localDaySql('m.created_at')} END AS day
       FROM messages m
       JOIN campaigns c ON c.id = m.campaign_id
-      JOIN campaign_leads cl ON cl.id = m.enrollment_id
      WHERE m.campaign_id IN (SELECT campaign_id FROM scope) AND m.status IN (${sentStatuses}, 'DEAD', 'SKIPPED')
-    UNION ALL
-    SELECT e.campaign_id, ${localDaySql('e.occurred_at')} AS day,
-           coalesce(am.channel, '${NONE_LABEL}'), coalesce(am.step_index, -1), coalesce(am.variant, '${NONE_LABEL}'), coalesce(cl.segment, '${NO_SEGMENT}'),
-           0, 0, 0, 0,
-           ${COUNTED_EVENT_TYPES.map((type) => `${zeroOne(`e.type = '${type}'`)}`).join(', ')}
+  ), message_groups AS (
+    SELECT m.campaign_id, m.day, m.channel, m.step_index, coalesce(m.variant, '${NONE_LABEL}') AS variant, coalesce(cl.segment, '${NO_SEGMENT}') AS segment,
+           count(*) FILTER (WHERE m.status IN (${sentStatuses})) AS sent, count(*) FILTER (WHERE m.status = 'SENT_PROOF') AS sent_proof,
+           count(*) FILTER (WHERE m.status = 'DEAD') AS failed, count(*) FILTER (WHERE m.status = 'SKIPPED') AS skipped
+      FROM counted_messages m
+      JOIN scope s ON s.campaign_id = m.campaign_id AND m.day = coalesce(s.day, m.day)
+      JOIN campaign_leads cl ON cl.id = m.enrollment_id
+     GROUP BY 1, 2, 3, 4, 5, 6
+  ), counted_events AS (
+    SELECT e.*, ${localDaySql('e.occurred_at')} AS day
       FROM contact_events e
       JOIN campaigns c ON c.id = e.campaign_id
-      LEFT JOIN campaign_leads cl ON cl.campaign_id = e.campaign_id AND cl.lead_id = e.lead_id
-      ${attributedMessageSql}
      WHERE e.campaign_id IN (SELECT campaign_id FROM scope) AND e.type IN (${COUNTED_EVENT_TYPES.map((type) => `'${type}'`).join(', ')})
+  ), event_groups AS (
+    SELECT e.campaign_id, e.day,
+           coalesce(${attributedSql('channel')}, '${NONE_LABEL}') AS channel, coalesce(${attributedSql('step_index')}, -1) AS step_index,
+           coalesce(${attributedSql('variant')}, '${NONE_LABEL}') AS variant, coalesce(cl.segment, '${NO_SEGMENT}') AS segment,
+           ${COUNTED_EVENT_TYPES.map((type) => `count(*) FILTER (WHERE e.type = '${type}') AS ${type}`).join(', ')}
+      FROM counted_events e
+      JOIN scope s ON s.campaign_id = e.campaign_id AND e.day = coalesce(s.day, e.day)
+      LEFT JOIN campaign_leads cl ON cl.campaign_id = e.campaign_id AND cl.lead_id = e.lead_id
+      ${attributedMessageJoinsSql}
+     GROUP BY 1, 2, 3, 4, 5, 6
   ), facts AS (
     SELECT x.campaign_id, x.day, x.channel, x.step_index, x.variant, x.segment,
            ${METRIC_COUNTERS.map((counter) => `sum(x.${counter})::int AS ${counter}`).join(', ')}
-      FROM counted x
-      JOIN scope s ON s.campaign_id = x.campaign_id AND x.day = coalesce(s.day, x.day)
+      FROM (
+        SELECT campaign_id, day, channel, step_index, variant, segment, ${messageCounters.join(', ')}, ${COUNTED_EVENT_TYPES.map((type) => `0 AS ${type}`).join(', ')}
+          FROM message_groups
+        UNION ALL
+        SELECT campaign_id, day, channel, step_index, variant, segment, ${messageCounters.map((counter) => `0 AS ${counter}`).join(', ')}, ${COUNTED_EVENT_TYPES.join(', ')}
+          FROM event_groups
+      ) x
      GROUP BY x.campaign_id, x.day, x.channel, x.step_index, x.variant, x.segment
   )`;
 

@@ -153,6 +153,8 @@ export function metricsRollup({ db, clock, log }: { db: Knex; clock: Clock; log:
       const started = Date.now();
       const result = await db.transaction(async (trx) => {
         await trx.raw(lockSql);
+        // The sorts and hashes of a large campaign stay in memory up to this, per operation, then spill to disk.
+        await trx.raw(`SET LOCAL work_mem = '64MB'`);
         if (options.campaignId !== undefined) {
           const scope = [{ campaignId: options.campaignId, day: null }];
           const counts = await recompute(trx, scope);
@@ -163,20 +165,13 @@ export function metricsRollup({ db, clock, log }: { db: Knex; clock: Clock; log:
         const horizon = rows[0]?.horizon;
         if (horizon === undefined) throw new Error('Postgres gave no snapshot horizon');
         const state = (await trx('metrics_rollup_state').where({ name: STATE_NAME }).first('horizon')) as { horizon: number } | undefined;
-        let mode: RollupResult['mode'];
-        let scope: ScopeEntry[];
-        let campaignDays: number;
-        if (state === undefined) {
-          mode = 'full';
-          const campaignIds = (await trx('campaigns').orderBy('id').pluck('id')) as number[];
-          scope = campaignIds.map((campaignId) => ({ campaignId, day: null }));
-          campaignDays = await countDays(trx, campaignIds);
-        } else {
-          mode = 'incremental';
-          scope = await changedScope(trx, state.horizon);
-          campaignDays = scope.length;
-        }
+        const mode: RollupResult['mode'] = state === undefined ? 'full' : 'incremental';
+        const scope: ScopeEntry[] =
+          state === undefined
+            ? ((await trx('campaigns').orderBy('id').pluck('id')) as number[]).map((campaignId) => ({ campaignId, day: null }))
+            : await changedScope(trx, state.horizon);
         const counts = scope.length === 0 ? { factRows: 0, campaignMetricRows: 0, channelMetricRows: 0, variantStatRows: 0 } : await recompute(trx, scope);
+        const campaignDays = state === undefined ? await countDays(trx, scope.map((entry) => entry.campaignId)) : scope.length;
         const attributions = await writeAttributions(trx, state === undefined ? {} : { changedSince: state.horizon });
         await trx.raw(
           `INSERT INTO metrics_rollup_state (name, horizon, rolled_up_at) VALUES (?, ?, ?)
