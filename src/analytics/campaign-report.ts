@@ -259,7 +259,7 @@ export function reportToMarkdown(report: CampaignReport): string {
 }
 
 /** A reply rate with its interval: `12.5% (95% 6.1%–23.9%)`. */
-export function rateWords(rate: RateInterval): string {
+function rateWords(rate: RateInterval): string {
   return `${percent(rate.rate)} (95% ${percent(rate.low)}–${percent(rate.high)})`;
 }
 

@@ -17,8 +17,6 @@ import { DomainError } from '../errors/domain-error.js';
 /** The lead columns a condition may name; `custom.<key>` names a custom field. */
 export const SEGMENT_LEAD_FIELDS = ['email', 'first_name', 'last_name', 'company', 'timezone', 'source', 'utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term'] as const;
 
-export const SEGMENT_OPERATORS = ['=', '!=', '~=', 'in'] as const;
-
 const customField = /^custom\.[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 const fieldSchema = z
