@@ -12,6 +12,7 @@ const layers = [
   {
     layer: 'domain',
     areas: [
+      'src/segments',
       'src/enrollments',
       'src/settings',
       'src/operators',

@@ -4,6 +4,7 @@ import campaignTick from './campaign-tick.js';
 import compose from './compose.js';
 import events from './events.js';
 import importLeads from './import-leads.js';
+import metricsRollup from './metrics-rollup.js';
 import reconcile from './reconcile.js';
 import publishInstagram from './publish-instagram.js';
 import publishLinkedin from './publish-linkedin.js';
@@ -13,7 +14,7 @@ import sendInstagram from './send-instagram.js';
 import sendLinkedin from './send-linkedin.js';
 import sendX from './send-x.js';
 
-const processors = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram, events, importLeads, publishLinkedin, publishX, publishInstagram, compose] as const;
+const processors = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram, events, importLeads, publishLinkedin, publishX, publishInstagram, compose, metricsRollup] as const;
 
 /** What the processors use of a worker's context, together: the composition root provides it. */
 export type ProcessorContext = UnionToIntersection<ContextOf<(typeof processors)[number]>>;

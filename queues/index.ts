@@ -5,6 +5,7 @@ import { campaignTickQueue, tickSchedulerId } from './campaign-tick.js';
 import { composeQueue } from './compose.js';
 import { eventJobId, eventsQueue } from './events.js';
 import { importLeadsQueue } from './import-leads.js';
+import { completedCampaignRollupJobId, metricsRollupQueue } from './metrics-rollup.js';
 import { reconcileQueue } from './reconcile.js';
 import { publishInstagramQueue } from './publish-instagram.js';
 import { publishLinkedinQueue } from './publish-linkedin.js';
@@ -38,6 +39,7 @@ export const allQueues: readonly QueueDefinition[] = [
   importLeadsQueue,
   ...Object.values(publishQueues),
   composeQueue,
+  metricsRollupQueue,
 ];
 
 /** The catalogue by role, as domain code reaches it (through `QueueRegistry.directory`). */
@@ -49,4 +51,6 @@ export const queueDirectory: QueueDirectory = {
   events: eventsQueue,
   tickSchedulerId,
   eventJobId,
+  metricsRollup: metricsRollupQueue,
+  completedCampaignRollupJobId,
 };

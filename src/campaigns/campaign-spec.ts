@@ -6,6 +6,7 @@ import { bodyFormatSchema } from '../core/message-body.js';
 import { channelSchema } from '../core/channels.js';
 import { DomainError } from '../core/domain-error.js';
 import { templateProblems } from '../templates/validate.js';
+import { segmentNameSchema } from '../segments/segment-rules.js';
 
 export const weekdays = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof weekdays)[number];
@@ -67,9 +68,15 @@ export const variantSpecSchema = z
     subject: singleLine('subject').optional(),
     body: z.string().min(1).optional(),
     format: bodyFormat,
+    /** What the variant argues (`pain-point`, `social-proof`): narrative memory learns per segment and angle. */
+    angle: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'lower-case words joined by dashes (e.g. pain-point)').max(40).optional(),
   })
   .strict()
   .refine((variant) => (variant.template === undefined) !== (variant.body === undefined), 'a variant has either a template or a body');
+
+/** How a step with variants picks one per lead: a stable hash over the weights, or learnt from replies. */
+export const variantSelections = ['weighted', 'thompson'] as const;
+export type VariantSelection = (typeof variantSelections)[number];
 export type VariantSpec = z.infer<typeof variantSpecSchema>;
 
 export const stepSpecSchema = z
@@ -89,6 +96,10 @@ export const stepSpecSchema = z
       .max(10)
       .refine((variants) => new Set(variants.map((variant) => variant.name)).size === variants.length, 'variant names must be unique')
       .optional(),
+    /** `thompson`: each message's variant is drawn from what the lead's segment replied to so far. */
+    variantSelection: z.enum(variantSelections).default('weighted'),
+    /** Under `thompson`: sends every variant needs in a segment before replies decide (until then, the least sent goes). */
+    minSendsPerVariant: z.number().int().positive().max(1_000_000).default(20),
     stopOnReply: z.boolean().default(true),
     requireReview: z.boolean().default(false),
     /** Ask the LLM for an opening line written from the lead's fields (the `compose` queue). */
@@ -98,7 +109,11 @@ export const stepSpecSchema = z
   .refine(
     (step) => [step.body, step.template, step.variants].filter((content) => content !== undefined).length === 1,
     'a step has exactly one of body (inline text), template (a registered name) or variants',
-  );
+  )
+  .refine((step) => step.variantSelection === 'weighted' || step.variants !== undefined, {
+    message: 'thompson selection chooses between variants; this step has none',
+    path: ['variantSelection'],
+  });
 export type StepSpec = z.infer<typeof stepSpecSchema>;
 
 /** One public post of the content calendar. */
@@ -136,6 +151,15 @@ export const campaignSpecSchema = z
     llmFallback: z.enum(['TEMPLATE', 'REVIEW']).default('TEMPLATE'),
     /** The content calendar: public posts published at their time. */
     posts: z.array(postSpecSchema).max(1000).default([]),
+    /**
+     * Named segments (`drumbeat segment add`) that label each lead at enrollment: the first that
+     * matches, in this order. For learning and reports; they do not filter who is enrolled.
+     */
+    segments: z
+      .array(segmentNameSchema)
+      .max(50)
+      .refine((names) => new Set(names).size === names.length, 'segment names must be unique')
+      .default([]),
   })
   .strict()
   .superRefine((spec, ctx) => {

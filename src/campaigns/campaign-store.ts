@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { SendWindow } from './campaign-spec.js';
+import type { SendWindow, VariantSelection } from './campaign-spec.js';
 import type { Channel } from '../core/channels.js';
 import type { BodyFormat } from '../core/message-body.js';
 import { PUBLISHABLE_STATUSES } from './post-store.js';
@@ -45,6 +45,8 @@ export interface Campaign {
   llmFallback: LlmFallback;
   /** Custom lead fields the campaign's inline text may use as `it.lead.custom.<name>`. */
   customFields: string[];
+  /** The segments that label its leads at enrollment, in order (the first that matches). */
+  segments: string[];
 }
 
 /** A campaign as it is created: its settings, and the spec as submitted (the audit copy: only `campaign show --json` reads it). */
@@ -54,7 +56,7 @@ export type NewCampaign = Omit<
 > & { submittedSpec: unknown };
 
 /** What a sequence edit changes besides the steps (the campaign's other settings stay as they are). */
-export type SequenceSettings = Pick<Campaign, 'requireReview' | 'onReject' | 'llmFallback' | 'customFields'> & { submittedSpec: unknown };
+export type SequenceSettings = Pick<Campaign, 'requireReview' | 'onReject' | 'llmFallback' | 'customFields' | 'segments'> & { submittedSpec: unknown };
 
 /** One stored A/B variant: a weight and either a template (by id) or inline text with its format. */
 export interface StepVariant {
@@ -65,10 +67,12 @@ export interface StepVariant {
   body: string | null;
   /** The format of the inline body; a template brings its own. */
   format: BodyFormat;
+  /** What it argues (`pain-point`), for narrative memory; null when the spec gave none. */
+  angle: string | null;
 }
 
-/** A variant as stored in `campaign_steps.variants`; those saved before formats existed have none. */
-type StoredVariant = Omit<StepVariant, 'format'> & { format?: BodyFormat };
+/** A variant as stored in `campaign_steps.variants`; those saved before formats or angles existed have none. */
+type StoredVariant = Omit<StepVariant, 'format' | 'angle'> & { format?: BodyFormat; angle?: string | null };
 
 export interface CampaignStep {
   campaignId: number;
@@ -88,6 +92,10 @@ export interface CampaignStep {
   requireReview: boolean;
   /** The LLM prompt of a personalised step (its messages wait for an opening line); null otherwise. */
   personalizePrompt: string | null;
+  /** How a lead's variant is picked: the stable weighted hash, or Thompson sampling on replies. */
+  variantSelection: VariantSelection;
+  /** Under Thompson sampling: sends per variant and segment before replies decide. */
+  minSendsPerVariant: number;
 }
 
 /** A step as it is written, for the campaign it is written to. */
@@ -118,6 +126,7 @@ interface CampaignRow {
   paused_by: string | null;
   llm_fallback: LlmFallback;
   custom_fields: string[];
+  segments: string[];
 }
 
 interface StepRow {
@@ -134,6 +143,8 @@ interface StepRow {
   stop_on_reply: boolean;
   require_review: boolean;
   personalize_prompt: string | null;
+  variant_selection: VariantSelection;
+  min_sends_per_variant: number;
 }
 
 export function rowToCampaign(row: CampaignRow): Campaign {
@@ -162,6 +173,7 @@ export function rowToCampaign(row: CampaignRow): Campaign {
     pausedBy: row.paused_by,
     llmFallback: row.llm_fallback,
     customFields: row.custom_fields,
+    segments: row.segments,
   };
 }
 
@@ -176,10 +188,12 @@ function rowToStep(row: StepRow): CampaignStep {
     format: row.format,
     thread: row.thread,
     templateId: row.template_id,
-    variants: row.variants?.map((variant) => ({ ...variant, format: variant.format ?? 'text' })) ?? null,
+    variants: row.variants?.map((variant) => ({ ...variant, format: variant.format ?? 'text', angle: variant.angle ?? null })) ?? null,
     stopOnReply: row.stop_on_reply,
     requireReview: row.require_review,
     personalizePrompt: row.personalize_prompt,
+    variantSelection: row.variant_selection,
+    minSendsPerVariant: row.min_sends_per_variant,
   };
 }
 
@@ -198,6 +212,8 @@ function stepToRow(campaignId: number, step: NewStep): StepRow {
     stop_on_reply: step.stopOnReply,
     require_review: step.requireReview,
     personalize_prompt: step.personalizePrompt,
+    variant_selection: step.variantSelection,
+    min_sends_per_variant: step.minSendsPerVariant,
   };
 }
 
@@ -219,6 +235,7 @@ export async function insertCampaign(db: Knex, campaign: NewCampaign): Promise<n
       reply_to: campaign.replyTo,
       llm_fallback: campaign.llmFallback,
       custom_fields: JSON.stringify(campaign.customFields),
+      segments: JSON.stringify(campaign.segments),
       spec: JSON.stringify(campaign.submittedSpec),
     })
     .returning('id')) as Array<{ id: number }>;
@@ -257,6 +274,7 @@ export async function updateForSequenceEdit(db: Knex, id: number, settings: Sequ
       on_reject: settings.onReject,
       llm_fallback: settings.llmFallback,
       custom_fields: JSON.stringify(settings.customFields),
+      segments: JSON.stringify(settings.segments),
       spec: JSON.stringify(settings.submittedSpec),
       updated_at: now,
     })

@@ -32,7 +32,7 @@ export function referencedTemplateIds(steps: readonly CampaignStep[]): number[] 
  * The variant a lead gets at a step: a hash of (campaign, lead, step) placed on the cumulative
  * weights, so the same lead always gets the same variant, on every worker and in previews.
  */
-export function chooseVariant(campaignId: number, leadId: number, stepIndex: number, variants: readonly StepVariant[]): StepVariant {
+export function chooseVariant<Variant extends Pick<StepVariant, 'name' | 'weight'>>(campaignId: number, leadId: number, stepIndex: number, variants: readonly Variant[]): Variant {
   const total = variants.reduce((sum, variant) => sum + variant.weight, 0);
   const digest = createHash('sha256').update(`${campaignId}:${leadId}:${stepIndex}`).digest();
   const point = (digest.readUInt32BE(0) / 2 ** 32) * total;
@@ -103,8 +103,8 @@ type StepSource =
   | { ok: true; variant: StepVariant | null; templateVersionId: number | null; subject: string | null; body: string; format: BodyFormat }
   | { ok: false; variant: StepVariant | null; reason: string };
 
-function sourceOf(campaign: Pick<Campaign, 'id'>, step: CampaignStep, leadId: number, templates: TemplateVersions): StepSource {
-  const variant = step.variants === null ? null : chooseVariant(campaign.id, leadId, step.stepIndex, step.variants);
+function sourceOf(campaign: Pick<Campaign, 'id'>, step: CampaignStep, leadId: number, templates: TemplateVersions, chosen?: StepVariant): StepSource {
+  const variant = step.variants === null ? null : (chosen ?? chooseVariant(campaign.id, leadId, step.stepIndex, step.variants));
   const inline = variant ?? { templateId: step.templateId, subject: step.subject, body: step.body, format: step.format };
   if (inline.templateId !== null) {
     const found = templates.get(inline.templateId);
@@ -180,6 +180,7 @@ function threadOf(
  * never), gives an email its subject and thread (see {@link threadOf}) and checks the output
  * for placeholders. Previews use the same function, so they show exactly what would be sent.
  * @param position - the sequence and the lead's last sent email; omit it for a template on its own.
+ * @param chosenVariant - the variant picked elsewhere (Thompson sampling); without it, the weighted hash picks.
  */
 export function composeMessage(
   campaign: Pick<Campaign, 'id' | 'name' | 'slug'>,
@@ -187,8 +188,9 @@ export function composeMessage(
   lead: ComposeLead,
   templates: TemplateVersions,
   position?: SequencePosition,
+  chosenVariant?: StepVariant,
 ): Composed {
-  const source = sourceOf(campaign, step, lead.id, templates);
+  const source = sourceOf(campaign, step, lead.id, templates, chosenVariant);
   const context = renderContextFor(campaign, lead);
   // Only template renders are logged: inline text is not hashed.
   const contextHash = (source.variant ?? step).templateId === null ? null : sha256(JSON.stringify(context));

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { resolveTemplateName } from '../templates/template-store.js';
+import { existingSegmentNames } from '../segments/segment-store.js';
 import { insertPosts, replacePosts, type NewPost } from './post-store.js';
 import { CampaignSpecError, type CampaignSpec } from './campaign-spec.js';
 import type { Channel } from '../core/channels.js';
@@ -29,6 +30,7 @@ async function stepOf(db: Knex, campaignId: number, step: CampaignSpec['steps'][
               subject: variant.subject ?? null,
               body: variant.body ?? null,
               format: variant.format,
+              angle: variant.angle ?? null,
             }),
           ),
         );
@@ -45,7 +47,18 @@ async function stepOf(db: Knex, campaignId: number, step: CampaignSpec['steps'][
     stopOnReply: step.stopOnReply,
     requireReview: step.requireReview,
     personalizePrompt: step.personalize?.prompt ?? null,
+    variantSelection: step.variantSelection,
+    minSendsPerVariant: step.minSendsPerVariant,
   };
+}
+
+/** Refuses a spec that names segments nobody defined, each unknown name as a problem of its field. */
+async function checkSegmentsExist(db: Knex, spec: CampaignSpec): Promise<void> {
+  const known = await existingSegmentNames(db, spec.segments);
+  const problems = spec.segments.flatMap((name, index) =>
+    known.has(name) ? [] : [`segments.${index}: segment "${name}" does not exist (define it with drumbeat segment add ${name} --when …)`],
+  );
+  if (problems.length > 0) throw new CampaignSpecError(problems);
 }
 
 /** The steps of a spec as they are stored, in order (one at a time: each may read the template registry). */
@@ -74,6 +87,7 @@ function postsOf(spec: CampaignSpec): NewPost[] {
  * other-channel template raises {@link CampaignSpecError} naming the field, and nothing stays.
  */
 export async function writeNewCampaign(trx: Knex, spec: CampaignSpec): Promise<number> {
+  await checkSegmentsExist(trx, spec);
   const campaignId = await insertCampaign(trx, {
     name: spec.name,
     slug: spec.slug,
@@ -89,6 +103,7 @@ export async function writeNewCampaign(trx: Knex, spec: CampaignSpec): Promise<n
     replyTo: spec.replyTo ?? null,
     llmFallback: spec.llmFallback,
     customFields: spec.customFields,
+    segments: spec.segments,
     submittedSpec: spec,
   });
   await replaceSteps(trx, campaignId, await stepsOf(trx, campaignId, spec));
@@ -104,10 +119,18 @@ export async function writeNewCampaign(trx: Knex, spec: CampaignSpec): Promise<n
  * indexes. Returns undefined when the campaign is running or finished. Run it in a transaction.
  */
 export async function writeSequenceEdit(trx: Knex, id: number, spec: CampaignSpec, editedBy: string, now: Date): Promise<Campaign | undefined> {
+  await checkSegmentsExist(trx, spec);
   const edited = await updateForSequenceEdit(
     trx,
     id,
-    { requireReview: spec.requireReview, onReject: spec.onReject, llmFallback: spec.llmFallback, customFields: spec.customFields, submittedSpec: spec },
+    {
+      requireReview: spec.requireReview,
+      onReject: spec.onReject,
+      llmFallback: spec.llmFallback,
+      customFields: spec.customFields,
+      segments: spec.segments,
+      submittedSpec: spec,
+    },
     editedBy,
     now,
   );

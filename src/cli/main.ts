@@ -10,6 +10,7 @@ import { registerLeadCommands } from './lead-commands.js';
 import { registerSuppressionCommands } from './suppression-commands.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
 import { campaignReport, reportToCsv, reportToMarkdown } from '../analytics/campaign-report.js';
+import { reportToHtml } from '../analytics/report-html.js';
 import { registerAccessCommands } from './access-commands.js';
 import { campaignTickQueue } from '../../queues/campaign-tick.js';
 import { runDemo } from './demo.js';
@@ -18,6 +19,7 @@ import { registerTemplateCommands } from './template-commands.js';
 import { registerReviewCommands } from './review-commands.js';
 import { registerChannelCommands } from './channel-commands.js';
 import { registerCampaignCommands } from './campaign-commands.js';
+import { registerLearningCommands } from './learning-commands.js';
 
 /** `migrate`, `preflight`, and the processes: `api`, `worker` (`--until-idle`), `start`. */
 function registerProcessCommands(program: Command): void {
@@ -91,14 +93,14 @@ function registerReportCommands(program: Command): void {
   program
     .command('report <campaignId>')
     .description('print a campaign report')
-    .option('--format <format>', 'json, md or csv', 'md')
+    .option('--format <format>', 'json, md, csv or html (one self-contained page with SVG charts)', 'md')
     .action(async (campaignId: string, options: { format: string }) => {
-      const format = z.enum(['json', 'md', 'csv']).safeParse(options.format);
-      if (!format.success) throw new CliError(`--format takes json, md or csv, not "${options.format}"`);
+      const format = z.enum(['json', 'md', 'csv', 'html']).safeParse(options.format);
+      if (!format.success) throw new CliError(`--format takes json, md, csv or html, not "${options.format}"`);
       await withDb(async (db) => {
         const report = await campaignReport(db, parseId(campaignId));
         if (format.data === 'json') print(report, true);
-        else process.stdout.write(format.data === 'md' ? reportToMarkdown(report) : reportToCsv(report));
+        else process.stdout.write(format.data === 'md' ? reportToMarkdown(report) : format.data === 'csv' ? reportToCsv(report) : reportToHtml(report));
       });
     });
 
@@ -138,6 +140,7 @@ export function buildProgram(): Command {
   registerSuppressionCommands(program);
   registerControlCommands(program);
   registerReportCommands(program);
+  registerLearningCommands(program);
   registerTemplateCommands(program);
   registerReviewCommands(program);
   registerChannelCommands(program);

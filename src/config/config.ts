@@ -170,6 +170,8 @@ export const configSchema = z.object({
   INSTAGRAM_RATE_PER_SECOND: optionalPositiveInt,
   TICK_BATCH_SIZE: positiveInt(1000),
   RECONCILE_EVERY: durationMs('30s'),
+  /** How often the metrics rollup runs (incremental: only the campaign days that changed). */
+  METRICS_EVERY: durationMs('5m'),
   SENDING_STALE_AFTER: durationMs('5m'),
   SHUTDOWN_TIMEOUT: durationMs('80s'),
   JOB_LOCK_DURATION: durationMs('30s'),

@@ -17,8 +17,11 @@ export interface QueueDirectory {
   readonly publish: Readonly<Record<SocialPlatform, QueueOf<PublishJob>>>;
   readonly compose: QueueOf<{ messageId: number }>;
   readonly events: QueueOf<{ inboxEventId: number }>;
+  readonly metricsRollup: QueueOf<{ campaignId?: number | undefined }>;
   /** The job scheduler id of a campaign's ticks. */
   tickSchedulerId(campaignId: number): string;
   /** The job id of an inbox event's apply job. */
   eventJobId(inboxEventId: number): string;
+  /** The job id of the rollup of a campaign that completed at `completedAt` (once per completion). */
+  completedCampaignRollupJobId(campaignId: number, completedAt: Date): string;
 }

@@ -147,6 +147,8 @@ export interface PlannedMessage {
   thread_references: string | null;
   template_version_id: number | null;
   variant: string | null;
+  /** How the variant was chosen (Thompson sampling: warm-up or the draws); null for the weighted hash. */
+  variant_reason: string | null;
   /** Why a SKIPPED message is not sent. */
   skip_reason: string | null;
   /** Why a message held for review must be edited before it can be approved (placeholders found). */
@@ -170,10 +172,10 @@ export async function planMessages(trx: Knex, planned: readonly PlannedMessage[]
     .raw<{ rows: InsertedMessage[] }>(
       `INSERT INTO messages (idempotency_key, campaign_id, lead_id, enrollment_id, step_index, channel, status,
                              recipient, subject, body, format, in_reply_to, thread_references,
-                             template_version_id, variant, skip_reason, review_hold_reason, queued_at)
+                             template_version_id, variant, variant_reason, skip_reason, review_hold_reason, queued_at)
        SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::text[], ?::text[],
                             ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-                            ?::bigint[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+                            ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
        ON CONFLICT (campaign_id, lead_id, step_index) DO NOTHING
        RETURNING id, idempotency_key, status, channel, step_index, enrollment_id`,
       (
@@ -193,6 +195,7 @@ export async function planMessages(trx: Knex, planned: readonly PlannedMessage[]
           'thread_references',
           'template_version_id',
           'variant',
+          'variant_reason',
           'skip_reason',
           'review_hold_reason',
           'queued_at',

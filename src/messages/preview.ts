@@ -30,6 +30,12 @@ export interface Preview {
   leadEmail: string | null;
   channel: Channel;
   variant: string | null;
+  /**
+   * How the step picks its variant, when it has variants: the weighted hash (the variant shown
+   * is the one this lead gets), or learnt (Thompson sampling at send time, from the replies of
+   * the lead's segment: the variant shown is only one of them). Null without variants.
+   */
+  variantChoice: string | null;
   templateVersionId: number | null;
   subject: string | null;
   body: string | null;
@@ -66,6 +72,12 @@ function previewOf(campaign: Pick<Campaign, 'id' | 'name' | 'slug'> | null, step
     leadEmail: lead.email,
     channel: step.channel,
     variant: composed.variant,
+    variantChoice:
+      step.variants === null
+        ? null
+        : step.variantSelection === 'thompson'
+          ? `learnt: chosen when the message is planned, by Thompson sampling on the replies of the lead's segment (after ${step.minSendsPerVariant} sends per variant); variant ${composed.variant ?? '?'} is shown as an example`
+          : 'weighted: a stable hash of campaign, lead and step over the weights',
     templateVersionId: composed.templateVersionId,
     subject: composed.subject,
     body: composed.body,
@@ -126,6 +138,8 @@ export async function previewTemplate(
     stopOnReply: true,
     requireReview: false,
     personalizePrompt: null,
+    variantSelection: 'weighted',
+    minSendsPerVariant: 1,
   };
   const leadRow = typeof lead === 'string' ? await findLead(db, lead) : lead;
   const composed = composeMessage(campaign, step, leadRow, new Map([[templateId, { template, version }]]));

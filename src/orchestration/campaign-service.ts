@@ -221,11 +221,14 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
       return archived;
     },
 
-    /** Marks an ACTIVE campaign COMPLETED and stops its ticks. */
+    /** Marks an ACTIVE campaign COMPLETED, stops its ticks and has its metrics rolled up (once per completion). */
     async complete(id: number): Promise<Campaign | undefined> {
-      const completed = await transitionCampaign(db, id, ['ACTIVE'], 'COMPLETED', { completed_at: clock.now() });
+      const completedAt = clock.now();
+      const completed = await transitionCampaign(db, id, ['ACTIVE'], 'COMPLETED', { completed_at: completedAt });
       if (completed !== undefined) {
         await removeScheduler(id);
+        const rollup = queues.directory.metricsRollup;
+        await queues.get(rollup).add(rollup.jobName, rollup.schema.parse({ campaignId: id }), { jobId: queues.directory.completedCampaignRollupJobId(id, completedAt) });
         log.info({ campaignId: id }, 'campaign completed');
       }
       return completed;

@@ -17,6 +17,8 @@ import type { ComposeService } from '../llm/compose-service.js';
 import type { Campaign, CampaignStep } from '../campaigns/campaign-store.js';
 import { loadCampaignDefinition, type CampaignDefinition } from '../campaigns/campaign-definition.js';
 import { campaignGate, takesTicks } from './campaign-gate.js';
+import { systemRandom, type Random } from '../core/random.js';
+import { readVariantTallies, tallyKey, thompsonChoice, type VariantChoice, type VariantTally } from '../campaigns/variant-selection.js';
 
 export interface TickResult {
   outcome: 'done' | 'duplicate-slot' | 'not-active' | 'killed' | 'outside-window' | 'capped' | 'completed';
@@ -30,6 +32,8 @@ interface DueEnrollment {
   id: number;
   lead_id: number;
   current_step: number;
+  /** The segment the lead was labelled with at enrollment (null: none). */
+  segment: string | null;
   email: string | null;
   first_name: string | null;
   last_name: string | null;
@@ -64,6 +68,8 @@ interface TickPlan {
   threadedSteps: ReadonlySet<number>;
   /** Indexes of the steps whose messages wait for an LLM opening line (planned PLANNED). */
   personalisedSteps: ReadonlySet<number>;
+  /** Indexes of the steps whose variant is chosen by Thompson sampling. */
+  learningSteps: ReadonlySet<number>;
 }
 
 export interface TickServiceDeps {
@@ -77,6 +83,8 @@ export interface TickServiceDeps {
   compose?: Pick<ComposeService, 'enqueue'>;
   /** The content calendar, whose publish jobs each tick makes sure exist. */
   content?: Pick<ContentCalendar, 'schedule'>;
+  /** What Thompson sampling draws from; seeded in tests. @defaultValue the process's randomness */
+  random?: Random;
 }
 
 /**
@@ -85,7 +93,7 @@ export interface TickServiceDeps {
  * message per (campaign, lead, step) with `ON CONFLICT DO NOTHING`, and after each batch
  * commits adds the send jobs with `addBulk` (jobId = message key).
  */
-export function tickService({ db, queues, clock, log, config, campaigns, content, compose }: TickServiceDeps) {
+export function tickService({ db, queues, clock, log, config, campaigns, content, compose, random = systemRandom }: TickServiceDeps) {
   /**
    * Composes one message (variant, template version, strict render, placeholder check). Held
    * for review: clean text, and text with placeholders (the reviewer sees why, and must edit it
@@ -93,9 +101,15 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
    * SKIPPED with the reason. A sendable message of a personalised step is planned PLANNED: it
    * waits for its compose job, which releases it (QUEUED, or PENDING_REVIEW).
    */
-  function planMessage(plan: TickPlan, step: CampaignStep, due: DueEnrollment, previousEmail: SentEmail | undefined): { message: PlannedMessage; trace?: RenderTrace } {
+  function planMessage(
+    plan: TickPlan,
+    step: CampaignStep,
+    due: DueEnrollment,
+    previousEmail: SentEmail | undefined,
+    choice: VariantChoice | undefined,
+  ): { message: PlannedMessage; trace?: RenderTrace } {
     const { campaign, now } = plan;
-    const composed = composeMessage(campaign, step, { ...due, id: due.lead_id }, plan.templates, { steps: plan.steps, previousEmail });
+    const composed = composeMessage(campaign, step, { ...due, id: due.lead_id }, plan.templates, { steps: plan.steps, previousEmail }, choice?.variant);
     const review = campaign.requireReview || step.requireReview;
     const rendered = {
       idempotency_key: messageKey(campaign.id, due.lead_id, step.stepIndex),
@@ -112,6 +126,7 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       thread_references: composed.references,
       template_version_id: composed.templateVersionId,
       variant: composed.variant,
+      variant_reason: choice?.reason ?? null,
     };
     const trace =
       composed.templateVersionId !== null && composed.contextHash !== null && composed.outputHash !== null
@@ -133,6 +148,7 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
         'cl.id',
         'cl.lead_id',
         'cl.current_step',
+        'cl.segment',
         'l.email',
         'l.first_name',
         'l.last_name',
@@ -155,6 +171,23 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
   }
 
   /**
+   * The variant choice of a batch: Thompson sampling for the steps that learn, from their
+   * tallies read once for the batch (one read, only when a due lead is on such a step);
+   * undefined (the weighted hash) for the others.
+   */
+  async function variantChooser(trx: Knex.Transaction, plan: TickPlan, due: readonly DueEnrollment[]) {
+    const learning = [...new Set(due.map((enrollment) => enrollment.current_step).filter((index) => plan.learningSteps.has(index)))];
+    const tallies = await readVariantTallies(trx, plan.campaign.id, learning);
+    return (step: CampaignStep, enrollment: DueEnrollment): VariantChoice | undefined => {
+      if (!plan.learningSteps.has(step.stepIndex)) return undefined;
+      const key = tallyKey(step.stepIndex, enrollment.segment);
+      const segmentTallies = tallies.get(key) ?? new Map<string, VariantTally>();
+      tallies.set(key, segmentTallies);
+      return thompsonChoice(step, enrollment.segment, segmentTallies, random);
+    };
+  }
+
+  /**
    * One batch in one transaction; returns the messages inserted (not those already there).
    * The leads of threaded steps (whose emails reply to the last one sent) have their last sent
    * emails read in one statement per batch.
@@ -170,6 +203,8 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
         due.filter((enrollment) => plan.threadedSteps.has(enrollment.current_step)).map((enrollment) => ({ leadId: enrollment.lead_id, stepIndex: enrollment.current_step })),
       );
 
+      const choose = await variantChooser(trx, plan, due);
+
       const planned: PlannedMessage[] = [];
       const traces = new Map<string, RenderTrace>();
       const finished: number[] = [];
@@ -177,7 +212,7 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
         const step = plan.steps[enrollment.current_step];
         if (step === undefined) finished.push(enrollment.id);
         else {
-          const { message, trace } = planMessage(plan, step, enrollment, previousEmails.get(enrollment.lead_id));
+          const { message, trace } = planMessage(plan, step, enrollment, previousEmails.get(enrollment.lead_id), choose(step, enrollment));
           planned.push(message);
           if (trace !== undefined) traces.set(message.idempotency_key, trace);
         }
@@ -216,6 +251,7 @@ export function tickService({ db, queues, clock, log, config, campaigns, content
       threadedSteps: new Set(steps.filter((step) => needsPreviousEmail(step, templates)).map((step) => step.stepIndex)),
       // Without a composer, personalised steps are planned like any other (nothing could compose them).
       personalisedSteps: new Set(compose === undefined ? [] : steps.filter((step) => step.personalizePrompt !== null).map((step) => step.stepIndex)),
+      learningSteps: new Set(steps.filter((step) => step.variantSelection === 'thompson' && step.variants !== null).map((step) => step.stepIndex)),
     };
   }
 

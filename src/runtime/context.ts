@@ -14,6 +14,7 @@ import { proofAdapter } from '../channels/proof/proof-adapter.js';
 import type { ChannelAdapter } from '../channels/adapter.js';
 import type { Channel } from '../core/channels.js';
 import { systemClock, type Clock } from '../core/clock.js';
+import type { Random } from '../core/random.js';
 import { BreakerRegistry, breakerOptions } from '../channels/resilience/breakers.js';
 import { publishBreakerState } from '../channels/resilience/breaker-states.js';
 import { buildLiveChannels, type PostPublisher } from '../channels/live-channels.js';
@@ -27,6 +28,7 @@ import { findCampaign } from '../campaigns/campaign-store.js';
 import { templateService, type TemplateService } from '../templates/template-service.js';
 import { reviewService, type ReviewService } from '../review/review-service.js';
 import { housekeeping, type Housekeeping } from '../maintenance/housekeeping.js';
+import { metricsRollup, type MetricsRollup } from '../analytics/metrics-rollup.js';
 
 /** Everything a process shares: config, logger, pools, queues and the services built on them. */
 export interface AppContext {
@@ -42,6 +44,8 @@ export interface AppContext {
   reconciler: ReconcilerService;
   templates: TemplateService;
   reviews: ReviewService;
+  /** The metrics rollup (the `metrics-rollup` queue and `drumbeat metrics rollup`). */
+  rollup: MetricsRollup;
   /** Hourly chores (stale uploads, idle login counters, expired sessions), run by the reconcile job. */
   housekeeping: Housekeeping;
   /** The adapters LIVE campaigns send through, by channel (also used for operator test sends). */
@@ -70,6 +74,8 @@ export interface ContextOptions {
   /** Replaces the post publishers built from config. */
   publishers?: Partial<Record<SocialPlatform, PostPublisher>>;
   db?: Knex;
+  /** What Thompson variant selection draws from (a seeded one in tests). */
+  random?: Random;
 }
 
 /** Builds the shared context of a process. */
@@ -98,7 +104,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
         ? undefined
         : llmClient({ baseUrl: config.LLM_BASE_URL, apiKey: config.LLM_API_KEY, model: config.LLM_MODEL, maxTokens: config.LLM_MAX_TOKENS, timeoutMs: config.LLM_TIMEOUT }),
   });
-  const ticks = tickService({ db, queues, clock, log, config, campaigns, content, compose });
+  const ticks = tickService({ db, queues, clock, log, config, campaigns, content, compose, ...(options.random === undefined ? {} : { random: options.random }) });
   const liveAdapters = options.liveAdapters ?? live.adapters;
   const throttle = config.EMAIL_DOMAIN_PER_MINUTE === undefined ? undefined : domainThrottle(redis, config.QUEUE_PREFIX, config.EMAIL_DOMAIN_PER_MINUTE, clock);
   const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), campaigns, ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
@@ -119,6 +125,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     templates,
     reviews,
     housekeeping: housekeeping({ db, clock, log, config }),
+    rollup: metricsRollup({ db, clock, log }),
     liveAdapters,
     publishers,
     content,

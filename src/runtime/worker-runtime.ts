@@ -3,6 +3,7 @@ import { Worker } from 'bullmq';
 import type { z } from 'zod';
 import { allQueues } from '../../queues/index.js';
 import { reconcileQueue, reconcileSchedulerId } from '../../queues/reconcile.js';
+import { metricsRollupQueue, metricsRollupSchedulerId } from '../../queues/metrics-rollup.js';
 import { allProcessors, type ProcessorContext } from '../../processors/index.js';
 import { checkCatalogue } from '../jobs/catalogue.js';
 import { bindProcessor, type ProcessorDefinition } from '../jobs/processor.js';
@@ -39,12 +40,15 @@ export async function refuseMismatchedTopology(ctx: AppContext): Promise<void> {
   if (mismatch !== undefined) throw new Error(mismatch);
 }
 
-/** Upserts the tick scheduler of every ACTIVE campaign (removing others) and the reconciler's. */
+/** Upserts the tick scheduler of every ACTIVE campaign (removing others), the reconciler's and the metrics rollup's. */
 export async function syncJobSchedulers(ctx: AppContext): Promise<void> {
   await ctx.campaigns.syncSchedulers();
   await ctx.queues
     .get(reconcileQueue)
     .upsertJobScheduler(reconcileSchedulerId, { every: ctx.config.RECONCILE_EVERY }, { name: reconcileQueue.jobName, data: {} });
+  await ctx.queues
+    .get(metricsRollupQueue)
+    .upsertJobScheduler(metricsRollupSchedulerId, { every: ctx.config.METRICS_EVERY }, { name: metricsRollupQueue.jobName, data: {} });
 }
 
 /**
