@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Channel, SendWindow } from './campaign-spec.js';
+import type { Channel, GuardSettings, SendWindow } from './campaign-spec.js';
 import type { BodyFormat } from '../messages/message-body.js';
 import { PUBLISHABLE_STATUSES } from '../content/post-store.js';
 
@@ -44,6 +44,8 @@ export interface Campaign {
   llmFallback: LlmFallback;
   /** Custom lead fields the campaign's inline text may use as `it.lead.custom.<name>`. */
   customFields: string[];
+  /** The deliverability guard's thresholds (a LIVE campaign's); null when the spec turned it off. */
+  guard: GuardSettings | null;
 }
 
 /** A campaign as it is created: its settings, and the spec as submitted (the audit copy: only `campaign show --json` reads it). */
@@ -53,7 +55,7 @@ export type NewCampaign = Omit<
 > & { submittedSpec: unknown };
 
 /** What a sequence edit changes besides the steps (the campaign's other settings stay as they are). */
-export type SequenceSettings = Pick<Campaign, 'requireReview' | 'onReject' | 'llmFallback' | 'customFields'> & { submittedSpec: unknown };
+export type SequenceSettings = Pick<Campaign, 'requireReview' | 'onReject' | 'llmFallback' | 'customFields' | 'guard'> & { submittedSpec: unknown };
 
 /** One stored A/B variant: a weight and either a template (by id) or inline text with its format. */
 export interface StepVariant {
@@ -117,6 +119,7 @@ interface CampaignRow {
   paused_by: string | null;
   llm_fallback: LlmFallback;
   custom_fields: string[];
+  guard: GuardSettings | null;
 }
 
 interface StepRow {
@@ -161,6 +164,7 @@ export function rowToCampaign(row: CampaignRow): Campaign {
     pausedBy: row.paused_by,
     llmFallback: row.llm_fallback,
     customFields: row.custom_fields,
+    guard: row.guard,
   };
 }
 
@@ -218,6 +222,7 @@ export async function insertCampaign(db: Knex, campaign: NewCampaign): Promise<n
       reply_to: campaign.replyTo,
       llm_fallback: campaign.llmFallback,
       custom_fields: JSON.stringify(campaign.customFields),
+      guard: campaign.guard === null ? null : JSON.stringify(campaign.guard),
       spec: JSON.stringify(campaign.submittedSpec),
     })
     .returning('id')) as Array<{ id: number }>;
@@ -256,6 +261,7 @@ export async function updateForSequenceEdit(db: Knex, id: number, settings: Sequ
       on_reject: settings.onReject,
       llm_fallback: settings.llmFallback,
       custom_fields: JSON.stringify(settings.customFields),
+      guard: settings.guard === null ? null : JSON.stringify(settings.guard),
       spec: JSON.stringify(settings.submittedSpec),
       updated_at: now,
     })
@@ -321,6 +327,14 @@ export async function transitionCampaign(
     .update({ status: to, updated_at: db.fn.now(), ...extra })
     .returning('*')) as CampaignRow[];
   return row === undefined ? undefined : rowToCampaign(row);
+}
+
+/**
+ * Compare-and-set ACTIVE → PAUSED, by drumbeat, of one campaign, with the reason. Returns the
+ * paused campaign, or undefined when it was not ACTIVE.
+ */
+export function pauseCampaignByDrumbeat(db: Knex, id: number, reason: string, now: Date): Promise<Campaign | undefined> {
+  return transitionCampaign(db, id, ['ACTIVE'], 'PAUSED', { pause_reason: reason, paused_at: now, paused_by: PAUSED_BY_DRUMBEAT });
 }
 
 /**
