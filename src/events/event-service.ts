@@ -13,6 +13,7 @@ import type { FeedbackPayload } from './feedback-event.js';
 import { lockUnappliedEvent, markApplied } from './inbox-store.js';
 import { GUARD_WINDOW_DAYS, guardBreaches, guardReason, readDeliverability } from './deliverability-guard.js';
 import { insertGuardEvents } from './guard-event-store.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
 export interface EventServiceDeps {
   db: Knex;
@@ -20,6 +21,8 @@ export interface EventServiceDeps {
   config: Pick<Config, 'SOFT_BOUNCE_LIMIT'>;
   /** The campaign lifecycle, through which the deliverability guard pauses a campaign. */
   campaigns: Pick<CampaignService, 'pauseByDrumbeatWithin' | 'afterPauseByDrumbeat'>;
+  /** This process's count of applied events. */
+  metrics: Pick<WorkerMetrics, 'eventsApplied'>;
 }
 
 /** What applying an inbox event did. */
@@ -65,7 +68,7 @@ async function findMessage(db: Knex, refs: readonly string[]): Promise<MatchedMe
  * or complaining addresses per send above their rate pause the campaign (by drumbeat, with the
  * numbers) and are recorded in `guard_events`. One indexed query per such event, none per send.
  */
-export function eventService({ db, clock, config, campaigns }: EventServiceDeps) {
+export function eventService({ db, clock, config, campaigns, metrics }: EventServiceDeps) {
   /** Pauses the campaign when this event took a rate over the guard's line; returns the campaign it paused. */
   async function guard(trx: Knex, campaignId: number, inboxEventId: number): Promise<Campaign | undefined> {
     const now = clock.now();
@@ -120,7 +123,7 @@ export function eventService({ db, clock, config, campaigns }: EventServiceDeps)
   return {
     /** Applies one inbox event if it is not applied yet. */
     async apply(inboxEventId: number): Promise<ApplyResult> {
-      const applied = await db.transaction(async (trx): Promise<{ result: ApplyResult; paused: Campaign | undefined } | undefined> => {
+      const applied = await db.transaction(async (trx): Promise<{ result: ApplyResult; paused: Campaign | undefined; type: string } | undefined> => {
         const event = await lockUnappliedEvent(trx, inboxEventId);
         if (event === undefined) return undefined;
         const { payload } = event;
@@ -132,13 +135,14 @@ export function eventService({ db, clock, config, campaigns }: EventServiceDeps)
               ? await findLeadByEmail(trx, payload.email, true)
               : undefined;
         const campaignId = message?.campaign_id ?? payload.campaignId;
+        const type = payload.bounce === null ? payload.type : `${payload.type}_${payload.bounce}`;
         if (lead !== undefined) {
           await addContactEvent(trx, {
             leadId: lead.id,
             campaignId,
             messageId: message?.id ?? null,
             inboxEventId: event.id,
-            type: payload.bounce === null ? payload.type : `${payload.type}_${payload.bounce}`,
+            type,
             data: { provider: event.provider, ...payload.data },
             occurredAt: new Date(payload.occurredAt),
           });
@@ -147,9 +151,10 @@ export function eventService({ db, clock, config, campaigns }: EventServiceDeps)
         const guarded = campaignId !== null && (payload.type === 'complained' || (payload.type === 'bounced' && payload.bounce === 'hard'));
         const paused = guarded ? await guard(trx, campaignId, event.id) : undefined;
         await markApplied(trx, event.id, clock.now());
-        return { result: { outcome: 'applied', note: paused === undefined ? note : `${note}; ${paused.pauseReason ?? ''}: campaign ${paused.id} PAUSED` }, paused };
+        return { result: { outcome: 'applied', note: paused === undefined ? note : `${note}; ${paused.pauseReason ?? ''}: campaign ${paused.id} PAUSED` }, paused, type };
       });
       if (applied === undefined) return { outcome: 'already-applied' };
+      metrics.eventsApplied.inc({ type: applied.type });
       if (applied.paused !== undefined) await campaigns.afterPauseByDrumbeat(applied.paused);
       return applied.result;
     },

@@ -24,6 +24,7 @@ import { llmClient } from '../llm/llm-client.js';
 import { templateService, type TemplateService } from '../templates/template-service.js';
 import { reviewService, type ReviewService } from '../review/review-service.js';
 import { housekeeping, type Housekeeping } from '../maintenance/housekeeping.js';
+import { workerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 
 /** Everything a process shares: config, logger, pools, queues and the services built on them. */
 export interface AppContext {
@@ -51,6 +52,8 @@ export interface AppContext {
   content: ContentCalendar;
   /** The circuit breakers of this process (one per external account). */
   breakers: BreakerRegistry;
+  /** This process's own counters and histograms (sends, adapter call durations, events applied). */
+  metrics: WorkerMetrics;
   /**
    * Shuts the breakers, closes the queues, the Redis connection and the database pool (unless it
    * was given in `ContextOptions.db`), in that order.
@@ -98,7 +101,8 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const ticks = tickService({ db, queues, clock, log, config, campaigns, content, compose });
   const liveAdapters = options.liveAdapters ?? live.adapters;
   const throttle = config.EMAIL_DOMAIN_PER_MINUTE === undefined ? undefined : domainThrottle(redis, config.QUEUE_PREFIX, config.EMAIL_DOMAIN_PER_MINUTE, clock);
-  const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), campaigns, ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
+  const metrics = workerMetrics();
+  const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), campaigns, metrics, ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
   const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis, inbox: inboxService({ db, queues, clock }) });
   const templates = templateService({ db, clock });
   const reviews = reviewService({ db, queues, config, clock, log });
@@ -121,6 +125,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     content,
     compose,
     breakers,
+    metrics,
     async close() {
       breakers.shutdown();
       await queues.close();
