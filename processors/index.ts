@@ -4,6 +4,7 @@ import compose from './compose.js';
 import events from './events.js';
 import importLeads from './import-leads.js';
 import reconcile from './reconcile.js';
+import postMetrics from './post-metrics.js';
 import publishInstagram from './publish-instagram.js';
 import publishLinkedin from './publish-linkedin.js';
 import publishX from './publish-x.js';
@@ -13,4 +14,4 @@ import sendLinkedin from './send-linkedin.js';
 import sendX from './send-x.js';
 
 /** Every processor; the catalogue check pairs them with `queues/index.ts` at start-up. */
-export const allProcessors: readonly ProcessorDefinition[] = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram, events, importLeads, publishLinkedin, publishX, publishInstagram, compose];
+export const allProcessors: readonly ProcessorDefinition[] = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram, events, importLeads, publishLinkedin, publishX, publishInstagram, compose, postMetrics];

@@ -5,6 +5,7 @@ import { composeQueue } from './compose.js';
 import { eventsQueue } from './events.js';
 import { importLeadsQueue } from './import-leads.js';
 import { reconcileQueue } from './reconcile.js';
+import { postMetricsQueue } from './post-metrics.js';
 import { publishInstagramQueue } from './publish-instagram.js';
 import { publishLinkedinQueue } from './publish-linkedin.js';
 import { publishXQueue } from './publish-x.js';
@@ -37,4 +38,5 @@ export const allQueues: readonly QueueDefinition[] = [
   importLeadsQueue,
   ...Object.values(publishQueues),
   composeQueue,
+  postMetricsQueue,
 ];

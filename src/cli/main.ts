@@ -18,6 +18,7 @@ import { registerTemplateCommands } from './template-commands.js';
 import { registerReviewCommands } from './review-commands.js';
 import { registerChannelCommands } from './channel-commands.js';
 import { registerCampaignCommands } from './campaign-commands.js';
+import { registerMetricsCommands } from './metrics-commands.js';
 
 /** `migrate`, `preflight`, and the processes: `api`, `worker` (`--until-idle`), `start`. */
 function registerProcessCommands(program: Command): void {
@@ -139,6 +140,7 @@ export function buildProgram(): Command {
   registerTemplateCommands(program);
   registerReviewCommands(program);
   registerChannelCommands(program);
+  registerMetricsCommands(program);
 
   return program;
 }

@@ -25,6 +25,8 @@ import { templateService, type TemplateService } from '../templates/template-ser
 import { reviewService, type ReviewService } from '../review/review-service.js';
 import { housekeeping, type Housekeeping } from '../maintenance/housekeeping.js';
 import { workerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
+import { postMetricsService, type PostMetricsService } from '../analytics/post-metrics-service.js';
+import { postMetricsQueue, postMetricsRetryJobId } from '../../queues/post-metrics.js';
 
 /** Everything a process shares: config, logger, pools, queues and the services built on them. */
 export interface AppContext {
@@ -54,6 +56,8 @@ export interface AppContext {
   breakers: BreakerRegistry;
   /** This process's own counters and histograms (sends, adapter call durations, events applied). */
   metrics: WorkerMetrics;
+  /** Reads published posts' engagement from the platforms (the `post-metrics` queue, `metrics fetch`). */
+  postMetrics: PostMetricsService;
   /**
    * Shuts the breakers, closes the queues, the Redis connection and the database pool (unless it
    * was given in `ContextOptions.db`), in that order.
@@ -104,6 +108,16 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const metrics = workerMetrics();
   const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), campaigns, metrics, ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
   const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis, inbox: inboxService({ db, queues, clock }) });
+  const postMetrics = postMetricsService({
+    db,
+    clock,
+    log,
+    readers: live.postMetrics,
+    retryLater: async (request, delayMs, day) => {
+      const jobId = postMetricsRetryJobId(request.platforms[0], request.campaignId, day, request.retry);
+      await queues.get(postMetricsQueue).add(postMetricsQueue.jobName, postMetricsQueue.schema.parse(request), { jobId, delay: delayMs });
+    },
+  });
   const templates = templateService({ db, clock });
   const reviews = reviewService({ db, queues, config, clock, log });
   return {
@@ -126,6 +140,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     compose,
     breakers,
     metrics,
+    postMetrics,
     async close() {
       breakers.shutdown();
       await queues.close();

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { MetricsTime, Worker } from 'bullmq';
 import { allQueues } from '../../queues/index.js';
 import { reconcileQueue, reconcileSchedulerId } from '../../queues/reconcile.js';
+import { postMetricsQueue, postMetricsSchedulerId } from '../../queues/post-metrics.js';
 import { allProcessors } from '../../processors/index.js';
 import { checkCatalogue } from '../jobs/catalogue.js';
 import { bindProcessor, type ProcessorDefinition } from '../jobs/processor.js';
@@ -30,12 +31,15 @@ export async function warnOnEvictionPolicy(ctx: AppContext): Promise<void> {
   }
 }
 
-/** Upserts the tick scheduler of every ACTIVE campaign (removing others) and the reconciler's. */
+/** Upserts the tick scheduler of every ACTIVE campaign (removing others), the reconciler's and the daily post metrics read. */
 export async function syncJobSchedulers(ctx: AppContext): Promise<void> {
   await ctx.campaigns.syncSchedulers();
   await ctx.queues
     .get(reconcileQueue)
     .upsertJobScheduler(reconcileSchedulerId, { every: ctx.config.RECONCILE_EVERY }, { name: reconcileQueue.jobName, data: {} });
+  await ctx.queues
+    .get(postMetricsQueue)
+    .upsertJobScheduler(postMetricsSchedulerId, { every: ctx.config.POST_METRICS_EVERY }, { name: postMetricsQueue.jobName, data: {} });
 }
 
 /** This process's metrics endpoint on `WORKER_METRICS_PORT` (+ `NODE_APP_INSTANCE` under PM2), when it is set. */
