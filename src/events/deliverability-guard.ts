@@ -8,6 +8,7 @@ export const GUARD_WINDOW_DAYS = 7;
 /** What the guard reads about one campaign over the window. */
 export interface DeliverabilityReading {
   guard: GuardSettings;
+  /** Email sends in the window, exact up to the bound past which no breach is possible (see {@link readDeliverability}). */
   sends: number;
   hardBounces: number;
   complaints: number;
@@ -15,21 +16,33 @@ export interface DeliverabilityReading {
 
 /**
  * One query, on two partial indexes: the guard settings of an ACTIVE LIVE campaign whose guard
- * is on, with its email sends, hard-bounced addresses and complaining addresses since `since`
- * (timeline types `bounced_hard` and `complained`, as the event service records them).
+ * is on, its hard-bounced and complaining addresses since `since` (timeline types
+ * `bounced_hard` and `complained`, as the event service records them), and its email sends
+ * since then. The sends are counted only as far as a breach is still possible: past
+ * `minSends` and past `count / rate` for both rates no number of sends can cross a line, so
+ * the count stops there (a campaign sending a million a week costs a bounce no more than one
+ * sending a thousand). Below that bound the count is exact, so a breach states true numbers.
  * Undefined when the campaign is not guarded now (PROOF, not ACTIVE, `guard: off`).
  */
 export async function readDeliverability(db: Knex, campaignId: number, since: Date): Promise<DeliverabilityReading | undefined> {
   const { rows } = await db.raw<{ rows: Array<{ guard: GuardSettings; sends: number; hard_bounces: number; complaints: number }> }>(
-    `SELECT c.guard,
-            (SELECT count(*)::int FROM messages m
-              WHERE m.campaign_id = c.id AND m.status = 'SENT' AND m.channel = 'email' AND m.sent_at >= :since) AS sends,
-            (SELECT count(DISTINCT e.lead_id)::int FROM contact_events e
-              WHERE e.campaign_id = c.id AND e.type = 'bounced_hard' AND e.occurred_at >= :since) AS hard_bounces,
-            (SELECT count(DISTINCT e.lead_id)::int FROM contact_events e
-              WHERE e.campaign_id = c.id AND e.type = 'complained' AND e.occurred_at >= :since) AS complaints
-       FROM campaigns c
-      WHERE c.id = :campaignId AND c.status = 'ACTIVE' AND c.mode = 'LIVE' AND c.guard IS NOT NULL`,
+    `WITH guarded AS (
+       SELECT c.id, c.guard FROM campaigns c
+        WHERE c.id = :campaignId AND c.status = 'ACTIVE' AND c.mode = 'LIVE' AND c.guard IS NOT NULL
+     ), feedback AS (
+       SELECT count(DISTINCT e.lead_id) FILTER (WHERE e.type = 'bounced_hard')::int AS hard_bounces,
+              count(DISTINCT e.lead_id) FILTER (WHERE e.type = 'complained')::int AS complaints
+         FROM contact_events e
+        WHERE e.campaign_id = :campaignId AND e.type IN ('bounced_hard','complained') AND e.occurred_at >= :since
+     )
+     SELECT g.guard, f.hard_bounces, f.complaints,
+            (SELECT count(*)::int FROM (
+               SELECT 1 FROM messages m
+                WHERE m.campaign_id = g.id AND m.status = 'SENT' AND m.channel = 'email' AND m.sent_at >= :since
+                LIMIT GREATEST((g.guard->>'minSends')::int,
+                               floor(f.hard_bounces / (g.guard->>'maxHardBounceRate')::float8)::int + 2,
+                               floor(f.complaints / (g.guard->>'maxComplaintRate')::float8)::int + 2)) bounded) AS sends
+       FROM guarded g CROSS JOIN feedback f`,
     { since, campaignId },
   );
   const row = rows[0];

@@ -4,6 +4,7 @@ import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runt
 import { signDrumbeat } from '../../src/events/webhook-signatures.js';
 import { findCampaign } from '../../src/campaigns/campaign-store.js';
 import { guardEventsForCampaign } from '../../src/analytics/guard-report.js';
+import { guardBreaches, guardReason, readDeliverability } from '../../src/events/deliverability-guard.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
 import { resetDatabase, resetRedis } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
@@ -175,6 +176,23 @@ describe('deliverability guard', function () {
       expect((await statusOf(campaignId)).status, `campaign ${campaignId}`).to.equal('ACTIVE');
       expect(await guardEventsForCampaign(ctx.db, campaignId)).to.deep.equal([]);
     }
+  });
+
+  it('counts sends only as far as a breach is still possible, and exactly below that', async () => {
+    const { campaignId, messages } = await campaignWithSends('bound', 200);
+    const leads = (await ctx.db('messages').where({ campaign_id: campaignId }).orderBy('id').pluck('lead_id')) as number[];
+    const bounce = (from: number, to: number) =>
+      ctx.db('contact_events').insert(leads.slice(from, to).map((leadId) => ({ lead_id: leadId, campaign_id: campaignId, type: 'bounced_hard', occurred_at: clock.now() })));
+    const since = new Date(clock.now().getTime() - 7 * 24 * hour);
+    await bounce(0, 9);
+    const below = await readDeliverability(ctx.db, campaignId, since);
+    expect(below, '9 hard bounces: past 9 / 0.05 + 2 = 182 sends no rate can cross 5 %').to.deep.include({ sends: 182, hardBounces: 9, complaints: 0 });
+    expect(guardBreaches(below!)).to.deep.equal([]);
+    await bounce(9, 11);
+    const above = await readDeliverability(ctx.db, campaignId, since);
+    expect(above).to.deep.include({ sends: 200, hardBounces: 11 });
+    expect(guardReason(guardBreaches(above!))).to.equal('Deliverability guard: 11 hard bounces in 200 sends (5.5 %) over 7 days exceeds 5.0 %');
+    expect(messages).to.have.length(200);
   });
 
   it('pauses on complaints past the spec’s own rate, counting each complaining address once', async () => {
