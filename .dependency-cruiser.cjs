@@ -17,6 +17,7 @@ const layers = [
       'src/settings',
       'src/operators',
       'src/channels',
+      'src/metrics',
       'src/delivery',
       'src/templates',
       'src/campaigns',

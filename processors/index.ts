@@ -6,6 +6,7 @@ import events from './events.js';
 import importLeads from './import-leads.js';
 import metricsRollup from './metrics-rollup.js';
 import reconcile from './reconcile.js';
+import postMetrics from './post-metrics.js';
 import publishInstagram from './publish-instagram.js';
 import publishLinkedin from './publish-linkedin.js';
 import publishX from './publish-x.js';
@@ -14,7 +15,7 @@ import sendInstagram from './send-instagram.js';
 import sendLinkedin from './send-linkedin.js';
 import sendX from './send-x.js';
 
-const processors = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram, events, importLeads, publishLinkedin, publishX, publishInstagram, compose, metricsRollup] as const;
+const processors = [campaignTick, reconcile, sendEmail, sendLinkedin, sendX, sendInstagram, events, importLeads, publishLinkedin, publishX, publishInstagram, compose, metricsRollup, postMetrics] as const;
 
 /** What the processors use of a worker's context, together: the composition root provides it. */
 export type ProcessorContext = UnionToIntersection<ContextOf<(typeof processors)[number]>>;

@@ -7,6 +7,7 @@ import { eventJobId, eventsQueue } from './events.js';
 import { importLeadsQueue } from './import-leads.js';
 import { completedCampaignRollupJobId, metricsRollupQueue } from './metrics-rollup.js';
 import { reconcileQueue } from './reconcile.js';
+import { postMetricsQueue } from './post-metrics.js';
 import { publishInstagramQueue } from './publish-instagram.js';
 import { publishLinkedinQueue } from './publish-linkedin.js';
 import { publishXQueue } from './publish-x.js';
@@ -40,6 +41,7 @@ export const allQueues: readonly QueueDefinition[] = [
   ...Object.values(publishQueues),
   composeQueue,
   metricsRollupQueue,
+  postMetricsQueue,
 ];
 
 /** The catalogue by role, as domain code reaches it (through `QueueRegistry.directory`). */

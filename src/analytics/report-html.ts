@@ -30,15 +30,8 @@ th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: left; } td.
 svg.chart { max-width: 100%; height: auto; display: block; margin: 0.5rem 0; }
 `;
 
-/**
- * The report as one self-contained HTML page: inline CSS and inline SVG charts (daily sends,
- * replies and bounces; the step funnel; the variants' reply rates with their intervals), no
- * script and no external URL, so it can be mailed or opened offline. Every value from the
- * record (names, reasons, segments, sources) is HTML-escaped.
- */
-export function reportToHtml(report: CampaignReport): string {
-  const { campaign, totals, attribution } = report;
-  const name = escapeHtml(campaign.name);
+/** The page's three charts: daily outcomes, the step funnel and the variants' reply rates. */
+function reportCharts(report: CampaignReport): { daily: string; funnel: string; variants: string } {
   const daily = barChartSvg({
     title: 'Daily sends, replies and bounces',
     categories: report.daily.map((day) => day.day),
@@ -65,6 +58,38 @@ export function reportToHtml(report: CampaignReport): string {
           title: 'Reply rate per variant, with 95% intervals',
           rows: report.variants.map((row) => ({ label: `step ${row.step} ${row.variant}${row.angle === null ? '' : ` (${row.angle})`}`, rate: row.replyRate, note: `${row.replied}/${row.sent}` })),
         });
+  return { daily, funnel, variants };
+}
+
+/** The tables of channels, segments, attribution, guard events and post metrics. */
+function learningTables(report: CampaignReport): string {
+  const { attribution } = report;
+  return `<h2>Channels</h2>
+${table(['channel', ...outcomeHead, 'reply rate'], report.channels.map((row) => [row.channel, ...outcomes(row), rate(row.replyRate)]))}
+<h2>Segments</h2>
+${table(['segment', 'leads', ...outcomeHead, 'reply rate'], report.segments.map((row) => [row.segment, row.leads, ...outcomes(row), rate(row.replyRate)]))}
+<h2>Attribution by source</h2>
+${table(['source', ...creditHead], attribution.bySource.map((row) => [row.source, ...credited(row)]))}
+<h2>Attribution by UTM</h2>
+${table(['utm_source', 'utm_campaign', ...creditHead], attribution.byUtm.map((row) => [row.utmSource, row.utmCampaign, ...credited(row)]))}
+<h2>First and last touch</h2>
+${table(['touch', 'channel', 'leads'], [...attribution.firstTouch.map((row) => ['first', row.channel, row.leads]), ...attribution.lastTouch.map((row) => ['last', row.channel, row.leads])])}
+<h2>Guard events</h2>
+${table(['at', 'what'], report.guardEvents.map((event) => [event.at, event.summary]))}
+<h2>Post metrics</h2>
+${table(['post', 'platform', 'day', 'metrics'], report.postMetrics.map((row) => [row.post, row.platform, row.day, Object.entries(row.metrics).map(([metric, value]) => `${metric} ${value}`).join(', ')]))}`;
+}
+
+/**
+ * The report as one self-contained HTML page: inline CSS and inline SVG charts (daily sends,
+ * replies and bounces; the step funnel; the variants' reply rates with their intervals), no
+ * script and no external URL, so it can be mailed or opened offline. Every value from the
+ * record (names, reasons, segments, sources) is HTML-escaped.
+ */
+export function reportToHtml(report: CampaignReport): string {
+  const { campaign, totals } = report;
+  const name = escapeHtml(campaign.name);
+  const { daily, funnel, variants } = reportCharts(report);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -88,20 +113,7 @@ ${table(['step', 'channel', ...outcomeHead, 'reply rate'], report.funnel.map((st
 <h2>Variants</h2>
 ${variants}
 ${table(['step', 'variant', 'angle', 'selection', 'sent', 'replied', 'reply rate'], report.variants.map((row) => [row.step, row.variant, row.angle, row.selection, row.sent, row.replied, rate(row.replyRate)]))}
-<h2>Channels</h2>
-${table(['channel', ...outcomeHead, 'reply rate'], report.channels.map((row) => [row.channel, ...outcomes(row), rate(row.replyRate)]))}
-<h2>Segments</h2>
-${table(['segment', 'leads', ...outcomeHead, 'reply rate'], report.segments.map((row) => [row.segment, row.leads, ...outcomes(row), rate(row.replyRate)]))}
-<h2>Attribution by source</h2>
-${table(['source', ...creditHead], attribution.bySource.map((row) => [row.source, ...credited(row)]))}
-<h2>Attribution by UTM</h2>
-${table(['utm_source', 'utm_campaign', ...creditHead], attribution.byUtm.map((row) => [row.utmSource, row.utmCampaign, ...credited(row)]))}
-<h2>First and last touch</h2>
-${table(['touch', 'channel', 'leads'], [...attribution.firstTouch.map((row) => ['first', row.channel, row.leads]), ...attribution.lastTouch.map((row) => ['last', row.channel, row.leads])])}
-<h2>Guard events</h2>
-${table(['at', 'what'], report.guardEvents.map((event) => [event.at, event.summary]))}
-<h2>Post metrics</h2>
-${table(['post', 'platform', 'day', 'metrics'], report.postMetrics.map((row) => [row.post, row.platform, row.day, Object.entries(row.metrics).map(([metric, value]) => `${metric} ${value}`).join(', ')]))}
+${learningTables(report)}
 <h2>Messages by status</h2>
 ${table(['metric', 'count'], Object.entries(totals).map(([key, value]) => [key, value]))}
 ${table(['step', 'channel', 'messages', 'sent', 'sentProof', 'queued', 'skipped', 'dead', 'unknown'], report.bySteps.map((step) => [step.step, step.channel, step.messages, step.sent, step.sentProof, step.queued, step.skipped, step.dead, step.unknown]))}

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import { guardEventsForCampaign, type GuardReportEvent } from './guard-report.js';
+import { postMetricsForCampaign, type PostMetricsOfPost } from './post-metrics-report.js';
 import type { Campaign, CampaignStep } from '../campaigns/campaign-store.js';
 import { campaignFacts, METRIC_COUNTERS, NONE_LABEL, OUTCOME_EVENT_TYPES, sentAtSql, type MetricCounter, type MetricFact } from './metrics-facts.js';
 import { percent, wilsonInterval, type RateInterval } from './wilson-interval.js';
@@ -91,13 +93,13 @@ export interface Attribution {
   lastTouch: Array<{ channel: string; leads: number }>;
 }
 
-/** Filled by the deliverability guard (issue 15b): what it did to this campaign and why. Empty until then. */
+/** What the deliverability guard did to this campaign and why. */
 export interface GuardEvent {
   at: string;
   summary: string;
 }
 
-/** Filled by the platform post metrics (issue 15b): engagement of each published post. Empty until then. */
+/** A published post's engagement as its platform last reported it (`drumbeat metrics fetch`). */
 export interface PostMetric {
   post: string;
   platform: string;
@@ -218,9 +220,26 @@ export async function learningSections(db: Knex, campaignId: number, steps: read
       .map(([segment, counts]) => ({ segment, leads: leadsBySegment.find((row) => row.segment === segment)?.leads ?? 0, ...counts, replyRate: replyRateOf(counts) }))
       .sort((a, b) => b.leads - a.leads || a.segment.localeCompare(b.segment)),
     attribution: await attributionOf(db, campaignId),
-    guardEvents: [],
-    postMetrics: [],
+    guardEvents: (await guardEventsForCampaign(db, campaignId)).map(guardEventLine),
+    postMetrics: (await postMetricsForCampaign(db, campaignId)).posts.map(postMetricLine),
   };
+}
+
+/** A pause by the deliverability guard, as one sentence. */
+function guardEventLine(event: GuardReportEvent): GuardEvent {
+  const what = event.kind === 'hard_bounce' ? 'hard bounces' : 'complaints';
+  return {
+    at: event.occurredAt,
+    summary: `paused by the deliverability guard: ${event.count} ${what} in ${event.sends} sends (${percent(event.rate)}) over 7 days exceeds ${percent(event.threshold)}`,
+  };
+}
+
+/** A post's latest reading from its platform, with only the figures the platform gives. */
+function postMetricLine(post: PostMetricsOfPost): PostMetric {
+  const figures = { impressions: post.impressions, likes: post.likes, reposts: post.reposts, replies: post.replies, clicks: post.clicks, saves: post.saves };
+  const metrics = Object.fromEntries(Object.entries(figures).filter((entry): entry is [string, number] => entry[1] !== null));
+  const label = `post ${post.postIndex + 1}${post.externalId === null ? '' : ` (${post.externalId})`}${post.status === 'DELETED' ? ', deleted on the platform' : ''}`;
+  return { post: label, platform: post.platform, day: post.day, metrics };
 }
 
 /** What the next actions read beside the sections: the campaign and its message counts. */

@@ -131,6 +131,29 @@ export const postSpecSchema = z
   .refine((post) => post.platform !== 'x' || post.text.length <= 280, { message: 'an X post is at most 280 characters', path: ['text'] });
 export type PostSpec = z.infer<typeof postSpecSchema>;
 
+/**
+ * The deliverability guard of a LIVE campaign: when, over the last 7 days and with at least
+ * `minSends` email sends, hard bounces or complaints per send exceed their rate, drumbeat pauses
+ * the campaign with the numbers.
+ */
+export const guardSettingsSchema = z
+  .object({
+    /** @defaultValue 0.05 (5 %) */
+    maxHardBounceRate: z.number().gt(0).max(1).default(0.05),
+    /** @defaultValue 0.003 (0.3 %) */
+    maxComplaintRate: z.number().gt(0).max(1).default(0.003),
+    /** @defaultValue 50 */
+    minSends: z.number().int().positive().max(10_000_000).default(50),
+  })
+  .strict();
+export type GuardSettings = z.infer<typeof guardSettingsSchema>;
+
+/** `guard: off` (or `false`) turns the guard off; an object sets its thresholds; absent, the defaults apply. */
+const guardSpec = z
+  .union([z.literal('off'), z.literal(false), guardSettingsSchema], { error: 'guard is "off" or { maxHardBounceRate, maxComplaintRate, minSends }' })
+  .prefault({})
+  .transform((guard): GuardSettings | null => (guard === 'off' || guard === false ? null : guard));
+
 export const campaignSpecSchema = z
   .object({
     name: singleLine('name').pipe(z.string().trim().min(1).max(200)),
@@ -160,6 +183,8 @@ export const campaignSpecSchema = z
       .max(50)
       .refine((names) => new Set(names).size === names.length, 'segment names must be unique')
       .default([]),
+    /** The deliverability guard (LIVE campaigns); `off` to opt out. */
+    guard: guardSpec,
   })
   .strict()
   .superRefine((spec, ctx) => {

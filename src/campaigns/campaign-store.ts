@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { SendWindow, VariantSelection } from './campaign-spec.js';
+import type { GuardSettings, SendWindow, VariantSelection } from './campaign-spec.js';
 import type { Channel } from '../core/channels.js';
 import type { BodyFormat } from '../core/message-body.js';
 import { PUBLISHABLE_STATUSES } from './post-store.js';
@@ -47,6 +47,8 @@ export interface Campaign {
   customFields: string[];
   /** The segments that label its leads at enrollment, in order (the first that matches). */
   segments: string[];
+  /** The deliverability guard's thresholds (a LIVE campaign's); null when the spec turned it off. */
+  guard: GuardSettings | null;
 }
 
 /** A campaign as it is created: its settings, and the spec as submitted (the audit copy: only `campaign show --json` reads it). */
@@ -56,7 +58,7 @@ export type NewCampaign = Omit<
 > & { submittedSpec: unknown };
 
 /** What a sequence edit changes besides the steps (the campaign's other settings stay as they are). */
-export type SequenceSettings = Pick<Campaign, 'requireReview' | 'onReject' | 'llmFallback' | 'customFields' | 'segments'> & { submittedSpec: unknown };
+export type SequenceSettings = Pick<Campaign, 'requireReview' | 'onReject' | 'llmFallback' | 'customFields' | 'segments' | 'guard'> & { submittedSpec: unknown };
 
 /** One stored A/B variant: a weight and either a template (by id) or inline text with its format. */
 export interface StepVariant {
@@ -127,6 +129,7 @@ interface CampaignRow {
   llm_fallback: LlmFallback;
   custom_fields: string[];
   segments: string[];
+  guard: GuardSettings | null;
 }
 
 interface StepRow {
@@ -174,6 +177,7 @@ export function rowToCampaign(row: CampaignRow): Campaign {
     llmFallback: row.llm_fallback,
     customFields: row.custom_fields,
     segments: row.segments,
+    guard: row.guard,
   };
 }
 
@@ -236,6 +240,7 @@ export async function insertCampaign(db: Knex, campaign: NewCampaign): Promise<n
       llm_fallback: campaign.llmFallback,
       custom_fields: JSON.stringify(campaign.customFields),
       segments: JSON.stringify(campaign.segments),
+      guard: campaign.guard === null ? null : JSON.stringify(campaign.guard),
       spec: JSON.stringify(campaign.submittedSpec),
     })
     .returning('id')) as Array<{ id: number }>;
@@ -275,6 +280,7 @@ export async function updateForSequenceEdit(db: Knex, id: number, settings: Sequ
       llm_fallback: settings.llmFallback,
       custom_fields: JSON.stringify(settings.customFields),
       segments: JSON.stringify(settings.segments),
+      guard: settings.guard === null ? null : JSON.stringify(settings.guard),
       spec: JSON.stringify(settings.submittedSpec),
       updated_at: now,
     })
@@ -340,6 +346,14 @@ export async function transitionCampaign(
     .update({ status: to, updated_at: db.fn.now(), ...extra })
     .returning('*')) as CampaignRow[];
   return row === undefined ? undefined : rowToCampaign(row);
+}
+
+/**
+ * Compare-and-set ACTIVE → PAUSED, by drumbeat, of one campaign, with the reason. Returns the
+ * paused campaign, or undefined when it was not ACTIVE.
+ */
+export function pauseCampaignByDrumbeat(db: Knex, id: number, reason: string, now: Date): Promise<Campaign | undefined> {
+  return transitionCampaign(db, id, ['ACTIVE'], 'PAUSED', { pause_reason: reason, paused_at: now, paused_by: PAUSED_BY_DRUMBEAT });
 }
 
 /**

@@ -104,6 +104,7 @@ export async function writeNewCampaign(trx: Knex, spec: CampaignSpec): Promise<n
     llmFallback: spec.llmFallback,
     customFields: spec.customFields,
     segments: spec.segments,
+    guard: spec.guard,
     submittedSpec: spec,
   });
   await replaceSteps(trx, campaignId, await stepsOf(trx, campaignId, spec));
@@ -113,7 +114,7 @@ export async function writeNewCampaign(trx: Knex, spec: CampaignSpec): Promise<n
 
 /**
  * Replaces the sequence of a campaign that is not running (DRAFT or PAUSED) from a spec: its
- * steps, review settings, `llmFallback`, custom fields and the audit copy; the strategy returns
+ * steps, review settings, `llmFallback`, custom fields, the deliverability guard and the audit copy; the strategy returns
  * to DRAFT. Posts: a DRAFT campaign (it never ran) takes the spec's posts as they are; a PAUSED
  * one keeps the posts it has (they may be published or have their jobs) and gains those at new
  * indexes. Returns undefined when the campaign is running or finished. Run it in a transaction.
@@ -129,6 +130,7 @@ export async function writeSequenceEdit(trx: Knex, id: number, spec: CampaignSpe
       llmFallback: spec.llmFallback,
       customFields: spec.customFields,
       segments: spec.segments,
+      guard: spec.guard,
       submittedSpec: spec,
     },
     editedBy,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { CliError, parseId, print, withContext, withDb } from './cli-support.js';
+import { registerPostMetricsCommand } from './metrics-commands.js';
 import { describeRollup } from '../analytics/metrics-rollup.js';
 import { narrativeMemory, type Narrative } from '../analytics/narrative-memory.js';
 import { percent } from '../analytics/wilson-interval.js';
@@ -29,9 +30,10 @@ function narrativeTable(narratives: readonly Narrative[]): string {
   ]);
 }
 
-/** `drumbeat metrics rollup`, `drumbeat segment add|list` and `drumbeat narratives`: what works, and for whom. */
+/** `drumbeat metrics rollup|fetch`, `drumbeat segment add|list` and `drumbeat narratives`: what works, and for whom. */
 export function registerLearningCommands(program: Command): void {
-  const metrics = program.command('metrics').description('campaign, channel and variant metrics');
+  const metrics = program.command('metrics').description('campaign, channel and variant metrics, and the platforms\' post engagement');
+  registerPostMetricsCommand(metrics);
   metrics
     .command('rollup')
     .description('run the metrics rollup now: what changed since the last run, or one campaign whole; prints what it did')

@@ -175,6 +175,15 @@ export const configSchema = z.object({
   SENDING_STALE_AFTER: durationMs('5m'),
   SHUTDOWN_TIMEOUT: durationMs('80s'),
   JOB_LOCK_DURATION: durationMs('30s'),
+
+  /** Bearer token of `GET /metrics` (api) and of the worker metrics endpoint; unset, both are open. */
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'at least 16 characters').optional()),
+  /** Port of each worker process's own metrics (`/metrics`, on HOST); unset: none; 0: any free port. Under PM2 the instance number is added. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Set by PM2 for each instance of an app (0, 1, …): offsets WORKER_METRICS_PORT so instances do not collide. */
+  NODE_APP_INSTANCE: z.coerce.number().int().min(0).max(1000).optional(),
+  /** How often the engagement of published posts is read from the platforms (`post-metrics`). */
+  POST_METRICS_EVERY: durationMs('1d'),
 });
 
 /** The parsed configuration; every field has its final type and default. */
@@ -260,6 +269,7 @@ export function configSecrets(config: Config): string[] {
     config.X_BEARER_TOKEN,
     config.LINKEDIN_ACCESS_TOKEN,
     config.INSTAGRAM_ACCESS_TOKEN,
+    config.METRICS_TOKEN,
     passwordInUrl(config.DATABASE_URL),
     passwordInUrl(config.REDIS_URL),
     config.REDIS_PASSWORD,

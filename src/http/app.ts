@@ -9,6 +9,7 @@ import { adminRouter } from './admin-routes.js';
 import { apiTokenOf, requireApiToken } from './api-auth.js';
 import { jsonErrorHandler, jsonNotFound } from './errors.js';
 import { healthRouter, type ReadinessReport } from './health-routes.js';
+import { metricsRouter } from './metrics-route.js';
 import { securityHeaders } from './security-headers.js';
 import { refuseDeepJson, refuseUnsafeInput } from './safe-input.js';
 
@@ -27,6 +28,11 @@ export interface HttpDeps {
    * wall (src/http/admin/admin-pages.ts).
    */
   adminPages?: () => express.Router;
+  /**
+   * Answers `GET /metrics` in the Prometheus text format (behind `METRICS_TOKEN` when it is set);
+   * without it the app has no `/metrics`.
+   */
+  metrics?: () => Promise<string>;
   /** Adds routes under `/api`, after bearer-token authentication. */
   apiRoutes?: (router: express.Router) => void;
   /**
@@ -72,6 +78,7 @@ export function createApp(deps: HttpDeps): express.Express {
   app.use(cookieParser());
 
   app.use(healthRouter({ readiness: deps.readiness, log }));
+  if (deps.metrics !== undefined) app.use(metricsRouter({ token: config.METRICS_TOKEN, metrics: deps.metrics, log }));
 
   const publicRouter = express.Router();
   deps.publicRoutes?.(publicRouter);

@@ -10,7 +10,7 @@ import { LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';
 import { AWAITING_OPERATOR_STATUSES, MESSAGES } from '../messages/message-lifecycle.js';
 import type { CampaignSpec } from '../campaigns/campaign-spec.js';
 import type { Channel } from '../core/channels.js';
-import { decideStrategy, findCampaign, findCampaignsNamed, listActiveCampaigns, pauseCampaignsOnChannel, transitionCampaign, type Campaign, type CampaignStatus } from '../campaigns/campaign-store.js';
+import { decideStrategy, findCampaign, findCampaignsNamed, listActiveCampaigns, pauseCampaignByDrumbeat, pauseCampaignsOnChannel, transitionCampaign, type Campaign, type CampaignStatus } from '../campaigns/campaign-store.js';
 import { writeNewCampaign, writeSequenceEdit } from '../campaigns/definition-writer.js';
 
 /** Raised for an operator request that the campaign's state does not allow. */
@@ -199,6 +199,26 @@ export function campaignService({ db, queues, clock, log }: CampaignServiceDeps)
         );
       }
       return paused;
+    },
+
+    /**
+     * Pauses an ACTIVE campaign by drumbeat with the reason, in the caller's transaction, so that
+     * the pause commits with what caused it (the deliverability guard pauses in the transaction
+     * that applies the event crossing its line). Returns the paused campaign, or undefined when it
+     * was not ACTIVE; once the transaction commits, hand it to {@link afterPauseByDrumbeat}.
+     */
+    pauseByDrumbeatWithin(trx: Knex, id: number, reason: string): Promise<Campaign | undefined> {
+      return pauseCampaignByDrumbeat(trx, id, reason, clock.now());
+    },
+
+    /**
+     * After a pause by drumbeat committed: stops the campaign's ticks and logs it once, at error
+     * level. Were this lost (a crash), the tick and the send gates still see PAUSED, and the
+     * scheduler sync removes the tick scheduler of a campaign that is not ACTIVE.
+     */
+    async afterPauseByDrumbeat(campaign: Campaign): Promise<void> {
+      await removeScheduler(campaign.id);
+      log.error({ campaignId: campaign.id, reason: campaign.pauseReason }, `paused by drumbeat: ${campaign.pauseReason ?? ''} (campaign ${campaign.id}); resume it once the cause is understood`);
     },
 
     async resume(id: number): Promise<Campaign> {

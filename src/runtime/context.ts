@@ -29,6 +29,9 @@ import { templateService, type TemplateService } from '../templates/template-ser
 import { reviewService, type ReviewService } from '../review/review-service.js';
 import { housekeeping, type Housekeeping } from '../maintenance/housekeeping.js';
 import { metricsRollup, type MetricsRollup } from '../analytics/metrics-rollup.js';
+import { workerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
+import { postMetricsService, type PostMetricsService } from '../analytics/post-metrics-service.js';
+import { postMetricsQueue, postMetricsRetryJobId } from '../../queues/post-metrics.js';
 
 /** Everything a process shares: config, logger, pools, queues and the services built on them. */
 export interface AppContext {
@@ -58,6 +61,10 @@ export interface AppContext {
   content: ContentCalendar;
   /** The circuit breakers of this process (one per external account). */
   breakers: BreakerRegistry;
+  /** This process's own counters and histograms (sends, adapter call durations, events applied). */
+  metrics: WorkerMetrics;
+  /** Reads published posts' engagement from the platforms (the `post-metrics` queue, `metrics fetch`). */
+  postMetrics: PostMetricsService;
   /**
    * Shuts the breakers, closes the queues, the Redis connection and the database pool (unless it
    * was given in `ContextOptions.db`), in that order.
@@ -78,6 +85,31 @@ export interface ContextOptions {
   random?: Random;
 }
 
+/** The LLM personalisation service, with its client when `LLM_BASE_URL` is set and its budget in Redis. */
+function buildComposeService(deps: { db: Knex; queues: QueueRegistry; config: Config; clock: Clock; log: Logger; breakers: BreakerRegistry; redis: RedisClient }) {
+  const { config, redis, clock } = deps;
+  return composeService({
+    ...deps,
+    budget: llmBudget(redis, config.QUEUE_PREFIX, { rpm: config.LLM_RPM, tpm: config.LLM_TPM }, clock),
+    llm:
+      config.LLM_BASE_URL === undefined
+        ? undefined
+        : llmClient({ baseUrl: config.LLM_BASE_URL, apiKey: config.LLM_API_KEY, model: config.LLM_MODEL, maxTokens: config.LLM_MAX_TOKENS, timeoutMs: config.LLM_TIMEOUT }),
+  });
+}
+
+/** The post metrics reader, which retries a platform that asked it to wait through a delayed job. */
+function buildPostMetricsService(deps: { db: Knex; clock: Clock; log: Logger; queues: QueueRegistry; readers: Parameters<typeof postMetricsService>[0]['readers'] }) {
+  const { queues, ...rest } = deps;
+  return postMetricsService({
+    ...rest,
+    retryLater: async (request, delayMs, day) => {
+      const jobId = postMetricsRetryJobId(request.platforms[0], request.campaignId, day, request.retry);
+      await queues.get(postMetricsQueue).add(postMetricsQueue.jobName, postMetricsQueue.schema.parse(request), { jobId, delay: delayMs });
+    },
+  });
+}
+
 /** Builds the shared context of a process. */
 export function createAppContext(config: Config, log: Logger, options: ContextOptions = {}): AppContext {
   const clock = options.clock ?? systemClock;
@@ -91,24 +123,14 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const live = buildLiveChannels(config, breakers);
   const publishers = options.publishers ?? live.publishers;
   const content = contentCalendar({ db, queues, clock, log, publishers, campaigns });
-  const compose = composeService({
-    db,
-    queues,
-    config,
-    clock,
-    log,
-    breakers,
-    budget: llmBudget(redis, config.QUEUE_PREFIX, { rpm: config.LLM_RPM, tpm: config.LLM_TPM }, clock),
-    llm:
-      config.LLM_BASE_URL === undefined
-        ? undefined
-        : llmClient({ baseUrl: config.LLM_BASE_URL, apiKey: config.LLM_API_KEY, model: config.LLM_MODEL, maxTokens: config.LLM_MAX_TOKENS, timeoutMs: config.LLM_TIMEOUT }),
-  });
+  const compose = buildComposeService({ db, queues, config, clock, log, breakers, redis });
   const ticks = tickService({ db, queues, clock, log, config, campaigns, content, compose, ...(options.random === undefined ? {} : { random: options.random }) });
   const liveAdapters = options.liveAdapters ?? live.adapters;
   const throttle = config.EMAIL_DOMAIN_PER_MINUTE === undefined ? undefined : domainThrottle(redis, config.QUEUE_PREFIX, config.EMAIL_DOMAIN_PER_MINUTE, clock);
-  const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), campaigns, ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
+  const metrics = workerMetrics();
+  const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), campaigns, metrics, ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
   const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis, inbox: inboxService({ db, queues, clock }) });
+  const postMetrics = buildPostMetricsService({ db, clock, log, queues, readers: live.postMetrics });
   const templates = templateService({ db, clock, campaignExists: async (id) => (await findCampaign(db, id)) !== undefined });
   const reviews = reviewService({ db, queues, config, clock, log });
   return {
@@ -131,6 +153,8 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     content,
     compose,
     breakers,
+    metrics,
+    postMetrics,
     async close() {
       breakers.shutdown();
       await queues.close();

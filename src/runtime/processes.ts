@@ -17,6 +17,7 @@ import { installShutdown, type ShutdownStep } from './shutdown.js';
 import { startWorkers, warnOnEvictionPolicy, type RunningWorkers } from './worker-runtime.js';
 import { isIdle } from './idle.js';
 import { describeIdle } from './idle-summary.js';
+import { globalMetrics } from '../analytics/global-metrics.js';
 
 /**
  * The campaigns drumbeat paused on a fault that is not a lead's, as one check that never makes
@@ -43,7 +44,7 @@ export async function readiness(ctx: AppContext): Promise<PreflightReport> {
   return { ok: report.ok, checks: [...report.checks, ...breakerChecks(states), ...pausedCampaignChecks(paused)] };
 }
 
-/** The Express app of the API process: probes, admin board, admin API, webhooks and forms. */
+/** The Express app of the API process: probes, `/metrics`, admin board, admin API, webhooks and forms. */
 export function buildHttpApp(ctx: AppContext) {
   return createApp({
     config: ctx.config,
@@ -53,6 +54,7 @@ export function buildHttpApp(ctx: AppContext) {
     boardQueues: allQueues.map((definition) => ctx.queues.get(definition)),
     readiness: () => readiness(ctx),
     adminPages: () => adminPages(ctx),
+    metrics: () => globalMetrics({ db: ctx.db, redis: ctx.redis, prefix: ctx.config.QUEUE_PREFIX, queues: allQueues.map((definition) => ctx.queues.get(definition)) }),
     apiRoutes: (router) => apiRoutes(router, ctx),
     webhookRoutes: (router) => webhookRoutes(router, ctx),
     publicRoutes: (router) => publicFeedbackRoutes(router, ctx),
