@@ -184,17 +184,17 @@ describe('metrics rollup', function () {
 
   it('leaves columns it does not own alone, and zeroes counts that went away', async () => {
     const campaignId = await sentCampaign();
-    await ctx.db.raw('ALTER TABLE channel_metrics ADD COLUMN post_likes integer NOT NULL DEFAULT 0');
+    await ctx.db.raw('ALTER TABLE channel_metrics ADD COLUMN agency_notes_count integer NOT NULL DEFAULT 0');
     try {
       await ctx.rollup.run();
-      await ctx.db('channel_metrics').where({ campaign_id: campaignId, channel: 'linkedin' }).update({ post_likes: 7 });
+      await ctx.db('channel_metrics').where({ campaign_id: campaignId, channel: 'linkedin' }).update({ agency_notes_count: 7 });
       await ctx.db('messages').where({ campaign_id: campaignId, channel: 'linkedin' }).update({ status: 'DEAD' });
       await ctx.rollup.run();
-      const linkedin = (await ctx.db('channel_metrics').where({ campaign_id: campaignId, channel: 'linkedin' }).first('sent', 'failed', 'post_likes')) as Row;
-      expect(linkedin).to.deep.equal({ sent: 0, failed: 12, post_likes: 7 });
+      const linkedin = (await ctx.db('channel_metrics').where({ campaign_id: campaignId, channel: 'linkedin' }).first('sent', 'failed', 'agency_notes_count')) as Row;
+      expect(linkedin).to.deep.equal({ sent: 0, failed: 12, agency_notes_count: 7 });
       await expectRollupMatchesRecord(campaignId);
     } finally {
-      await ctx.db.raw('ALTER TABLE channel_metrics DROP COLUMN post_likes');
+      await ctx.db.raw('ALTER TABLE channel_metrics DROP COLUMN agency_notes_count');
     }
   });
 

@@ -1,5 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
@@ -149,7 +149,7 @@ describe('streaming lead import', function () {
     expect(imported.stdout).to.match(/imported 13, duplicates 2, invalid 3, suppressed 0 \(of 18 rows\)/);
     expect(imported.stdout).to.include('line 18: first_name: first name may not contain line breaks');
     const list = await runDrumbeat(['leads', 'imports', String(campaignId)]);
-    expect(list.stdout).to.match(/\tDONE\t18\t13\t2\t3\t0\tcli\t/);
+    expect(list.stdout, 'the batch names who imported it').to.include(`\tDONE\t18\t13\t2\t3\t0\tcli:${userInfo().username}\t`);
     const batchId = /^(\d+)\tDONE/m.exec(list.stdout)?.[1] ?? '';
     const errors = await runDrumbeat(['leads', 'imports', String(campaignId), '--errors', batchId]);
     expect(errors.stdout.split('\r\n').slice(0, 2)).to.deep.equal(['line,reason', '5,email: not a valid email address']);
