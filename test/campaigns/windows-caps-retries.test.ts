@@ -108,6 +108,9 @@ describe('send windows, caps and retries', function () {
     const counter = (await ctx.db('send_counters').where({ scope: `campaign-${campaignId}` }).first()) as { used: number; day: string };
     expect(counter).to.deep.include({ used: 12, day: clock.day() });
 
+    // A held message is QUEUED in Postgres a moment before its job is back in BullMQ's delayed
+    // set (a busy machine shows the gap): promote only once all 12 are there.
+    await eventually(async () => (await ctx.queues.get(sendEmailQueue).getDelayedCount()) === 12, 'the 12 held jobs delayed');
     clock.setAt(1, '00:00:30');
     for (const job of await ctx.queues.get(sendEmailQueue).getJobs(['delayed'])) await job.promote();
     await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 24, 'held messages sent the next day');
