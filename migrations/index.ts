@@ -9,6 +9,7 @@ import * as accessControl from './20261129400000_access_control.js';
 import * as webhookRawBodies from './20261129500000_webhook_raw_bodies.js';
 import * as messageLifecycle from './20261130100000_message_lifecycle.js';
 import * as campaignDefinition from './20261130200000_campaign_definition.js';
+import * as queueStoreCounters from './20261201450000_queue_store_counters.js';
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -30,6 +31,7 @@ const migrations: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['20261129500000_webhook_raw_bodies', webhookRawBodies],
   ['20261130100000_message_lifecycle', messageLifecycle],
   ['20261130200000_campaign_definition', campaignDefinition],
+  ['20261201450000_queue_store_counters', queueStoreCounters],
 ];
 
 /** The Knex migration source for drumbeat's schema. */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../runtime/context.js';
 import { DomainError, NotFoundError } from '../errors/domain-error.js';
 import { deadLetterService, describeRefusals } from '../messages/dead-letter-service.js';
-import { requireRedis } from './redis-guard.js';
+import { requireQueueStore } from './redis-guard.js';
 import { route } from './route.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
@@ -35,7 +35,7 @@ export function messageRoutes(router: Router, ctx: AppContext): void {
   router.post(
     '/messages/retry',
     requireRole(OPERATE_ROLES, 'retry dead messages'),
-    requireRedis(ctx.redis),
+    requireQueueStore(ctx.queues),
     route(async (req, res) => {
       const body = retryBody.parse(req.body);
       const outcome = await deadLetters.retry('ids' in body ? { ids: body.ids } : { campaignId: body.campaignId }, apiActor(req));

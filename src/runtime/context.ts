@@ -3,7 +3,10 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { createDb } from '../db/knex.js';
 import { QueueRegistry } from '../jobs/queue-registry.js';
-import { createRedisConnection, type ConnectionRole, type Redis } from '../redis/connection.js';
+import type { ConnectionRole } from '../redis/connection.js';
+import { createQueueStore, type QueueStore } from '../jobs/queue-store.js';
+import { jobPresence } from '../jobs/job-presence.js';
+import { allQueues } from '../../queues/index.js';
 import { campaignService, type CampaignService } from '../campaigns/campaign-service.js';
 import { tickService, type TickService } from '../campaigns/tick-service.js';
 import { sendService, type SendService } from '../messages/send-service.js';
@@ -14,16 +17,17 @@ import type { ChannelAdapter } from '../channels/adapter.js';
 import type { Channel } from '../campaigns/campaign-spec.js';
 import { systemClock, type Clock } from './clock.js';
 import { BreakerRegistry, breakerOptions } from '../channels/resilience/breakers.js';
-import { publishBreakerState } from '../channels/resilience/breaker-states.js';
+import { postgresBreakerStates, redisBreakerStates, type BreakerStateStore } from '../channels/resilience/breaker-states.js';
 import { buildLiveChannels, type PostPublisher, type SocialPlatform } from '../channels/live-channels.js';
-import { domainThrottle } from '../channels/email/domain-throttle.js';
+import { domainThrottle, postgresDomainThrottle } from '../channels/email/domain-throttle.js';
 import { contentCalendar, type ContentCalendar } from '../content/content-calendar.js';
 import { composeService, type ComposeService } from '../llm/compose-service.js';
-import { llmBudget } from '../llm/llm-budget.js';
+import { llmBudget, postgresLlmBudget } from '../llm/llm-budget.js';
 import { llmClient } from '../llm/llm-client.js';
 import { templateService, type TemplateService } from '../templates/template-service.js';
 import { reviewService, type ReviewService } from '../review/review-service.js';
 import { housekeeping, type Housekeeping } from '../maintenance/housekeeping.js';
+import { postgresFormRateLimit, redisFormRateLimit, type FormRateLimit } from '../http/forms/form-rate-limit.js';
 
 /** Everything a process shares: config, logger, pools, queues and the services built on them. */
 export interface AppContext {
@@ -31,8 +35,13 @@ export interface AppContext {
   log: Logger;
   clock: Clock;
   db: Knex;
-  redis: Redis;
+  /** Where the queues live (`QUEUE_BACKEND`): Redis, or BullMQ's Postgres backend (then no Redis connection exists). */
+  queueStore: QueueStore;
   queues: QueueRegistry;
+  /** The circuit-breaker states the workers report, in the queue store's database. */
+  breakerStates: BreakerStateStore;
+  /** Form submissions per client IP and minute, shared by every API process. */
+  formRateLimit: FormRateLimit;
   campaigns: CampaignService;
   ticks: TickService;
   sends: SendService;
@@ -52,7 +61,7 @@ export interface AppContext {
   /** The circuit breakers of this process (one per external account). */
   breakers: BreakerRegistry;
   /**
-   * Shuts the breakers, closes the queues, the Redis connection and the database pool (unless it
+   * Shuts the breakers, closes the queues, the queue store's connection and the database pool (unless it
    * was given in `ContextOptions.db`), in that order.
    */
   close(): Promise<void>;
@@ -73,11 +82,14 @@ export interface ContextOptions {
 export function createAppContext(config: Config, log: Logger, options: ContextOptions = {}): AppContext {
   const clock = options.clock ?? systemClock;
   const db = options.db ?? createDb(config);
-  const redis = createRedisConnection(config, options.redisRole ?? 'worker', log);
-  const queues = new QueueRegistry(redis, config.QUEUE_PREFIX);
+  const role = options.redisRole ?? 'worker';
+  const queueStore = createQueueStore(config, { role, workers: role === 'http' ? 0 : allQueues.length }, log);
+  const onRedis = queueStore.kind === 'redis' ? queueStore.redis : undefined;
+  const queues = new QueueRegistry(queueStore);
   const campaigns = campaignService({ db, queues, clock, log });
+  const breakerStates = onRedis === undefined ? postgresBreakerStates(db, () => clock.now()) : redisBreakerStates(onRedis, config.QUEUE_PREFIX);
   const breakers = new BreakerRegistry(breakerOptions(config), log, (state) => {
-    publishBreakerState(redis, config.QUEUE_PREFIX, state).catch((error: unknown) => log.warn({ err: error }, 'could not record a breaker state'));
+    breakerStates.publish(state).catch((error: unknown) => log.warn({ err: error }, 'could not record a breaker state'));
   });
   const live = buildLiveChannels(config, breakers);
   const publishers = options.publishers ?? live.publishers;
@@ -89,7 +101,10 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     clock,
     log,
     breakers,
-    budget: llmBudget(redis, config.QUEUE_PREFIX, { rpm: config.LLM_RPM, tpm: config.LLM_TPM }, clock),
+    budget:
+      onRedis === undefined
+        ? postgresLlmBudget(db, { rpm: config.LLM_RPM, tpm: config.LLM_TPM }, clock)
+        : llmBudget(onRedis, config.QUEUE_PREFIX, { rpm: config.LLM_RPM, tpm: config.LLM_TPM }, clock),
     llm:
       config.LLM_BASE_URL === undefined
         ? undefined
@@ -97,9 +112,19 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   });
   const ticks = tickService({ db, queues, clock, log, config, campaigns, content, compose });
   const liveAdapters = options.liveAdapters ?? live.adapters;
-  const throttle = config.EMAIL_DOMAIN_PER_MINUTE === undefined ? undefined : domainThrottle(redis, config.QUEUE_PREFIX, config.EMAIL_DOMAIN_PER_MINUTE, clock);
+  const perDomain = config.EMAIL_DOMAIN_PER_MINUTE;
+  const throttle =
+    perDomain === undefined
+      ? undefined
+      : onRedis === undefined
+        ? postgresDomainThrottle(db, perDomain, clock)
+        : domainThrottle(onRedis, config.QUEUE_PREFIX, perDomain, clock);
   const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), campaigns, ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
-  const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis, inbox: inboxService({ db, queues, clock }) });
+  const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, jobs: jobPresence(queueStore), inbox: inboxService({ db, queues, clock }) });
+  const formRateLimit =
+    onRedis === undefined
+      ? postgresFormRateLimit(db, config.FORM_RATE_PER_MINUTE, clock)
+      : redisFormRateLimit(onRedis, config.QUEUE_PREFIX, config.FORM_RATE_PER_MINUTE, clock);
   const templates = templateService({ db, clock });
   const reviews = reviewService({ db, queues, config, clock, log });
   return {
@@ -107,8 +132,10 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     log,
     clock,
     db,
-    redis,
+    queueStore,
     queues,
+    breakerStates,
+    formRateLimit,
     campaigns,
     ticks,
     sends,
@@ -124,7 +151,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     async close() {
       breakers.shutdown();
       await queues.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await queueStore.close();
       if (options.db === undefined) await db.destroy();
     },
   };

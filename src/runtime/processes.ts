@@ -10,7 +10,7 @@ import { publicFeedbackRoutes } from '../http/webhooks/public-feedback-routes.js
 import { webhookRoutes } from '../http/webhooks/webhook-routes.js';
 import { runPreflight, type PreflightCheck, type PreflightReport } from '../preflight/preflight.js';
 import { campaignsPausedByDrumbeat, type Campaign } from '../campaigns/campaign-store.js';
-import { breakerChecks, readBreakerStates } from '../channels/resilience/breaker-states.js';
+import { breakerChecks } from '../channels/resilience/breaker-states.js';
 import { createAppContext, type AppContext } from './context.js';
 import { installShutdown, type ShutdownStep } from './shutdown.js';
 import { startWorkers, warnOnEvictionPolicy, type RunningWorkers } from './worker-runtime.js';
@@ -36,7 +36,7 @@ function pausedCampaignChecks(paused: readonly Campaign[]): PreflightCheck[] {
 export async function readiness(ctx: AppContext): Promise<PreflightReport> {
   const [report, states, paused] = await Promise.all([
     runPreflight(ctx.config, ctx.db),
-    readBreakerStates(ctx.redis, ctx.config.QUEUE_PREFIX).catch(() => []),
+    ctx.breakerStates.read().catch(() => []),
     campaignsPausedByDrumbeat(ctx.db).catch(() => []),
   ]);
   return { ok: report.ok, checks: [...report.checks, ...breakerChecks(states), ...pausedCampaignChecks(paused)] };

@@ -1,24 +1,27 @@
 import { once } from 'node:events';
-import { Worker } from 'bullmq';
+import type { Job } from 'bullmq';
 import { allQueues } from '../../queues/index.js';
 import { reconcileQueue, reconcileSchedulerId } from '../../queues/reconcile.js';
 import { allProcessors } from '../../processors/index.js';
 import { checkCatalogue } from '../jobs/catalogue.js';
 import { bindProcessor, type ProcessorDefinition } from '../jobs/processor.js';
-import { createRedisConnection, readEvictionPolicy, type Redis } from '../redis/connection.js';
+import { readEvictionPolicy } from '../redis/connection.js';
+import type { AppWorker } from '../jobs/queue-store.js';
 import type { AppContext } from './context.js';
 
 export interface RunningWorkers {
-  workers: Worker[];
+  workers: AppWorker[];
   /** Stops taking jobs, waits for active ones to finish, then closes the workers' connections. */
   close(): Promise<void>;
 }
 
-/** Warns loudly when Redis may evict keys: BullMQ jobs would silently disappear. */
+/** Warns loudly when Redis may evict keys: BullMQ jobs would silently disappear. Postgres evicts nothing. */
 export async function warnOnEvictionPolicy(ctx: AppContext): Promise<void> {
+  if (ctx.queueStore.kind !== 'redis') return;
+  const { redis } = ctx.queueStore;
   // An HTTP-role connection refuses commands until it is ready instead of queueing them.
-  if (ctx.redis.status !== 'ready') await once(ctx.redis, 'ready');
-  const policy = await readEvictionPolicy(ctx.redis);
+  if (redis.status !== 'ready') await once(redis, 'ready');
+  const policy = await readEvictionPolicy(redis);
   if (policy !== 'noeviction') {
     ctx.log.warn(
       { policy },
@@ -53,20 +56,18 @@ export async function startWorkers(
       'jobs of these queues may outlast SHUTDOWN_TIMEOUT: a shutdown during one cuts it short',
     );
   }
-  const connection: Redis = createRedisConnection(ctx.config, 'worker', ctx.log);
+  const factory = ctx.queueStore.openWorkers();
   const workers = processors.map((processor) => {
     const limiter = processor.queue.limiter?.(ctx.config);
-    const worker = new Worker(processor.queue.name, bindProcessor(processor, ctx), {
-      connection,
-      prefix: ctx.config.QUEUE_PREFIX,
+    const worker = factory.create(processor.queue.name, bindProcessor(processor, ctx), {
       concurrency: processor.queue.concurrency(ctx.config),
       // A job whose worker died is retried once its lock lapses and the stall check sees it.
       lockDuration: ctx.config.JOB_LOCK_DURATION,
       stalledInterval: ctx.config.JOB_LOCK_DURATION,
       ...(limiter === undefined ? {} : { limiter }),
     });
-    worker.on('error', (error) => ctx.log.warn({ err: error, queue: processor.queue.name }, 'worker error'));
-    worker.on('failed', (job, error) => {
+    worker.on('error', (error: Error) => ctx.log.warn({ err: error, queue: processor.queue.name }, 'worker error'));
+    worker.on('failed', (job: Job | undefined, error: Error) => {
       // Log once, on the final attempt, not on every retry.
       const attempts = job?.opts.attempts ?? 1;
       if (job !== undefined && job.attemptsMade >= attempts) {
@@ -94,7 +95,7 @@ export async function startWorkers(
       // The workers take no new jobs now; LIVE sends queued behind the call slots hand theirs back.
       ctx.sends.releaseWaitingSends();
       await closing;
-      await connection.quit().catch(() => connection.disconnect());
+      await factory.close();
     },
   };
 }

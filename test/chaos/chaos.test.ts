@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { AppContext } from '../../src/runtime/context.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, spawnDrumbeat, stopProcess } from '../support/engine.js';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 
@@ -90,7 +90,7 @@ describe('chaos: crashes and outages in the middle of a campaign', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     ctx = engineContext();
   });
 
@@ -123,7 +123,7 @@ describe('chaos: crashes and outages in the middle of a campaign', function () {
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(leads), scheduled: true, spec: twoSteps });
     startWorker();
     await eventually(async () => (await sentCount(ctx, campaignId)) >= 600, '600 sends', 60_000);
-    await resetRedis();
+    await resetQueueStore();
     await untilCompleted(ctx, campaignId);
     expect(await assertExactlyOnce(ctx, campaignId, leads, 2)).to.deep.equal({ completed: leads, unknown: 0 });
   });

@@ -3,15 +3,22 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/log/logger.js';
 import { createAppContext, type AppContext, type ContextOptions } from '../../src/runtime/context.js';
+import type { Redis } from '../../src/redis/connection.js';
 import { parseCampaignSpec, type CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import { upsertLeads, type NewLead } from '../../src/leads/lead-store.js';
 import { enrollLeads } from '../../src/enrollments/enrollment-lifecycle.js';
-import { resetDatabase, resetRedis, testConfig, testEnv } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore, testConfig, testEnv } from '../setup/hooks.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
 import { clockNow } from './clock.js';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The Redis connection of a context whose queues are on Redis (a test of Redis itself). */
+export function redisOf(ctx: AppContext): Redis {
+  if (ctx.queueStore.kind !== 'redis') throw new Error('this test needs QUEUE_BACKEND=redis');
+  return ctx.queueStore.redis;
+}
 
 /** A context on this run's database and queue prefix; close it in `afterEach`. */
 export function engineContext(options: ContextOptions & { env?: Record<string, string> } = {}): AppContext {
@@ -156,7 +163,7 @@ export function freshEngine(options: () => ContextOptions = () => ({})) {
   let workers: RunningWorkers | undefined;
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     current = engineContext(options());
   });
   afterEach(async () => {
