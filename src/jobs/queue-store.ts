@@ -77,6 +77,8 @@ export type QueueStore = RedisQueueStore | PostgresQueueStore;
 export interface QueueStoreOptions {
   /** How a Redis connection behaves while Redis is away (see `ConnectionRole`). */
   role: ConnectionRole;
+  /** How many queues this process may open. */
+  queues: number;
   /** How many workers this process may run: on Postgres each holds one pool connection for LISTEN. */
   workers: number;
 }
@@ -129,6 +131,8 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
     idleTimeoutMillis: 10_000,
     connectionTimeoutMillis: 5_000,
   });
+  // Every BullMQ queue and worker on the pool listens for its errors, as this store does.
+  pool.setMaxListeners(options.queues + options.workers + 1);
   let lastLoggedAt = 0;
   pool.on('error', (error) => {
     // An idle connection dropped (Postgres restarted, a backend terminated): the pool replaces it.

@@ -6,7 +6,7 @@ import { sendEmailQueue } from '../../queues/send-email.js';
 import { TransientSendError, PermanentSendError, type ChannelAdapter, type OutboundMessage } from '../../src/channels/adapter.js';
 import { suppress } from '../../src/suppression/suppression-service.js';
 import { setKillSwitch } from '../../src/settings/kill-switch.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { clockOnNext } from '../support/clock.js';
 
@@ -41,7 +41,7 @@ describe('send windows, caps and retries', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
   });
 
   afterEach(async () => {
