@@ -66,9 +66,8 @@ export interface RedisQueueStore extends QueueStoreBase {
  */
 export interface PostgresQueueStore extends QueueStoreBase {
   readonly kind: 'postgres';
+  /** Sized `QUEUE_POOL_MAX` for queries, plus one connection per open worker (its LISTEN). */
   readonly pool: pg.Pool;
-  /** The pool's size: query connections plus one LISTEN connection per worker. */
-  readonly poolMax: number;
 }
 
 export type QueueStore = RedisQueueStore | PostgresQueueStore;
@@ -77,10 +76,8 @@ export type QueueStore = RedisQueueStore | PostgresQueueStore;
 export interface QueueStoreOptions {
   /** How a Redis connection behaves while Redis is away (see `ConnectionRole`). */
   role: ConnectionRole;
-  /** How many queues this process may open. */
+  /** How many queues this process may open (each listens for the Postgres pool's errors). */
   queues: number;
-  /** How many workers this process may run: on Postgres each holds one pool connection for LISTEN. */
-  workers: number;
 }
 
 function redisQueueStore(config: Config, role: ConnectionRole, log: Logger): RedisQueueStore {
@@ -120,10 +117,9 @@ const availabilityTtlMs = 1000;
 
 function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Logger): PostgresQueueStore {
   // A pool passed to BullMQ keeps its own search_path: the backend's unqualified SQL must find its schema.
-  const poolMax = config.QUEUE_POOL_MAX + options.workers;
   const pool = new pg.Pool({
     connectionString: config.DATABASE_URL,
-    max: poolMax,
+    max: config.QUEUE_POOL_MAX,
     options: `-c search_path=${QUEUE_SCHEMA}`,
     // The pid in the name lets an operator (or a chaos test) find one process's backends.
     application_name: `drumbeat-${process.pid}`,
@@ -132,7 +128,7 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
     connectionTimeoutMillis: 5_000,
   });
   // Every BullMQ queue and worker on the pool listens for its errors, as this store does.
-  pool.setMaxListeners(options.queues + options.workers + 1);
+  pool.setMaxListeners(options.queues + 1);
   let lastLoggedAt = 0;
   pool.on('error', (error) => {
     // An idle connection dropped (Postgres restarted, a backend terminated): the pool replaces it.
@@ -146,18 +142,28 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
   return {
     kind: 'postgres',
     pool,
-    poolMax,
     createQueue(name, defaultJobOptions) {
       const queue: PostgresQueue = new Queue(name, { connection: pool, defaultJobOptions }, createPostgresBackend);
       return queue;
     },
     openWorkers() {
+      let opened = 0;
       return {
         create(name, handler, workerOptions) {
+          // A worker holds one pool connection for as long as it runs (its LISTEN, checked out
+          // of a pool it did not create): the pool grows by one so queries keep QUEUE_POOL_MAX.
+          opened += 1;
+          pool.options.max += 1;
+          pool.setMaxListeners(pool.getMaxListeners() + 1);
           const worker: PostgresWorker = new Worker(name, handler, { ...workerOptions, connection: pool }, createPostgresBackend);
           return worker;
         },
-        close: () => Promise.resolve(),
+        close() {
+          pool.options.max -= opened;
+          pool.setMaxListeners(pool.getMaxListeners() - opened);
+          opened = 0;
+          return Promise.resolve();
+        },
       };
     },
     available() {
@@ -173,7 +179,8 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
       }
       return probe.result;
     },
-    describe: () => `Queues run on Postgres (BullMQ's Postgres backend, schema "${QUEUE_SCHEMA}" of DATABASE_URL, a pool of up to ${poolMax} connections per process); no Redis is used.`,
+    describe: () =>
+      `Queues run on Postgres (BullMQ's Postgres backend, schema "${QUEUE_SCHEMA}" of DATABASE_URL, a pool of ${config.QUEUE_POOL_MAX} connections per process plus one per worker); no Redis is used.`,
     close: () => pool.end(),
   };
 }

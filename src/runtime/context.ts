@@ -83,7 +83,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
   const clock = options.clock ?? systemClock;
   const db = options.db ?? createDb(config);
   const role = options.redisRole ?? 'worker';
-  const queueStore = createQueueStore(config, { role, queues: allQueues.length, workers: role === 'http' ? 0 : allQueues.length }, log);
+  const queueStore = createQueueStore(config, { role, queues: allQueues.length }, log);
   const onRedis = queueStore.kind === 'redis' ? queueStore.redis : undefined;
   const queues = new QueueRegistry(queueStore);
   const campaigns = campaignService({ db, queues, clock, log });

@@ -86,7 +86,7 @@ export async function startWorkers(
     }, ctx.config.RECONCILE_EVERY);
   }
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
-  ctx.log.info({ queues: processors.map((processor) => processor.queue.name) }, 'workers started');
+  ctx.log.info({ queues: processors.map((processor) => processor.queue.name), store: ctx.queueStore.describe() }, 'workers started');
   return {
     workers,
     async close() {

@@ -15,7 +15,7 @@ const runId = `${process.pid}${randomBytes(3).toString('hex')}`;
 const baseDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** `TEST_QUEUE_BACKEND=postgres` runs the same tests with every queue on BullMQ's Postgres backend (`npm run test:postgres`). */
-const queueBackend = process.env.TEST_QUEUE_BACKEND === 'postgres' ? 'postgres' : 'redis';
+const queueBackend: 'redis' | 'postgres' = process.env.TEST_QUEUE_BACKEND === 'postgres' ? 'postgres' : 'redis';
 
 /** This run's own database and queue prefix: nothing is shared with other runs or the demo. */
 export const testRun = {
@@ -99,8 +99,8 @@ export async function resetRedis(): Promise<void> {
  * Empties this run's queues: the Redis keys under its prefix, or the tables of its queue schema
  * (BullMQ's Postgres backend ignores the prefix; the run's own database is what isolates it).
  */
-export async function resetQueueStore(): Promise<void> {
-  if (testRun.queueBackend === 'redis') return resetRedis();
+export async function resetQueueStore(backend: 'redis' | 'postgres' = testRun.queueBackend): Promise<void> {
+  if (backend === 'redis') return resetRedis();
   const db = testDb();
   const { rows } = await db.raw<{ rows: Array<{ tablename: string }> }>(`SELECT tablename FROM pg_tables WHERE schemaname = ? AND tablename <> 'migration'`, [QUEUE_SCHEMA]);
   await db.raw(`TRUNCATE ${rows.map((row) => `"${QUEUE_SCHEMA}"."${row.tablename}"`).join(', ')} RESTART IDENTITY CASCADE`);

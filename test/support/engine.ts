@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/log/logger.js';
 import { createAppContext, type AppContext, type ContextOptions } from '../../src/runtime/context.js';
 import type { Redis } from '../../src/redis/connection.js';
+import { QUEUE_SCHEMA } from '../../src/jobs/queue-store.js';
 import { parseCampaignSpec, type CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import { upsertLeads, type NewLead } from '../../src/leads/lead-store.js';
 import { enrollLeads } from '../../src/enrollments/enrollment-lifecycle.js';
@@ -79,6 +80,14 @@ export async function seedCampaign(
       await ticks.removeJobScheduler(tickSchedulerId(campaignId));
       // The scheduler's next tick is already a delayed job; remove it too.
       await ticks.drain(true);
+      if (ctx.queueStore.kind === 'postgres') {
+        // BullMQ 6.7's Postgres backend adds a scheduler's first run as a waiting job, which neither
+        // removing the scheduler, draining the queue nor Job#remove (it still names its scheduler) takes away.
+        await ctx.db.raw(`DELETE FROM ${QUEUE_SCHEMA}.job WHERE queue = ? AND scheduler_id = ? AND state IN ('waiting', 'delayed')`, [
+          campaignTickQueue.name,
+          tickSchedulerId(campaignId),
+        ]);
+      }
     }
   }
   return { campaignId, leadIds };
