@@ -59,7 +59,7 @@ export async function takeHitAndAmount(
 ): Promise<boolean> {
   const { rows } = await db.raw<{ rows: unknown[] }>(
     `INSERT INTO window_counters AS c (name, window_start, hits, amount)
-     SELECT :name, :window, 1, :amount WHERE :amount <= :maxAmount AND 1 <= :maxHits
+     SELECT :name, :window, 1, CAST(:amount AS bigint) WHERE CAST(:amount AS bigint) <= CAST(:maxAmount AS bigint) AND 1 <= CAST(:maxHits AS integer)
      ON CONFLICT (name) DO UPDATE
         SET hits = CASE WHEN c.window_start = EXCLUDED.window_start THEN c.hits + 1 ELSE 1 END,
             amount = CASE WHEN c.window_start = EXCLUDED.window_start THEN c.amount + EXCLUDED.amount ELSE EXCLUDED.amount END,
