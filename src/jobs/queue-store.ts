@@ -114,6 +114,8 @@ function redisQueueStore(config: Config, role: ConnectionRole, log: Logger): Red
 
 /** How long a probe of the Postgres queue store is trusted before it is asked again. */
 const availabilityTtlMs = 1000;
+/** How long a probe waits for Postgres before it counts the store as unavailable. */
+const availabilityDeadlineMs = 2000;
 
 function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Logger): PostgresQueueStore {
   // A pool passed to BullMQ keeps its own search_path: the backend's unqualified SQL must find its schema.
@@ -125,7 +127,8 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
     application_name: `drumbeat-${process.pid}`,
     keepAlive: true,
     idleTimeoutMillis: 10_000,
-    connectionTimeoutMillis: 5_000,
+    // No connection timeout: under load (hundreds of concurrent jobs) a query waits its turn for
+    // a pool slot, and a timeout there would fail job completions and lose their locks.
   });
   // Every BullMQ queue and worker on the pool listens for its errors, as this store does.
   pool.setMaxListeners(options.queues + 1);
@@ -169,13 +172,13 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
     available() {
       const now = Date.now();
       if (probe === undefined || now - probe.at > availabilityTtlMs) {
-        probe = {
-          at: now,
-          result: pool.query('SELECT 1').then(
-            () => true,
-            () => false,
-          ),
-        };
+        let timer: NodeJS.Timeout | undefined;
+        const unanswered = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), availabilityDeadlineMs)));
+        const answered = pool.query('SELECT 1').then(
+          () => true,
+          () => false,
+        );
+        probe = { at: now, result: Promise.race([answered, unanswered]).finally(() => clearTimeout(timer)) };
       }
       return probe.result;
     },
