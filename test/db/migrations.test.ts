@@ -107,8 +107,8 @@ describe('migrations', function () {
     const at = clockNow().after(86_400_000);
     try {
       await migrateLatest(db);
-      // Back to the schema before the definition had rows of its own, with a campaign as it wrote them.
-      await db.migrate.down(migrator);
+      // Back to the schema before the definition had rows of its own (later migrations first), with a campaign as it wrote them.
+      while (!(await pendingMigrations(db)).includes('20261130200000_campaign_definition')) await db.migrate.down(migrator);
       const spec = {
         llmFallback: 'REVIEW',
         customFields: ['plan'],
