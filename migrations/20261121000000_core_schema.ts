@@ -363,7 +363,7 @@ export async function up(knex: Knex): Promise<void> {
     table.primary(['campaign_id', 'step_index', 'variant']);
   });
 
-  // Cap counters: one row per scope (global, channel:<c>, campaign:<id>) and local day,
+  // Cap counters: one row per scope (`global`, `channel-<c>`, `campaign-<id>`: see src/messages/caps.ts) and local day,
   // incremented atomically with a bound so that caps hold across any number of workers.
   await knex.schema.createTable('send_counters', (table) => {
     table.text('scope').notNullable();

@@ -9,6 +9,9 @@ import * as accessControl from './20261129400000_access_control.js';
 import * as webhookRawBodies from './20261129500000_webhook_raw_bodies.js';
 import * as messageLifecycle from './20261130100000_message_lifecycle.js';
 import * as campaignDefinition from './20261130200000_campaign_definition.js';
+import * as learning from './20261201100000_learning.js';
+import * as deliverabilityGuardAndPostMetrics from './20261201200000_deliverability_guard_and_post_metrics.js';
+import * as auditLog from './20261201350000_audit_log.js';
 import * as queueStoreCounters from './20261201450000_queue_store_counters.js';
 
 interface MigrationModule {
@@ -31,6 +34,9 @@ const migrations: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['20261129500000_webhook_raw_bodies', webhookRawBodies],
   ['20261130100000_message_lifecycle', messageLifecycle],
   ['20261130200000_campaign_definition', campaignDefinition],
+  ['20261201100000_learning', learning],
+  ['20261201200000_deliverability_guard_and_post_metrics', deliverabilityGuardAndPostMetrics],
+  ['20261201350000_audit_log', auditLog],
   ['20261201450000_queue_store_counters', queueStoreCounters],
 ];
 

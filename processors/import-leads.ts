@@ -1,8 +1,8 @@
 import { importLeadsQueue } from '../queues/import-leads.js';
 import { defineProcessor } from '../src/jobs/processor.js';
-import { importUpload } from '../src/leads/lead-import.js';
+import { importUpload, type UploadImportDeps } from '../src/leads/lead-import.js';
 
-export default defineProcessor(importLeadsQueue, async (data, job, ctx) => {
+export default defineProcessor(importLeadsQueue, async (data, job, ctx: UploadImportDeps) => {
   const report = await importUpload(ctx, {
     ...data,
     onProgress: (counts, bytes) => job.updateProgress({ ...counts, bytes }),

@@ -1,5 +1,5 @@
 import { publishLinkedinQueue as publishQueue } from '../queues/publish-linkedin.js';
 import { defineProcessor } from '../src/jobs/processor.js';
-import { runPublishJob } from '../src/content/publish-job.js';
+import { runPublishJob, type PublishJobContext } from '../src/content/publish-job.js';
 
-export default defineProcessor(publishQueue, (data, job, ctx, token) => runPublishJob(publishQueue, data, job, ctx, token));
+export default defineProcessor(publishQueue, (data, job, ctx: PublishJobContext, token) => runPublishJob(publishQueue, data, job, ctx, token));

@@ -1,5 +1,5 @@
 import { sendInstagramQueue as sendQueue } from '../queues/send-instagram.js';
 import { defineProcessor } from '../src/jobs/processor.js';
-import { runSendJob } from '../src/messages/send-job.js';
+import { runSendJob, type SendJobContext } from '../src/messages/send-job.js';
 
-export default defineProcessor(sendQueue, (data, job, ctx, token) => runSendJob(sendQueue, data, job, ctx, token));
+export default defineProcessor(sendQueue, (data, job, ctx: SendJobContext, token) => runSendJob(sendQueue, data, job, ctx, token));

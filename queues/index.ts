@@ -1,10 +1,13 @@
 import type { QueueDefinition } from '../src/jobs/queue-definition.js';
-import type { Channel } from '../src/campaigns/campaign-spec.js';
-import { campaignTickQueue } from './campaign-tick.js';
+import type { QueueDirectory } from '../src/jobs/queue-directory.js';
+import type { Channel } from '../src/core/channels.js';
+import { campaignTickQueue, tickSchedulerId } from './campaign-tick.js';
 import { composeQueue } from './compose.js';
-import { eventsQueue } from './events.js';
+import { eventJobId, eventsQueue } from './events.js';
 import { importLeadsQueue } from './import-leads.js';
+import { completedCampaignRollupJobId, metricsRollupQueue } from './metrics-rollup.js';
 import { reconcileQueue } from './reconcile.js';
+import { postMetricsQueue } from './post-metrics.js';
 import { publishInstagramQueue } from './publish-instagram.js';
 import { publishLinkedinQueue } from './publish-linkedin.js';
 import { publishXQueue } from './publish-x.js';
@@ -37,4 +40,19 @@ export const allQueues: readonly QueueDefinition[] = [
   importLeadsQueue,
   ...Object.values(publishQueues),
   composeQueue,
+  metricsRollupQueue,
+  postMetricsQueue,
 ];
+
+/** The catalogue by role, as domain code reaches it (through `QueueRegistry.directory`). */
+export const queueDirectory: QueueDirectory = {
+  campaignTick: campaignTickQueue,
+  send: sendQueues,
+  publish: publishQueues,
+  compose: composeQueue,
+  events: eventsQueue,
+  tickSchedulerId,
+  eventJobId,
+  metricsRollup: metricsRollupQueue,
+  completedCampaignRollupJobId,
+};

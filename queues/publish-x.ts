@@ -1,4 +1,4 @@
-import { definePublishQueue } from '../src/content/publish-queue.js';
+import { definePublishQueue } from '../src/jobs/publish-queue.js';
 
 /** Publishes one content-calendar post on X at its scheduled time. */
 export const publishXQueue = definePublishQueue('x');

@@ -1,4 +1,4 @@
-import { defineSendQueue } from '../src/messages/send-queue.js';
+import { defineSendQueue } from '../src/jobs/send-queue.js';
 
 /** Sends one x message through the x adapter (or the proof ledger in PROOF mode). */
 export const sendXQueue = defineSendQueue('x');

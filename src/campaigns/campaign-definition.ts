@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { listPosts, type CampaignPost } from '../content/post-store.js';
+import { listPosts, type CampaignPost } from './post-store.js';
 import { findCampaign, findSteps, type Campaign, type CampaignStep } from './campaign-store.js';
 
 /**

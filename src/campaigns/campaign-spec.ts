@@ -2,13 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
-import { bodyFormatSchema } from '../messages/message-body.js';
-import { DomainError } from '../errors/domain-error.js';
+import { bodyFormatSchema } from '../core/message-body.js';
+import { channelSchema } from '../core/channels.js';
+import { DomainError } from '../core/domain-error.js';
 import { templateProblems } from '../templates/validate.js';
-
-export const channels = ['email', 'linkedin', 'x', 'instagram'] as const;
-export const channelSchema = z.enum(channels);
-export type Channel = z.infer<typeof channelSchema>;
+import { segmentNameSchema } from '../segments/segment-rules.js';
 
 export const weekdays = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof weekdays)[number];
@@ -70,9 +68,15 @@ export const variantSpecSchema = z
     subject: singleLine('subject').optional(),
     body: z.string().min(1).optional(),
     format: bodyFormat,
+    /** What the variant argues (`pain-point`, `social-proof`): narrative memory learns per segment and angle. */
+    angle: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'lower-case words joined by dashes (e.g. pain-point)').max(40).optional(),
   })
   .strict()
   .refine((variant) => (variant.template === undefined) !== (variant.body === undefined), 'a variant has either a template or a body');
+
+/** How a step with variants picks one per lead: a stable hash over the weights, or learnt from replies. */
+export const variantSelections = ['weighted', 'thompson'] as const;
+export type VariantSelection = (typeof variantSelections)[number];
 export type VariantSpec = z.infer<typeof variantSpecSchema>;
 
 export const stepSpecSchema = z
@@ -92,6 +96,10 @@ export const stepSpecSchema = z
       .max(10)
       .refine((variants) => new Set(variants.map((variant) => variant.name)).size === variants.length, 'variant names must be unique')
       .optional(),
+    /** `thompson`: each message's variant is drawn from what the lead's segment replied to so far. */
+    variantSelection: z.enum(variantSelections).default('weighted'),
+    /** Under `thompson`: sends every variant needs in a segment before replies decide (until then, the least sent goes). */
+    minSendsPerVariant: z.number().int().positive().max(1_000_000).default(20),
     stopOnReply: z.boolean().default(true),
     requireReview: z.boolean().default(false),
     /** Ask the LLM for an opening line written from the lead's fields (the `compose` queue). */
@@ -101,7 +109,11 @@ export const stepSpecSchema = z
   .refine(
     (step) => [step.body, step.template, step.variants].filter((content) => content !== undefined).length === 1,
     'a step has exactly one of body (inline text), template (a registered name) or variants',
-  );
+  )
+  .refine((step) => step.variantSelection === 'weighted' || step.variants !== undefined, {
+    message: 'thompson selection chooses between variants; this step has none',
+    path: ['variantSelection'],
+  });
 export type StepSpec = z.infer<typeof stepSpecSchema>;
 
 /** One public post of the content calendar. */
@@ -118,6 +130,29 @@ export const postSpecSchema = z
   .refine((post) => post.platform !== 'instagram' || post.mediaUrl !== undefined, { message: 'an Instagram post needs a mediaUrl', path: ['mediaUrl'] })
   .refine((post) => post.platform !== 'x' || post.text.length <= 280, { message: 'an X post is at most 280 characters', path: ['text'] });
 export type PostSpec = z.infer<typeof postSpecSchema>;
+
+/**
+ * The deliverability guard of a LIVE campaign: when, over the last 7 days and with at least
+ * `minSends` email sends, hard bounces or complaints per send exceed their rate, drumbeat pauses
+ * the campaign with the numbers.
+ */
+export const guardSettingsSchema = z
+  .object({
+    /** @defaultValue 0.05 (5 %) */
+    maxHardBounceRate: z.number().gt(0).max(1).default(0.05),
+    /** @defaultValue 0.003 (0.3 %) */
+    maxComplaintRate: z.number().gt(0).max(1).default(0.003),
+    /** @defaultValue 50 */
+    minSends: z.number().int().positive().max(10_000_000).default(50),
+  })
+  .strict();
+export type GuardSettings = z.infer<typeof guardSettingsSchema>;
+
+/** `guard: off` (or `false`) turns the guard off; an object sets its thresholds; absent, the defaults apply. */
+const guardSpec = z
+  .union([z.literal('off'), z.literal(false), guardSettingsSchema], { error: 'guard is "off" or { maxHardBounceRate, maxComplaintRate, minSends }' })
+  .prefault({})
+  .transform((guard): GuardSettings | null => (guard === 'off' || guard === false ? null : guard));
 
 export const campaignSpecSchema = z
   .object({
@@ -139,6 +174,17 @@ export const campaignSpecSchema = z
     llmFallback: z.enum(['TEMPLATE', 'REVIEW']).default('TEMPLATE'),
     /** The content calendar: public posts published at their time. */
     posts: z.array(postSpecSchema).max(1000).default([]),
+    /**
+     * Named segments (`drumbeat segment add`) that label each lead at enrollment: the first that
+     * matches, in this order. For learning and reports; they do not filter who is enrolled.
+     */
+    segments: z
+      .array(segmentNameSchema)
+      .max(50)
+      .refine((names) => new Set(names).size === names.length, 'segment names must be unique')
+      .default([]),
+    /** The deliverability guard (LIVE campaigns); `off` to opt out. */
+    guard: guardSpec,
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -215,14 +261,21 @@ export function parseCampaignSpec(input: unknown): CampaignSpec {
   return parsed.data;
 }
 
-/** Reads a campaign spec from a `.json`, `.yaml` or `.yml` file. */
-export async function readCampaignSpecFile(path: string): Promise<CampaignSpec> {
-  const text = await readFile(path, 'utf8');
+/**
+ * Validates a spec written as JSON or YAML text; `source` names it in the error when the text
+ * does not parse. JSON is YAML, so `format` only chooses which parser's error is reported.
+ */
+export function parseCampaignSpecText(text: string, source: string, format: 'json' | 'yaml'): CampaignSpec {
   let raw: unknown;
   try {
-    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    raw = format === 'json' ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new CampaignSpecError([`${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`]);
+    throw new CampaignSpecError([`${source} is not valid ${format === 'json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`]);
   }
   return parseCampaignSpec(raw);
+}
+
+/** Reads a campaign spec from a `.json`, `.yaml` or `.yml` file. */
+export async function readCampaignSpecFile(path: string): Promise<CampaignSpec> {
+  return parseCampaignSpecText(await readFile(path, 'utf8'), path, path.endsWith('.json') ? 'json' : 'yaml');
 }

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
-import type { Channel, SendWindow } from './campaign-spec.js';
-import type { BodyFormat } from '../messages/message-body.js';
-import { PUBLISHABLE_STATUSES } from '../content/post-store.js';
+import type { GuardSettings, SendWindow, VariantSelection } from './campaign-spec.js';
+import type { Channel } from '../core/channels.js';
+import type { BodyFormat } from '../core/message-body.js';
+import { PUBLISHABLE_STATUSES } from './post-store.js';
 
 export const CAMPAIGNS = 'campaigns';
 export const CAMPAIGN_STEPS = 'campaign_steps';
@@ -44,6 +45,10 @@ export interface Campaign {
   llmFallback: LlmFallback;
   /** Custom lead fields the campaign's inline text may use as `it.lead.custom.<name>`. */
   customFields: string[];
+  /** The segments that label its leads at enrollment, in order (the first that matches). */
+  segments: string[];
+  /** The deliverability guard's thresholds (a LIVE campaign's); null when the spec turned it off. */
+  guard: GuardSettings | null;
 }
 
 /** A campaign as it is created: its settings, and the spec as submitted (the audit copy: only `campaign show --json` reads it). */
@@ -53,7 +58,7 @@ export type NewCampaign = Omit<
 > & { submittedSpec: unknown };
 
 /** What a sequence edit changes besides the steps (the campaign's other settings stay as they are). */
-export type SequenceSettings = Pick<Campaign, 'requireReview' | 'onReject' | 'llmFallback' | 'customFields'> & { submittedSpec: unknown };
+export type SequenceSettings = Pick<Campaign, 'requireReview' | 'onReject' | 'llmFallback' | 'customFields' | 'segments' | 'guard'> & { submittedSpec: unknown };
 
 /** One stored A/B variant: a weight and either a template (by id) or inline text with its format. */
 export interface StepVariant {
@@ -64,10 +69,12 @@ export interface StepVariant {
   body: string | null;
   /** The format of the inline body; a template brings its own. */
   format: BodyFormat;
+  /** What it argues (`pain-point`), for narrative memory; null when the spec gave none. */
+  angle: string | null;
 }
 
-/** A variant as stored in `campaign_steps.variants`; those saved before formats existed have none. */
-type StoredVariant = Omit<StepVariant, 'format'> & { format?: BodyFormat };
+/** A variant as stored in `campaign_steps.variants`; those saved before formats or angles existed have none. */
+type StoredVariant = Omit<StepVariant, 'format' | 'angle'> & { format?: BodyFormat; angle?: string | null };
 
 export interface CampaignStep {
   campaignId: number;
@@ -87,6 +94,10 @@ export interface CampaignStep {
   requireReview: boolean;
   /** The LLM prompt of a personalised step (its messages wait for an opening line); null otherwise. */
   personalizePrompt: string | null;
+  /** How a lead's variant is picked: the stable weighted hash, or Thompson sampling on replies. */
+  variantSelection: VariantSelection;
+  /** Under Thompson sampling: sends per variant and segment before replies decide. */
+  minSendsPerVariant: number;
 }
 
 /** A step as it is written, for the campaign it is written to. */
@@ -117,6 +128,8 @@ interface CampaignRow {
   paused_by: string | null;
   llm_fallback: LlmFallback;
   custom_fields: string[];
+  segments: string[];
+  guard: GuardSettings | null;
 }
 
 interface StepRow {
@@ -133,6 +146,8 @@ interface StepRow {
   stop_on_reply: boolean;
   require_review: boolean;
   personalize_prompt: string | null;
+  variant_selection: VariantSelection;
+  min_sends_per_variant: number;
 }
 
 export function rowToCampaign(row: CampaignRow): Campaign {
@@ -161,6 +176,8 @@ export function rowToCampaign(row: CampaignRow): Campaign {
     pausedBy: row.paused_by,
     llmFallback: row.llm_fallback,
     customFields: row.custom_fields,
+    segments: row.segments,
+    guard: row.guard,
   };
 }
 
@@ -175,10 +192,12 @@ function rowToStep(row: StepRow): CampaignStep {
     format: row.format,
     thread: row.thread,
     templateId: row.template_id,
-    variants: row.variants?.map((variant) => ({ ...variant, format: variant.format ?? 'text' })) ?? null,
+    variants: row.variants?.map((variant) => ({ ...variant, format: variant.format ?? 'text', angle: variant.angle ?? null })) ?? null,
     stopOnReply: row.stop_on_reply,
     requireReview: row.require_review,
     personalizePrompt: row.personalize_prompt,
+    variantSelection: row.variant_selection,
+    minSendsPerVariant: row.min_sends_per_variant,
   };
 }
 
@@ -197,6 +216,8 @@ function stepToRow(campaignId: number, step: NewStep): StepRow {
     stop_on_reply: step.stopOnReply,
     require_review: step.requireReview,
     personalize_prompt: step.personalizePrompt,
+    variant_selection: step.variantSelection,
+    min_sends_per_variant: step.minSendsPerVariant,
   };
 }
 
@@ -218,6 +239,8 @@ export async function insertCampaign(db: Knex, campaign: NewCampaign): Promise<n
       reply_to: campaign.replyTo,
       llm_fallback: campaign.llmFallback,
       custom_fields: JSON.stringify(campaign.customFields),
+      segments: JSON.stringify(campaign.segments),
+      guard: campaign.guard === null ? null : JSON.stringify(campaign.guard),
       spec: JSON.stringify(campaign.submittedSpec),
     })
     .returning('id')) as Array<{ id: number }>;
@@ -256,6 +279,8 @@ export async function updateForSequenceEdit(db: Knex, id: number, settings: Sequ
       on_reject: settings.onReject,
       llm_fallback: settings.llmFallback,
       custom_fields: JSON.stringify(settings.customFields),
+      segments: JSON.stringify(settings.segments),
+      guard: settings.guard === null ? null : JSON.stringify(settings.guard),
       spec: JSON.stringify(settings.submittedSpec),
       updated_at: now,
     })
@@ -321,6 +346,14 @@ export async function transitionCampaign(
     .update({ status: to, updated_at: db.fn.now(), ...extra })
     .returning('*')) as CampaignRow[];
   return row === undefined ? undefined : rowToCampaign(row);
+}
+
+/**
+ * Compare-and-set ACTIVE → PAUSED, by drumbeat, of one campaign, with the reason. Returns the
+ * paused campaign, or undefined when it was not ACTIVE.
+ */
+export function pauseCampaignByDrumbeat(db: Knex, id: number, reason: string, now: Date): Promise<Campaign | undefined> {
+  return transitionCampaign(db, id, ['ACTIVE'], 'PAUSED', { pause_reason: reason, paused_at: now, paused_by: PAUSED_BY_DRUMBEAT });
 }
 
 /**

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import { resolveTemplateName } from '../templates/template-store.js';
-import { insertPosts, replacePosts, type NewPost } from '../content/post-store.js';
-import { CampaignSpecError, type CampaignSpec, type Channel } from './campaign-spec.js';
+import { existingSegmentNames } from '../segments/segment-store.js';
+import { insertPosts, replacePosts, type NewPost } from './post-store.js';
+import { CampaignSpecError, type CampaignSpec } from './campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import { insertCampaign, replaceSteps, updateForSequenceEdit, type Campaign, type NewStep, type StepVariant } from './campaign-store.js';
 
 /** Resolves a template name as the campaign sees it; refuses unknown, inactive or other-channel templates. */
@@ -28,6 +30,7 @@ async function stepOf(db: Knex, campaignId: number, step: CampaignSpec['steps'][
               subject: variant.subject ?? null,
               body: variant.body ?? null,
               format: variant.format,
+              angle: variant.angle ?? null,
             }),
           ),
         );
@@ -44,7 +47,18 @@ async function stepOf(db: Knex, campaignId: number, step: CampaignSpec['steps'][
     stopOnReply: step.stopOnReply,
     requireReview: step.requireReview,
     personalizePrompt: step.personalize?.prompt ?? null,
+    variantSelection: step.variantSelection,
+    minSendsPerVariant: step.minSendsPerVariant,
   };
+}
+
+/** Refuses a spec that names segments nobody defined, each unknown name as a problem of its field. */
+async function checkSegmentsExist(db: Knex, spec: CampaignSpec): Promise<void> {
+  const known = await existingSegmentNames(db, spec.segments);
+  const problems = spec.segments.flatMap((name, index) =>
+    known.has(name) ? [] : [`segments.${index}: segment "${name}" does not exist (define it with drumbeat segment add ${name} --when …)`],
+  );
+  if (problems.length > 0) throw new CampaignSpecError(problems);
 }
 
 /** The steps of a spec as they are stored, in order (one at a time: each may read the template registry). */
@@ -73,6 +87,7 @@ function postsOf(spec: CampaignSpec): NewPost[] {
  * other-channel template raises {@link CampaignSpecError} naming the field, and nothing stays.
  */
 export async function writeNewCampaign(trx: Knex, spec: CampaignSpec): Promise<number> {
+  await checkSegmentsExist(trx, spec);
   const campaignId = await insertCampaign(trx, {
     name: spec.name,
     slug: spec.slug,
@@ -88,6 +103,8 @@ export async function writeNewCampaign(trx: Knex, spec: CampaignSpec): Promise<n
     replyTo: spec.replyTo ?? null,
     llmFallback: spec.llmFallback,
     customFields: spec.customFields,
+    segments: spec.segments,
+    guard: spec.guard,
     submittedSpec: spec,
   });
   await replaceSteps(trx, campaignId, await stepsOf(trx, campaignId, spec));
@@ -97,16 +114,25 @@ export async function writeNewCampaign(trx: Knex, spec: CampaignSpec): Promise<n
 
 /**
  * Replaces the sequence of a campaign that is not running (DRAFT or PAUSED) from a spec: its
- * steps, review settings, `llmFallback`, custom fields and the audit copy; the strategy returns
+ * steps, review settings, `llmFallback`, custom fields, the deliverability guard and the audit copy; the strategy returns
  * to DRAFT. Posts: a DRAFT campaign (it never ran) takes the spec's posts as they are; a PAUSED
  * one keeps the posts it has (they may be published or have their jobs) and gains those at new
  * indexes. Returns undefined when the campaign is running or finished. Run it in a transaction.
  */
 export async function writeSequenceEdit(trx: Knex, id: number, spec: CampaignSpec, editedBy: string, now: Date): Promise<Campaign | undefined> {
+  await checkSegmentsExist(trx, spec);
   const edited = await updateForSequenceEdit(
     trx,
     id,
-    { requireReview: spec.requireReview, onReject: spec.onReject, llmFallback: spec.llmFallback, customFields: spec.customFields, submittedSpec: spec },
+    {
+      requireReview: spec.requireReview,
+      onReject: spec.onReject,
+      llmFallback: spec.llmFallback,
+      customFields: spec.customFields,
+      segments: spec.segments,
+      guard: spec.guard,
+      submittedSpec: spec,
+    },
     editedBy,
     now,
   );

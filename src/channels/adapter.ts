@@ -1,5 +1,5 @@
-import type { Channel } from '../campaigns/campaign-spec.js';
-import type { BodyFormat } from '../messages/message-body.js';
+import type { Channel } from '../core/channels.js';
+import type { BodyFormat } from '../core/message-body.js';
 
 /** The fields every outbound message has; nothing here is a secret. */
 export interface OutboundFields {

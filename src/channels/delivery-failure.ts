@@ -1,4 +1,4 @@
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import { AmbiguousSendError, CircuitOpenError, PermanentSendError, RateLimitedError, SenderFaultError } from './adapter.js';
 
 /**

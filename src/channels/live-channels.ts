@@ -1,16 +1,14 @@
 import type { Config } from '../config/config.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel, SocialPlatform } from '../core/channels.js';
 import type { ChannelAdapter, SendResult } from './adapter.js';
 import { smtpAdapter } from './email/smtp-adapter.js';
 import { xClient } from './x/x-client.js';
 import { linkedinClient } from './linkedin/linkedin-client.js';
 import { instagramClient } from './instagram/instagram-client.js';
-import { socialAdapter, type PostRequest, type SocialClient } from './social-client.js';
+import { socialAdapter, type PostMetricsReading, type PostRequest, type SocialClient } from './social-client.js';
 import type { BreakerRegistry } from './resilience/breakers.js';
 import { guardAdapter, guardedCalls } from './resilience/guarded-adapter.js';
 
-export const socialPlatforms = ['linkedin', 'x', 'instagram'] as const;
-export type SocialPlatform = (typeof socialPlatforms)[number];
 
 /** Publishes content-calendar posts on one platform, behind that account's breaker. */
 export interface PostPublisher {
@@ -20,9 +18,20 @@ export interface PostPublisher {
   openUntil(): Date | undefined;
 }
 
+/** Reads published posts' engagement on one platform, behind that account's breaker. */
+export interface PostMetricsReader {
+  readonly provider: string;
+  /** How many posts one `read` may ask about. */
+  readonly batch: number;
+  read(externalIds: readonly string[], signal?: AbortSignal): Promise<Map<string, PostMetricsReading>>;
+  /** When the breaker is open: the time of its half-open trial. */
+  openUntil(): Date | undefined;
+}
+
 export interface LiveChannels {
   adapters: Partial<Record<Channel, ChannelAdapter>>;
   publishers: Partial<Record<SocialPlatform, PostPublisher>>;
+  postMetrics: Partial<Record<SocialPlatform, PostMetricsReader>>;
 }
 
 /** A social client's posts behind the same breaker and send timeout as its messages (same account). */
@@ -33,6 +42,18 @@ export function guardPublisher(client: SocialClient, breakers: BreakerRegistry, 
     provider: client.provider,
     openUntil: () => breakers.openUntil(name),
     publish: (post, signal) => guarded((callSignal) => client.publish(post, callSignal), signal),
+  };
+}
+
+/** A social client's metrics reads behind the same breaker and timeout as its posts and messages (same account). */
+export function guardMetricsReader(client: SocialClient, breakers: BreakerRegistry, timeoutMs: number): PostMetricsReader {
+  const name = `${client.provider}:${client.account}`;
+  const guarded = guardedCalls(breakers, name, client.provider, timeoutMs);
+  return {
+    provider: client.provider,
+    batch: client.postMetricsBatch,
+    openUntil: () => breakers.openUntil(name),
+    read: (ids, signal) => guarded((callSignal) => client.readPostMetrics(ids, callSignal), signal),
   };
 }
 
@@ -63,12 +84,13 @@ export function socialClients(config: Config): Partial<Record<SocialPlatform, So
 }
 
 /**
- * The LIVE adapters and post publishers that config enables, each behind its account's
- * breaker with the send timeout: SMTP when SMTP_URL is set, each platform when its token is.
+ * The LIVE adapters, post publishers and post metrics readers that config enables, each behind
+ * its account's breaker with the send timeout: SMTP when SMTP_URL is set, each platform when its token is.
  */
 export function buildLiveChannels(config: Config, breakers: BreakerRegistry): LiveChannels {
   const adapters: Partial<Record<Channel, ChannelAdapter>> = {};
   const publishers: Partial<Record<SocialPlatform, PostPublisher>> = {};
+  const postMetrics: Partial<Record<SocialPlatform, PostMetricsReader>> = {};
   if (config.SMTP_URL !== undefined) {
     adapters.email = guardAdapter(
       smtpAdapter({ url: config.SMTP_URL, timeoutMs: config.SMTP_TIMEOUT, postalAddress: config.POSTAL_ADDRESS }),
@@ -80,6 +102,7 @@ export function buildLiveChannels(config: Config, breakers: BreakerRegistry): Li
   for (const [platform, client] of Object.entries(socialClients(config)) as Array<[SocialPlatform, SocialClient]>) {
     adapters[platform] = guardAdapter(socialAdapter(client), breakers, platform, config.SEND_TIMEOUT);
     publishers[platform] = guardPublisher(client, breakers, config.SEND_TIMEOUT);
+    postMetrics[platform] = guardMetricsReader(client, breakers, config.SEND_TIMEOUT);
   }
-  return { adapters, publishers };
+  return { adapters, publishers, postMetrics };
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { CliError, print, readPassword, withDb } from './cli-support.js';
-import { addOperator, disableOperator, enableOperator, listOperators } from '../operators/operator-service.js';
-import { createApiToken, listApiTokens, revokeApiTokenByReference, tokenLifetimeSchema } from '../operators/api-token-service.js';
+import { cliDataActions, CliError, print, readPassword, withDb } from './cli-support.js';
+import { listOperators } from '../operators/operator-service.js';
+import { listApiTokens, tokenLifetimeSchema } from '../operators/api-token-service.js';
 import { ROLES } from '../operators/roles.js';
 
 function when(date: Date | null, otherwise: string): string {
@@ -24,7 +24,7 @@ export function registerAccessCommands(program: Command): void {
     .action(async (email: string, options: { password?: string; role?: string }) => {
       const password = await readPassword(options.password);
       await withDb(async (db) => {
-        const added = await addOperator(db, email, password, { role: options.role });
+        const added = await cliDataActions(db).addOperator(email, password, options.role);
         print(`operator ${added.email} added as ${added.role}`, false);
       });
     });
@@ -50,7 +50,7 @@ export function registerAccessCommands(program: Command): void {
     .description('disable an operator: ends their sessions now and refuses their API tokens')
     .action(async (email: string) => {
       await withDb(async (db) => {
-        const { operator: disabled, changed } = await disableOperator(db, email);
+        const { operator: disabled, changed } = await cliDataActions(db).setOperatorEnabled(email, false);
         print(changed ? `operator ${disabled.email} disabled; their sessions ended and their tokens are refused` : `operator ${disabled.email} was already disabled`, false);
       });
     });
@@ -59,7 +59,7 @@ export function registerAccessCommands(program: Command): void {
     .description('enable a disabled operator again (their unrevoked, unexpired tokens work again)')
     .action(async (email: string) => {
       await withDb(async (db) => {
-        const { operator: enabled, changed } = await enableOperator(db, email);
+        const { operator: enabled, changed } = await cliDataActions(db).setOperatorEnabled(email, true);
         print(changed ? `operator ${enabled.email} enabled` : `operator ${enabled.email} was not disabled`, false);
       });
     });
@@ -74,7 +74,7 @@ export function registerAccessCommands(program: Command): void {
       const lifetime = tokenLifetimeSchema.safeParse(options.expires);
       if (!lifetime.success) throw new CliError(`--expires: ${lifetime.error.issues[0]?.message ?? 'invalid'}`);
       await withDb(async (db) => {
-        const created = await createApiToken(db, name, options.operator, undefined, lifetime.data);
+        const created = await cliDataActions(db).createToken(name, options.operator, lifetime.data);
         // The token alone on stdout, so `TOKEN=$(drumbeat token create ci)` captures it; the rest is for the person.
         process.stderr.write(
           `token ${created.id} "${created.name}" acts as ${created.role}, ${created.expiresAt === null ? 'never expires' : `expires ${created.expiresAt.toISOString()}`}; it is shown only now\n`,
@@ -107,7 +107,7 @@ export function registerAccessCommands(program: Command): void {
     .description('revoke a token by id, or by name when one unrevoked token has it')
     .action(async (reference: string) => {
       await withDb(async (db) => {
-        const { token: revoked, changed } = await revokeApiTokenByReference(db, z.string().trim().min(1).parse(reference));
+        const { token: revoked, changed } = await cliDataActions(db).revokeToken(z.string().trim().min(1).parse(reference));
         print(changed ? `token ${revoked.id} "${revoked.name}" revoked` : `token ${revoked.id} "${revoked.name}" was already revoked`, false);
       });
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseId, print, withContext, withDb } from './cli-support.js';
+import { cliActions, parseId, print, withContext, withDb } from './cli-support.js';
 import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
 import { findSubmittedSpec, listCampaigns } from '../campaigns/campaign-store.js';
 import { campaignReport, reportToMarkdown } from '../analytics/campaign-report.js';
@@ -17,7 +17,7 @@ export function registerCampaignCommands(program: Command): void {
     .action(async (file: string, options: { json?: boolean }) => {
       const spec = await readCampaignSpecFile(file);
       await withContext(async (ctx) => {
-        const id = await ctx.campaigns.create(spec);
+        const id = await cliActions(ctx).createCampaign(spec);
         if (options.json === true) print({ id, name: spec.name, slug: spec.slug, status: 'DRAFT' }, true);
         else print(`created campaign "${spec.name}" (DRAFT; approve then start it)\n${id}`, false);
       });
@@ -26,10 +26,9 @@ export function registerCampaignCommands(program: Command): void {
     .command('approve <id>')
     .description('approve the campaign strategy')
     .option('--note <note>', 'why it is approved')
-    .option('--by <name>', 'who approves', 'cli')
-    .action(async (id: string, options: { note?: string; by: string }) => {
+    .action(async (id: string, options: { note?: string }) => {
       await withContext(async (ctx) => {
-        const approved = await ctx.campaigns.approve(parseId(id), options.note ?? null, options.by);
+        const approved = await cliActions(ctx).campaign(parseId(id), 'approve', options.note ?? null);
         print(`campaign ${approved.id} strategy APPROVED`, false);
       });
     });
@@ -39,7 +38,7 @@ export function registerCampaignCommands(program: Command): void {
       .description(`${action} the campaign`)
       .action(async (id: string) => {
         await withContext(async (ctx) => {
-          const changed = action === 'pause' ? await ctx.campaigns.pause(parseId(id), 'cli') : await ctx.campaigns[action](parseId(id));
+          const changed = await cliActions(ctx).campaign(parseId(id), action);
           print(`campaign ${changed.id} is ${changed.status}`, false);
         });
       });

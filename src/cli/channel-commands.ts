@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CliError, parseId, print, withContext } from './cli-support.js';
+import { cliActor, CliError, parseId, print, withContext } from './cli-support.js';
 import { PostStateError } from '../content/content-calendar.js';
 import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 
@@ -38,12 +38,11 @@ function registerPostCommands(program: Command): void {
     posts
       .command(`${verb} <postId>`)
       .description(verb === 'approve' ? 'approve a post held for review; it publishes at its time' : 'reject a post held for review; it is never published')
-      .option('--by <name>', 'who decides', 'cli')
-      .action(async (postId: string, options: { by: string }) => {
+      .action(async (postId: string) => {
         await withContext(async (ctx) => {
           try {
-            if (verb === 'approve') await ctx.content.approve(parseId(postId), options.by);
-            else await ctx.content.reject(parseId(postId), options.by);
+            if (verb === 'approve') await ctx.content.approve(parseId(postId), cliActor());
+            else await ctx.content.reject(parseId(postId), cliActor());
           } catch (error) {
             if (error instanceof PostStateError) throw new CliError(error.message);
             throw error;

@@ -1,5 +1,10 @@
 /** Helpers shared by every CLI command module. */
+import { userInfo } from 'node:os';
+import { z } from 'zod';
 import { loadConfig, type Config } from '../config/config.js';
+import { systemClock } from '../core/clock.js';
+import type { Auditor } from '../audit/audited.js';
+import { auditedActions, auditedDataActions, type AuditedActions, type AuditedDataActions } from '../audit/audited-actions.js';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createDb, type Knex } from '../db/knex.js';
@@ -73,3 +78,51 @@ export async function readPassword(option: string | undefined): Promise<string> 
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
+
+const byEmail = z.string().trim().toLowerCase().pipe(z.email());
+
+/** The global `--by <email>` of this run, set once by the program before its command runs. */
+let actingFor: string | undefined;
+
+/**
+ * Records the global `--by <email>` option (the operator a change is made for).
+ * @throws CliError when it is not an email address.
+ */
+export function setCliActor(by: string | undefined): void {
+  if (by === undefined) {
+    actingFor = undefined;
+    return;
+  }
+  const parsed = byEmail.safeParse(by);
+  if (!parsed.success) throw new CliError(`--by takes the email of the person acting, not "${by}"`);
+  actingFor = parsed.data;
+}
+
+/** The login name of whoever runs the CLI; `unknown` where the system has none for this uid. */
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Who a CLI command acts as in the audit log: `--by <email>`, else `cli:<os user>`. */
+export function cliActor(): string {
+  return actingFor ?? `cli:${osUser()}`;
+}
+
+/** The auditor of this CLI run (via `cli`). */
+export function cliAuditor(db: Knex): Auditor {
+  return { db, clock: systemClock, actor: cliActor(), via: 'cli' };
+}
+
+/** The audited actions of this CLI run, for commands with the full context. */
+export function cliActions(ctx: AppContext): AuditedActions {
+  return auditedActions(ctx, { ...cliAuditor(ctx.db), clock: ctx.clock });
+}
+
+/** The audited database-only actions of this CLI run, for commands that run without Redis. */
+export function cliDataActions(db: Knex): AuditedDataActions {
+  return auditedDataActions(db, cliAuditor(db));
+}

@@ -6,7 +6,7 @@ import { upsertLeads, type NewLead } from '../leads/lead-store.js';
 import { enrollLeads } from '../enrollments/enrollment-lifecycle.js';
 import { MESSAGES, SETTLED_STATUSES } from '../messages/message-lifecycle.js';
 import type { AppContext } from '../runtime/context.js';
-import { startWorkers } from '../runtime/worker-runtime.js';
+import { refuseMismatchedTopology, startWorkers } from '../runtime/worker-runtime.js';
 
 const firstNames = ['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'Ken', 'Margaret', 'Linus'];
 const companies = ['Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Stark', 'Wayne', 'Tyrell'];
@@ -39,6 +39,8 @@ export function demoSpec(stamp: string) {
  * report, counted from the database.
  */
 export async function runDemo(ctx: AppContext, leadCount: number): Promise<CampaignReport> {
+  // Before anything is written: a campaign that cannot run would be left behind.
+  await refuseMismatchedTopology(ctx);
   const stamp = ctx.clock.now().toISOString().replace(/\D/g, '').slice(0, 17);
   const spec = demoSpec(stamp);
   const campaignId = await ctx.campaigns.create(spec);

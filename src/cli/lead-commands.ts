@@ -2,20 +2,19 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { systemClock } from '../runtime/clock.js';
-import { CliError, parseId, print, withDb } from './cli-support.js';
+import { systemClock } from '../core/clock.js';
+import { cliActor, cliDataActions, CliError, parseId, print, withDb } from './cli-support.js';
 import { importLeadsCsv } from '../leads/lead-import.js';
 import { parseColumnMap, ColumnMappingError, type Attribution } from '../leads/lead-row.js';
 import { findImportBatch, listImportBatches } from '../leads/import-batch-store.js';
 import { errorReportCsv, writeLeadsCsv } from '../leads/lead-export.js';
-import { forgetLead, leadTimeline } from '../leads/lead-privacy.js';
+import { leadTimeline } from '../leads/lead-privacy.js';
 
 /** The import command's flags: the attribution given to every row, and how to run. */
 type ImportFlags = Omit<Attribution, 'referrer'> & {
   map: string[];
   force?: boolean;
   json?: boolean;
-  by: string;
 };
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -37,7 +36,6 @@ export function registerLeadCommands(program: Command): void {
     .option('--utm-content <value>')
     .option('--utm-term <value>')
     .addOption(new Option('--consent <consent>', 'consent of rows without a consent column').choices(['UNKNOWN', 'GRANTED', 'DENIED']))
-    .option('--by <name>', 'who imports (recorded on the batch)', 'cli')
     .option('--json', 'print the report as JSON')
     .action(async (campaignId: string, file: string, flags: ImportFlags) => {
       let columnMap;
@@ -72,7 +70,7 @@ export function registerLeadCommands(program: Command): void {
             campaignId: parseId(campaignId),
             path: file,
             fileName: basename(file),
-            createdBy: flags.by,
+            createdBy: cliActor(),
             force: flags.force,
             columnMap,
             attribution,
@@ -159,10 +157,9 @@ export function registerLeadCommands(program: Command): void {
   leads
     .command('forget <email>')
     .description('erase a person’s data everywhere; their identity hash stays suppressed')
-    .option('--by <name>', 'who asked (recorded on the suppression)', 'cli')
-    .action(async (email: string, flags: { by: string }) => {
+    .action(async (email: string) => {
       await withDb(async (db) => {
-        const { found } = await forgetLead({ db, clock: systemClock }, email, flags.by);
+        const { found } = await cliDataActions(db).forgetLead(email);
         print(found ? 'erased; the identity stays suppressed' : 'no lead with that address; its identity is now suppressed', false);
       });
     });

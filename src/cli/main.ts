@@ -1,16 +1,18 @@
 import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../config/config.js';
-import { ensureDatabase, migrateLatest, migrateQueueSchema } from '../db/migrate.js';
+import { ensureDatabase, migrateLatest } from '../db/migrate.js';
+import { migrateQueueSchema } from '../jobs/queue-schema.js';
 import { QUEUE_SCHEMA } from '../jobs/queue-store.js';
 import { runPreflight } from '../preflight/preflight.js';
 import { runProcess, runWorkersUntilIdle } from '../runtime/processes.js';
 import { createAppContext } from '../runtime/context.js';
-import { CliError, config, logger, parseId, parsePositive, print, withContext, withDb } from './cli-support.js';
+import { cliActions, CliError, config, logger, parseId, parsePositive, print, setCliActor, withContext, withDb } from './cli-support.js';
 import { registerLeadCommands } from './lead-commands.js';
 import { registerSuppressionCommands } from './suppression-commands.js';
-import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
+import { readKillSwitch } from '../settings/kill-switch.js';
 import { campaignReport, reportToCsv, reportToMarkdown } from '../analytics/campaign-report.js';
+import { reportToHtml } from '../analytics/report-html.js';
 import { registerAccessCommands } from './access-commands.js';
 import { campaignTickQueue } from '../../queues/campaign-tick.js';
 import { runDemo } from './demo.js';
@@ -19,6 +21,7 @@ import { registerTemplateCommands } from './template-commands.js';
 import { registerReviewCommands } from './review-commands.js';
 import { registerChannelCommands } from './channel-commands.js';
 import { registerCampaignCommands } from './campaign-commands.js';
+import { registerLearningCommands } from './learning-commands.js';
 
 /** `migrate`, `preflight`, and the processes: `api`, `worker` (`--until-idle`), `start`. */
 function registerProcessCommands(program: Command): void {
@@ -67,7 +70,7 @@ function registerControlCommands(program: Command): void {
       const parsed = z.enum(['on', 'off', 'status']).safeParse(state);
       if (!parsed.success) throw new CliError(`kill takes on, off or status, not "${state}"`);
       await withContext(async (ctx) => {
-        const result = parsed.data === 'status' ? await readKillSwitch(ctx.db) : await setKillSwitch(ctx, parsed.data === 'on', 'cli');
+        const result = parsed.data === 'status' ? await readKillSwitch(ctx.db) : await cliActions(ctx).killSwitch(parsed.data === 'on');
         print(`kill switch is ${result.on ? 'ON: no adapter is called' : 'off'}`, false);
       });
     });
@@ -93,14 +96,14 @@ function registerReportCommands(program: Command): void {
   program
     .command('report <campaignId>')
     .description('print a campaign report')
-    .option('--format <format>', 'json, md or csv', 'md')
+    .option('--format <format>', 'json, md, csv or html (one self-contained page with SVG charts)', 'md')
     .action(async (campaignId: string, options: { format: string }) => {
-      const format = z.enum(['json', 'md', 'csv']).safeParse(options.format);
-      if (!format.success) throw new CliError(`--format takes json, md or csv, not "${options.format}"`);
+      const format = z.enum(['json', 'md', 'csv', 'html']).safeParse(options.format);
+      if (!format.success) throw new CliError(`--format takes json, md, csv or html, not "${options.format}"`);
       await withDb(async (db) => {
         const report = await campaignReport(db, parseId(campaignId));
         if (format.data === 'json') print(report, true);
-        else process.stdout.write(format.data === 'md' ? reportToMarkdown(report) : reportToCsv(report));
+        else process.stdout.write(format.data === 'md' ? reportToMarkdown(report) : format.data === 'csv' ? reportToCsv(report) : reportToHtml(report));
       });
     });
 
@@ -129,6 +132,8 @@ export function buildProgram(): Command {
     .description('Campaign orchestration engine: multi-step, multi-channel outbound sequences with hard safety limits.')
     // Usage errors are one line on stderr too, like every other failure.
     .configureOutput({ outputError: (text, write) => write(`drumbeat: ${text.trim().replace(/^error: /, '')} (run with --help for usage)\n`) })
+    .option('--by <email>', 'who is acting, recorded in the audit log (default: cli:<your OS user>)')
+    .hook('preAction', (command) => setCliActor(command.opts<{ by?: string }>().by))
     .exitOverride();
 
   registerProcessCommands(program);
@@ -139,6 +144,7 @@ export function buildProgram(): Command {
   registerSuppressionCommands(program);
   registerControlCommands(program);
   registerReportCommands(program);
+  registerLearningCommands(program);
   registerTemplateCommands(program);
   registerReviewCommands(program);
   registerChannelCommands(program);

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { unknownService } from '../messages/unknown-service.js';
 import { deadLetterService, describeRetry, type RetrySelection } from '../messages/dead-letter-service.js';
-import { CliError, parseId, print, withContext } from './cli-support.js';
+import { cliActions, CliError, parseId, print, withContext } from './cli-support.js';
 
 /** `drumbeat messages unknown|resolve|dead|retry`: how operators settle UNKNOWN and DEAD sends. */
 export function registerMessageCommands(program: Command): void {
@@ -32,8 +32,7 @@ export function registerMessageCommands(program: Command): void {
     .description('queue DEAD messages again through every gate (reopens a FAILED lead at that step and a COMPLETED campaign)')
     .option('--campaign <id>', 'with --all: every DEAD message of this campaign', parseId)
     .option('--all', 'with --campaign: retry all of its DEAD messages')
-    .option('--by <name>', 'who retries', 'cli')
-    .action(async (ids: string[], options: { campaign?: number; all?: boolean; by: string }) => {
+    .action(async (ids: string[], options: { campaign?: number; all?: boolean }) => {
       let selection: RetrySelection;
       if (ids.length > 0) {
         if (options.campaign !== undefined || options.all === true) throw new CliError('give message ids, or --campaign <id> --all, not both');
@@ -41,7 +40,7 @@ export function registerMessageCommands(program: Command): void {
       } else if (options.campaign !== undefined && options.all === true) selection = { campaignId: options.campaign };
       else throw new CliError('give the ids of DEAD messages, or --campaign <id> --all');
       await withContext(async (ctx) => {
-        const outcome = await deadLetterService(ctx).retry(selection, options.by);
+        const outcome = await cliActions(ctx).retryDead(selection);
         print(describeRetry(outcome), false);
         for (const refused of outcome.refused) print(`  message ${refused.id} left DEAD: ${refused.reason}`, false);
         if (outcome.queued.length === 0) process.exitCode = 1;
@@ -70,11 +69,10 @@ export function registerMessageCommands(program: Command): void {
     .command('resolve <ids...>')
     .description('settle UNKNOWN messages after checking with the provider')
     .addOption(new Option('--as <resolution>', 'sent: it arrived; failed: it did not (lead stops); resend: queue it again').choices(['sent', 'failed', 'resend']).makeOptionMandatory())
-    .option('--by <name>', 'who resolves', 'cli')
-    .action(async (ids: string[], options: { as: 'sent' | 'failed' | 'resend'; by: string }) => {
+    .action(async (ids: string[], options: { as: 'sent' | 'failed' | 'resend' }) => {
       await withContext(async (ctx) => {
         const wanted = ids.map(parseId);
-        const resolved = await unknownService(ctx).resolve(wanted, options.as, options.by);
+        const resolved = await cliActions(ctx).resolveUnknown(wanted, options.as);
         const skipped = wanted.filter((id) => !resolved.includes(id));
         print(`resolved ${resolved.length} message(s) as ${options.as}${skipped.length > 0 ? `; not UNKNOWN (left alone): ${skipped.join(', ')}` : ''}`, false);
         if (skipped.length > 0) process.exitCode = 1;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { CliError, parseId, print, withContext } from './cli-support.js';
+import { cliActions, CliError, parseId, print, withContext } from './cli-support.js';
 import type { ReviewOutcome } from '../review/review-service.js';
 import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
 
@@ -56,18 +56,17 @@ export function registerReviewCommands(program: Command): void {
     .option('--campaign <id>', 'with --all: every waiting message of this campaign')
     .option('--all', 'approve all waiting messages of --campaign')
     .option('--note <note>', 'a note kept with the decision')
-    .option('--by <name>', 'who approves', 'cli')
     .option('--json', 'print the outcome as JSON')
-    .action(async (ids: string[], options: { campaign?: string; all?: boolean; note?: string; by: string; json?: boolean }) => {
-      const decision = { by: options.by, note: options.note ?? null };
+    .action(async (ids: string[], options: { campaign?: string; all?: boolean; note?: string; json?: boolean }) => {
+      const note = options.note ?? null;
       await withContext(async (ctx) => {
         if (options.all === true) {
           if (options.campaign === undefined || ids.length > 0) throw new CliError('--all needs --campaign <id> and no message ids');
-          printOutcome('approved', await ctx.reviews.approveCampaign(parseId(options.campaign), decision), options.json);
+          printOutcome('approved', await cliActions(ctx).reviewApproveCampaign(parseId(options.campaign), note), options.json);
           return;
         }
         if (ids.length === 0) throw new CliError('give message ids, or --campaign <id> --all');
-        printOutcome('approved', await ctx.reviews.approve(ids.map(parseId), decision), options.json);
+        printOutcome('approved', await cliActions(ctx).reviewApprove(ids.map(parseId), note), options.json);
       });
     });
 
@@ -75,11 +74,10 @@ export function registerReviewCommands(program: Command): void {
     .command('reject <ids...>')
     .description('reject messages; the lead skips that step (or ends, per the campaign)')
     .requiredOption('--reason <reason>', 'why')
-    .option('--by <name>', 'who rejects', 'cli')
     .option('--json', 'print the outcome as JSON')
-    .action(async (ids: string[], options: { reason: string; by: string; json?: boolean }) => {
+    .action(async (ids: string[], options: { reason: string; json?: boolean }) => {
       await withContext(async (ctx) => {
-        printOutcome('rejected', await ctx.reviews.reject(ids.map(parseId), { by: options.by, reason: options.reason }), options.json);
+        printOutcome('rejected', await cliActions(ctx).reviewReject(ids.map(parseId), options.reason), options.json);
       });
     });
 
@@ -88,11 +86,10 @@ export function registerReviewCommands(program: Command): void {
     .description('replace the text of a waiting message (re-checked for placeholders; still needs approval)')
     .requiredOption('--file <file>', 'the new body')
     .option('--subject <text>', 'a new subject')
-    .option('--by <name>', 'who edits', 'cli')
-    .action(async (id: string, options: { file: string; subject?: string; by: string }) => {
+    .action(async (id: string, options: { file: string; subject?: string }) => {
       const body = await readFile(options.file, 'utf8');
       await withContext(async (ctx) => {
-        const edited = await ctx.reviews.edit(parseId(id), { body, ...(options.subject === undefined ? {} : { subject: options.subject }) }, options.by);
+        const edited = await cliActions(ctx).reviewEdit(parseId(id), { body, ...(options.subject === undefined ? {} : { subject: options.subject }) });
         print(`message ${edited.id} edited; approve it to send`, false);
       });
     });
@@ -102,10 +99,9 @@ export function registerReviewCommands(program: Command): void {
     .command('reject <id>')
     .description('reject the campaign strategy (it cannot start)')
     .requiredOption('--reason <reason>', 'why')
-    .option('--by <name>', 'who rejects', 'cli')
-    .action(async (id: string, options: { reason: string; by: string }) => {
+    .action(async (id: string, options: { reason: string }) => {
       await withContext(async (ctx) => {
-        const rejected = await ctx.campaigns.reject(parseId(id), options.reason, options.by);
+        const rejected = await cliActions(ctx).campaign(parseId(id), 'reject', options.reason);
         print(`campaign ${rejected.id} strategy REJECTED`, false);
       });
     });
@@ -113,11 +109,10 @@ export function registerReviewCommands(program: Command): void {
     .command('edit <id>')
     .description('replace the sequence of a DRAFT or PAUSED campaign from a spec file; the strategy returns to DRAFT')
     .requiredOption('--file <file>', 'the campaign spec (JSON or YAML)')
-    .option('--by <name>', 'who edits', 'cli')
-    .action(async (id: string, options: { file: string; by: string }) => {
+    .action(async (id: string, options: { file: string }) => {
       const spec = await readCampaignSpecFile(options.file);
       await withContext(async (ctx) => {
-        const edited = await ctx.campaigns.editSequence(parseId(id), spec, options.by);
+        const edited = await cliActions(ctx).editSequence(parseId(id), spec);
         print(`campaign ${edited.id} sequence replaced; strategy is ${edited.strategyStatus} (approve it again)`, false);
       });
     });

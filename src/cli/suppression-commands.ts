@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { CliError, parseId, print, withDb } from './cli-support.js';
-import { suppress, SuppressionTargetError, unsuppress } from '../suppression/suppression-service.js';
+import { cliDataActions, CliError, parseId, print, withDb } from './cli-support.js';
+import { SuppressionTargetError } from '../suppression/suppression-service.js';
 import { listSuppressions, type SuppressionKind } from '../suppression/suppression-store.js';
 
 interface ScopeFlags {
@@ -26,7 +27,7 @@ export function registerSuppressionCommands(program: Command): void {
     .action(async (target: string, flags: ScopeFlags) => {
       await withDb(async (db) => {
         try {
-          const stored = await suppress(db, target, { reason: flags.reason, campaignId: scope(flags), createdBy: 'cli' });
+          const stored = await cliDataActions(db).suppress(target, { reason: flags.reason, campaignId: scope(flags) });
           print(`suppressed ${stored.kind} ${stored.value}${flags.campaign === undefined ? '' : ` in campaign ${flags.campaign}`}`, false);
         } catch (error) {
           if (error instanceof SuppressionTargetError) throw new CliError(error.message);
@@ -42,7 +43,7 @@ export function registerSuppressionCommands(program: Command): void {
     .action(async (target: string, flags: { campaign?: string }) => {
       await withDb(async (db) => {
         try {
-          const removed = await unsuppress(db, target, { campaignId: scope(flags) });
+          const removed = await cliDataActions(db).unsuppress(target, scope(flags));
           if (removed === 0) throw new CliError(`no such suppression: ${target}`);
           print(`removed ${removed} suppression entr${removed === 1 ? 'y' : 'ies'}`, false);
         } catch (error) {
@@ -86,21 +87,8 @@ export function registerSuppressionCommands(program: Command): void {
     .option('--campaign <id>', 'only in this campaign')
     .action(async (file: string, flags: ScopeFlags) => {
       await withDb(async (db) => {
-        let added = 0;
-        const refused: string[] = [];
-        let line = 0;
-        for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-          line += 1;
-          const target = (text.replace(/^\uFEFF/, '').split(/[,;\t]/)[0] ?? '').replace(/^"|"$/g, '').trim();
-          if (target === '' || (line === 1 && /^(email|e-mail|address|domain|value)$/i.test(target))) continue;
-          try {
-            await suppress(db, target, { reason: flags.reason, campaignId: scope(flags), createdBy: 'cli' });
-            added += 1;
-          } catch (error) {
-            if (!(error instanceof SuppressionTargetError)) throw error;
-            refused.push(`line ${line}: ${error.message}`);
-          }
-        }
+        const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+        const { added, refused } = await cliDataActions(db).importSuppressions(basename(file), lines, { reason: flags.reason, campaignId: scope(flags) });
         print(`suppressed ${added}; refused ${refused.length}`, false);
         for (const reason of refused.slice(0, 50)) print(`  ${reason}`, false);
         if (refused.length > 0) process.exitCode = 1;

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { parseId, parsePositive, print, withContext } from './cli-support.js';
+import { cliActor, parseId, parsePositive, print, withContext } from './cli-support.js';
 import type { AppContext } from '../runtime/context.js';
-import { previewTemplate, sendTemplateTest, type Preview } from '../templates/preview.js';
+import { previewTemplate, sendTemplateTest, type Preview } from '../messages/preview.js';
 import type { Template } from '../templates/template-store.js';
 
 function customFields(list: string | undefined): string[] | undefined {
@@ -34,7 +34,12 @@ async function byName(ctx: AppContext, name: string, campaign: string | undefine
 /** `drumbeat template …`: the template registry (add, update, show, list, deactivate, preview, test-send). */
 export function registerTemplateCommands(program: Command): void {
   const template = program.command('template').description('message templates (Eta), versioned; text is read from files');
+  registerTemplateEdits(template);
+  registerTemplateReads(template);
+}
 
+/** `template add`, `template update`, `template show`. */
+function registerTemplateEdits(template: Command): void {
   template
     .command('add <name>')
     .description('register a template; it must compile and use only known variables')
@@ -44,8 +49,7 @@ export function registerTemplateCommands(program: Command): void {
     .option('--format <format>', 'text (values as they are) or html (values HTML-escaped; email only)', 'text')
     .option('--campaign <id>', 'scope it to one campaign (default: global)')
     .option('--custom-fields <names>', 'comma-separated custom lead fields it may use (it.lead.custom.<name>)')
-    .option('--by <name>', 'who saves it', 'cli')
-    .action(async (name: string, options: { channel: string; body: string; subject?: string; format: string; campaign?: string; customFields?: string; by: string }) => {
+    .action(async (name: string, options: { channel: string; body: string; subject?: string; format: string; campaign?: string; customFields?: string }) => {
       const body = await readFile(options.body, 'utf8');
       await withContext(async (ctx) => {
         const saved = await ctx.templates.add(
@@ -58,7 +62,7 @@ export function registerTemplateCommands(program: Command): void {
             format: options.format,
             customFields: customFields(options.customFields) ?? [],
           },
-          options.by,
+          cliActor(),
         );
         print(`template ${saved.template.name} (id ${saved.template.id}) saved as version 1`, false);
       });
@@ -72,8 +76,7 @@ export function registerTemplateCommands(program: Command): void {
     .option('--format <format>', 'text or html (default: keep the current one)')
     .option('--campaign <id>', 'the campaign the template belongs to (default: global)')
     .option('--custom-fields <names>', 'comma-separated custom lead fields (default: keep)')
-    .option('--by <name>', 'who saves it', 'cli')
-    .action(async (name: string, options: { body: string; subject?: string; format?: string; campaign?: string; customFields?: string; by: string }) => {
+    .action(async (name: string, options: { body: string; subject?: string; format?: string; campaign?: string; customFields?: string }) => {
       const body = await readFile(options.body, 'utf8');
       await withContext(async (ctx) => {
         const found = await byName(ctx, name, options.campaign);
@@ -86,7 +89,7 @@ export function registerTemplateCommands(program: Command): void {
             ...(options.format === undefined ? {} : { format: options.format }),
             ...(fields === undefined ? {} : { customFields: fields }),
           },
-          options.by,
+          cliActor(),
         );
         print(`template ${name} saved as version ${saved.version.version}`, false);
       });
@@ -117,6 +120,10 @@ export function registerTemplateCommands(program: Command): void {
       });
     });
 
+}
+
+/** `template list`, `template preview`, `template test-send`. */
+function registerTemplateReads(template: Command): void {
   template
     .command('list')
     .description('list templates (global, and the campaign’s own with --campaign)')

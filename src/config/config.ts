@@ -30,6 +30,23 @@ const optionalPositiveInt = z.coerce.number().int().positive().optional();
 const urlWithProtocols = (protocols: string[]) =>
   z.url({ protocol: new RegExp(`^(${protocols.join('|')})$`) });
 
+/** A comma-separated list of `host:port` addresses (Redis Cluster nodes, Sentinels). */
+const hostPortList = z
+  .string()
+  .transform((value, ctx) => {
+    const addresses = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
+    const parsed = addresses.map((address) => /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address));
+    if (addresses.length === 0 || parsed.some((match) => match === null || Number(match[2]) > 65535)) {
+      ctx.addIssue({ code: 'custom', message: 'a comma-separated list of host:port addresses, such as 10.0.0.1:7000,10.0.0.2:7000' });
+      return z.NEVER;
+    }
+    return parsed.map((match) => ({ host: (match?.[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(match?.[2]) }));
+  })
+  .optional();
+
 const booleanFlag = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -41,6 +58,19 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   REDIS_URL: urlWithProtocols(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
+  /** A Redis Cluster's nodes (some or all): drumbeat discovers the rest. Replaces REDIS_URL. */
+  REDIS_CLUSTER_NODES: hostPortList,
+  /** The Sentinels watching a primary/replica set; drumbeat follows their failovers. Replaces REDIS_URL. */
+  REDIS_SENTINELS: hostPortList,
+  /** The master name the Sentinels monitor (their `sentinel monitor <name> …`). */
+  REDIS_SENTINEL_NAME: optionalString,
+  /** The password of the Sentinels themselves, when they require one (their `requirepass`). */
+  REDIS_SENTINEL_PASSWORD: optionalString,
+  /** The ACL user and password of every Redis server (overriding any in REDIS_URL). */
+  REDIS_USERNAME: optionalString,
+  REDIS_PASSWORD: optionalString,
+  /** TLS to every Redis server (and Sentinel); `rediss://` in REDIS_URL means the same. */
+  REDIS_TLS: booleanFlag(false),
   DATABASE_URL: urlWithProtocols(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/drumbeat'),
   DATABASE_POOL_MAX: positiveInt(10),
   QUEUE_PREFIX: z
@@ -147,9 +177,20 @@ export const configSchema = z.object({
   INSTAGRAM_RATE_PER_SECOND: optionalPositiveInt,
   TICK_BATCH_SIZE: positiveInt(1000),
   RECONCILE_EVERY: durationMs('30s'),
+  /** How often the metrics rollup runs (incremental: only the campaign days that changed). */
+  METRICS_EVERY: durationMs('5m'),
   SENDING_STALE_AFTER: durationMs('5m'),
   SHUTDOWN_TIMEOUT: durationMs('80s'),
   JOB_LOCK_DURATION: durationMs('30s'),
+
+  /** Bearer token of `GET /metrics` (api) and of the worker metrics endpoint; unset, both are open. */
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'at least 16 characters').optional()),
+  /** Port of each worker process's own metrics (`/metrics`, on HOST); unset: none; 0: any free port. Under PM2 the instance number is added. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Set by PM2 for each instance of an app (0, 1, …): offsets WORKER_METRICS_PORT so instances do not collide. */
+  NODE_APP_INSTANCE: z.coerce.number().int().min(0).max(1000).optional(),
+  /** How often the engagement of published posts is read from the platforms (`post-metrics`). */
+  POST_METRICS_EVERY: durationMs('1d'),
 });
 
 /** The parsed configuration; every field has its final type and default. */
@@ -179,10 +220,49 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       }),
     );
   }
+  const problems = redisTopologyProblems(parsed.data, present.REDIS_URL !== undefined);
   if (parsed.data.NODE_ENV === 'production' && parsed.data.SESSION_SECRET === undefined) {
-    throw new ConfigError(['SESSION_SECRET: required when NODE_ENV=production']);
+    problems.push('SESSION_SECRET: required when NODE_ENV=production');
   }
+  if (problems.length > 0) throw new ConfigError(problems);
   return parsed.data;
+}
+
+/**
+ * Whether a key prefix carries a Redis Cluster hash tag: Redis hashes only the text between the
+ * first `{` and the next `}` when that text is not empty, so every key under the prefix lands
+ * in one slot.
+ */
+export function hasHashTag(prefix: string): boolean {
+  const open = prefix.indexOf('{');
+  const close = open === -1 ? -1 : prefix.indexOf('}', open + 1);
+  return close > open + 1;
+}
+
+/**
+ * The Redis topology settings that contradict each other, one sentence each: exactly one of
+ * REDIS_URL (when given), REDIS_CLUSTER_NODES and REDIS_SENTINELS; a Sentinel set needs its
+ * master name; a cluster needs a hash-tagged prefix (BullMQ's scripts touch many keys of a queue
+ * at once, and a cluster runs a script only when all its keys share a slot).
+ */
+function redisTopologyProblems(config: Config, redisUrlGiven: boolean): string[] {
+  const given = [
+    ...(redisUrlGiven ? ['REDIS_URL'] : []),
+    ...(config.REDIS_CLUSTER_NODES === undefined ? [] : ['REDIS_CLUSTER_NODES']),
+    ...(config.REDIS_SENTINELS === undefined ? [] : ['REDIS_SENTINELS']),
+  ];
+  const problems: string[] = [];
+  if (given.length > 1) problems.push(`${given.join(', ')}: set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS.`);
+  if (config.REDIS_SENTINELS !== undefined && config.REDIS_SENTINEL_NAME === undefined) {
+    problems.push('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the master name the Sentinels monitor).');
+  }
+  if (config.REDIS_SENTINELS === undefined && (config.REDIS_SENTINEL_NAME !== undefined || config.REDIS_SENTINEL_PASSWORD !== undefined)) {
+    problems.push(`${config.REDIS_SENTINEL_NAME === undefined ? 'REDIS_SENTINEL_PASSWORD' : 'REDIS_SENTINEL_NAME'}: only used with REDIS_SENTINELS, which is not set.`);
+  }
+  if (config.REDIS_CLUSTER_NODES !== undefined && !hasHashTag(config.QUEUE_PREFIX)) {
+    problems.push(`QUEUE_PREFIX: a Redis Cluster needs a {hash-tag} in the prefix so each queue's keys share one slot; use e.g. {${config.QUEUE_PREFIX.replace(/[{}]/g, '') || 'drumbeat'}}.`);
+  }
+  return problems;
 }
 
 /** The secret values held in a config, for log redaction (passwords inside URLs included). */
@@ -196,8 +276,11 @@ export function configSecrets(config: Config): string[] {
     config.X_BEARER_TOKEN,
     config.LINKEDIN_ACCESS_TOKEN,
     config.INSTAGRAM_ACCESS_TOKEN,
+    config.METRICS_TOKEN,
     passwordInUrl(config.DATABASE_URL),
     passwordInUrl(config.REDIS_URL),
+    config.REDIS_PASSWORD,
+    config.REDIS_SENTINEL_PASSWORD,
     config.SMTP_URL === undefined ? undefined : passwordInUrl(config.SMTP_URL),
   ];
   return secrets.filter((secret): secret is string => secret !== undefined && secret.length >= 4);

@@ -1,11 +1,10 @@
-import { DomainError, type DomainErrorKind } from '../errors/domain-error.js';
+import { DomainError, type DomainErrorKind } from '../core/domain-error.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { AttemptInfo } from '../jobs/job-decision.js';
 import type { CampaignDefinition } from '../campaigns/campaign-definition.js';
 import { DeliveryPipeline } from '../delivery/delivery-pipeline.js';
 import type { DeliveryDecision } from '../delivery/delivery-decision.js';
-import { publishQueues } from '../../queues/index.js';
-import { findPost, listPosts, transitionPost, WAITING_STATUSES, type CampaignPost } from './post-store.js';
+import { findPost, listPosts, transitionPost, WAITING_STATUSES, type CampaignPost } from '../campaigns/post-store.js';
 import { PublishRoute, type PublishRouteDeps } from './publish-route.js';
 
 export interface ContentCalendarDeps extends PublishRouteDeps {
@@ -34,7 +33,7 @@ export function contentCalendar(deps: ContentCalendarDeps) {
     const now = clock.now().getTime();
     let added = 0;
     for (const post of posts) {
-      added += await queues.addMany(publishQueues[post.platform], [
+      added += await queues.addMany(queues.directory.publish[post.platform], [
         { data: { postId: post.id }, opts: { jobId: post.postKey, delay: Math.max(0, post.scheduledAt.getTime() - now) } },
       ]);
     }

@@ -1,16 +1,17 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { SendResult } from '../channels/adapter.js';
 import { missingAdapterFailure } from '../channels/delivery-failure.js';
-import type { PostPublisher, SocialPlatform } from '../channels/live-channels.js';
-import type { CampaignService } from '../campaigns/campaign-service.js';
+import type { PostPublisher } from '../channels/live-channels.js';
+import type { SocialPlatform } from '../core/channels.js';
+import type { CampaignPauser } from '../delivery/campaign-pauser.js';
 import { findCampaign, type Campaign, type CampaignStatus } from '../campaigns/campaign-store.js';
 import type { DeliveryDecision, DeliveryResult, Hold } from '../delivery/delivery-decision.js';
 import type { CampaignGate, DeliveryFacts, DeliveryRoute, DeliveryTarget, FailedCall, MissingTarget } from '../delivery/delivery-pipeline.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
-import { claimPost, findPost, PUBLISHABLE_STATUSES, transitionPost, type CampaignPost, type PostStatus } from './post-store.js';
+import { claimPost, findPost, PUBLISHABLE_STATUSES, transitionPost, type CampaignPost, type PostStatus } from '../campaigns/post-store.js';
 
 /** What each campaign status means for a post: a finished sequence does not cancel the calendar, so COMPLETED campaigns still publish. */
 const publishCampaignGate: Readonly<Record<CampaignStatus, CampaignGate>> = {
@@ -31,7 +32,7 @@ export interface PublishRouteDeps {
   /** LIVE publishers by platform; PROOF campaigns publish nothing and record PUBLISHED_PROOF. */
   publishers: Partial<Record<SocialPlatform, PostPublisher>>;
   /** Pauses the campaigns of an account that failed (a fault that is not the post's). */
-  campaigns: Pick<CampaignService, 'pauseForSenderFault'>;
+  campaigns: CampaignPauser;
 }
 
 /** A post with what its gates read: its campaign and the kill switch. */

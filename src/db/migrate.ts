@@ -1,8 +1,5 @@
 import type { Knex } from 'knex';
-import { runMigrations } from 'bullmq';
-import pg from 'pg';
 import { migrationSource } from '../../migrations/index.js';
-import { QUEUE_SCHEMA } from '../jobs/queue-store.js';
 import { createDb } from './knex.js';
 
 const migratorConfig = { migrationSource, tableName: 'knex_migrations' } as const;
@@ -11,22 +8,6 @@ const migratorConfig = { migrationSource, tableName: 'knex_migrations' } as cons
 export async function migrateLatest(db: Knex): Promise<string[]> {
   const [, applied] = (await db.migrate.latest(migratorConfig)) as [number, string[]];
   return applied;
-}
-
-/**
- * Brings BullMQ's own schema (`bullmq`, for `QUEUE_BACKEND=postgres`) up to this BullMQ's
- * version with BullMQ's migrations: idempotent, in one transaction under BullMQ's advisory lock,
- * so processes starting together migrate once. Returns the schema version.
- */
-export async function migrateQueueSchema(databaseUrl: string): Promise<number> {
-  // BullMQ migrates on one dedicated session, never a pool: its lock and transaction must share it.
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return await runMigrations(client, QUEUE_SCHEMA);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Rolls back every migration (used by tests and by operators tearing a database down). */

@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { AttemptInfo } from '../jobs/job-decision.js';
 import type { SendResult } from '../channels/adapter.js';
 import { classifyDeliveryFailure, type DeliveryFailure } from '../channels/delivery-failure.js';

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import { checkedMove, type Move, type SourcesOf, type TransitionTable } from '../core/transition-table.js';
 import { preparedAs, sqlWords } from '../db/bindings.js';
+import { segmentLabelSql } from '../segments/segment-rules.js';
+import { campaignSegments } from '../segments/segment-store.js';
 
 /**
  * The enrollment state machine (a lead in a campaign, a `campaign_leads` row) and the only
@@ -68,7 +70,9 @@ export const ENROLLMENT_MOVES: ReadonlyArray<Move<EnrollmentState>> = declaredMo
 
 /**
  * Enrolls leads in a campaign, once each (`ON CONFLICT DO NOTHING` on campaign + lead); the
- * first step is due `firstDelayMs` after enrollment. Returns how many were newly enrolled.
+ * first step is due `firstDelayMs` after enrollment. Each is labelled with the first of the
+ * campaign's segments (in its spec's order) whose conditions it meets, else none; the label is
+ * for learning and reports and does not decide who is enrolled. Returns how many were newly enrolled.
  */
 export async function enrollLeads(
   db: Knex,
@@ -79,11 +83,24 @@ export async function enrollLeads(
   importBatchId: number | null = null,
 ): Promise<number> {
   if (leadIds.length === 0) return 0;
+  const dueAt = new Date(now.getTime() + firstDelayMs);
+  const segments = await campaignSegments(db, campaignId);
+  if (segments.length === 0) {
+    const result = await db.raw<{ rowCount: number }>(
+      `INSERT INTO campaign_leads (campaign_id, lead_id, state, current_step, next_action_at, enrolled_at, updated_at, import_batch_id)
+       SELECT ?, lead_id, 'NEW', 0, ?::timestamptz, ?::timestamptz, ?::timestamptz, ? FROM unnest(?::bigint[]) AS lead_id
+       ON CONFLICT (campaign_id, lead_id) DO NOTHING`,
+      [campaignId, dueAt, now, now, importBatchId, [...leadIds]],
+    );
+    return result.rowCount;
+  }
+  const label = segmentLabelSql(segments, 'l');
   const result = await db.raw<{ rowCount: number }>(
-    `INSERT INTO campaign_leads (campaign_id, lead_id, state, current_step, next_action_at, enrolled_at, updated_at, import_batch_id)
-     SELECT ?, lead_id, 'NEW', 0, ?::timestamptz, ?::timestamptz, ?::timestamptz, ? FROM unnest(?::bigint[]) AS lead_id
+    `INSERT INTO campaign_leads (campaign_id, lead_id, state, current_step, next_action_at, enrolled_at, updated_at, import_batch_id, segment)
+     SELECT ?, l.id, 'NEW', 0, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?, ${label.sql}
+       FROM unnest(?::bigint[]) AS enrolled(lead_id) JOIN leads l ON l.id = enrolled.lead_id
      ON CONFLICT (campaign_id, lead_id) DO NOTHING`,
-    [campaignId, new Date(now.getTime() + firstDelayMs), now, now, importBatchId, [...leadIds]],
+    [campaignId, dueAt, now, now, importBatchId, ...(label.bindings as Knex.RawBinding[]), [...leadIds]],
   );
   return result.rowCount;
 }

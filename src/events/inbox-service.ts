@@ -1,9 +1,8 @@
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import { Batcher } from '../db/batcher.js';
+import { Batcher } from '../core/batcher.js';
 import { replaceUnsafeJson, replaceUnsafeText } from '../core/safe-text.js';
-import { eventJobId, eventsQueue } from '../../queues/events.js';
 import type { InboxEventInput, InboxProvider } from './feedback-event.js';
 import { insertInboxEvents, insertRawBody, pruneReplayTokens, rememberReplayToken, unappliedEventIds, type StoredEvent } from './inbox-store.js';
 import { WebhookAuthError } from './webhook-signatures.js';
@@ -45,8 +44,8 @@ export function inboxService({ db, queues, clock }: InboxServiceDeps) {
   async function enqueue(stored: readonly StoredEvent[]): Promise<void> {
     const pending = [...new Set(stored.filter((event) => event.pending).map((event) => event.id))];
     await queues.addMany(
-      eventsQueue,
-      pending.map((inboxEventId) => ({ data: { inboxEventId }, opts: { jobId: eventJobId(inboxEventId) } })),
+      queues.directory.events,
+      pending.map((inboxEventId) => ({ data: { inboxEventId }, opts: { jobId: queues.directory.eventJobId(inboxEventId) } })),
     );
   }
 

@@ -1,24 +1,17 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../runtime/context.js';
+import type { HttpContext } from './http-context.js';
 import {
-  createApiToken,
   listApiTokens,
-  revokeApiTokenByReference,
   tokenLifetimeSchema,
   type ApiToken,
   type ListedApiToken,
 } from '../operators/api-token-service.js';
-import {
-  addOperator,
-  disableOperator,
-  enableOperator,
-  listOperators,
-  type Operator,
-} from '../operators/operator-service.js';
+import { listOperators, type Operator } from '../operators/operator-service.js';
 import { ADMIN_ROLES } from '../operators/roles.js';
 import { requireRole } from './require-role.js';
 import { apiTokenOf } from './api-auth.js';
+import { apiActions } from './api-auditor.js';
 import { route } from './route.js';
 import { entityId, idParam } from './params.js';
 
@@ -70,7 +63,7 @@ function operatorView(operator: Operator) {
  * who can do what): `GET|POST /tokens`, `DELETE /tokens/:id` (revoke), `GET|POST /operators`,
  * `POST /operators/:id/disable|enable`. A new token is shown once, in the POST's answer.
  */
-export function accessRoutes(router: Router, ctx: Pick<AppContext, 'db' | 'clock' | 'log'>): void {
+export function accessRoutes(router: Router, ctx: HttpContext): void {
   const tokensOnly = requireRole(ADMIN_ROLES, 'manage API tokens');
   const operatorsOnly = requireRole(ADMIN_ROLES, 'manage operators');
 
@@ -86,7 +79,7 @@ export function accessRoutes(router: Router, ctx: Pick<AppContext, 'db' | 'clock
     tokensOnly,
     route(async (req, res) => {
       const body = newTokenBody.parse(req.body);
-      const created = await createApiToken(ctx.db, body.name, body.operator, ctx.clock, body.expires);
+      const created = await apiActions(req, ctx).createToken(body.name, body.operator, body.expires);
       ctx.log.info({ event: 'api_token_created', tokenId: created.id, byTokenId: apiTokenOf(req).id }, 'API token created');
       res.status(201).json({ id: created.id, name: created.name, token: created.token, role: created.role, expiresAt: created.expiresAt?.toISOString() ?? null });
     }),
@@ -96,7 +89,7 @@ export function accessRoutes(router: Router, ctx: Pick<AppContext, 'db' | 'clock
     tokensOnly,
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
-      const { token, changed } = await revokeApiTokenByReference(ctx.db, id, ctx.clock);
+      const { token, changed } = await apiActions(req, ctx).revokeToken(id);
       ctx.log.info({ event: 'api_token_revoked', tokenId: token.id, changed, byTokenId: apiTokenOf(req).id }, 'API token revoked');
       res.json({ token: tokenView(token), revoked: changed });
     }),
@@ -114,7 +107,7 @@ export function accessRoutes(router: Router, ctx: Pick<AppContext, 'db' | 'clock
     operatorsOnly,
     route(async (req, res) => {
       const body = newOperatorBody.parse(req.body);
-      const operator = await addOperator(ctx.db, body.email, body.password, { role: body.role, clock: ctx.clock });
+      const operator = await apiActions(req, ctx).addOperator(body.email, body.password, body.role);
       ctx.log.info({ event: 'operator_added', operatorId: operator.id, role: operator.role, byTokenId: apiTokenOf(req).id }, 'operator added');
       res.status(201).json({ operator: operatorView(operator) });
     }),
@@ -124,7 +117,7 @@ export function accessRoutes(router: Router, ctx: Pick<AppContext, 'db' | 'clock
     operatorsOnly,
     route(async (req, res) => {
       const { id, action } = operatorAction.parse(req.params);
-      const { operator, changed } = action === 'disable' ? await disableOperator(ctx.db, id, ctx.clock) : await enableOperator(ctx.db, id);
+      const { operator, changed } = await apiActions(req, ctx).setOperatorEnabled(id, action === 'enable');
       ctx.log.info({ event: `operator_${action}d`, operatorId: operator.id, changed, byTokenId: apiTokenOf(req).id }, `operator ${action}d`);
       res.json({ operator: operatorView(operator), changed });
     }),

@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { authenticate, MAX_PASSWORD_LENGTH } from '../operators/operator-service.js';
 import { loginThrottle, type LoginAttempt } from '../operators/login-throttle.js';
 import { sessionService } from '../operators/session-service.js';
@@ -20,10 +20,13 @@ import {
 import { bullBoardApp } from './bull-board.js';
 import { boardAccess } from './bull-board-access.js';
 import { renderLoginPage } from './login-page.js';
+import { recordAudit } from '../audit/audit-log.js';
 import { wantsHtml } from './negotiation.js';
 
-/** Where Bull Board lives, and where a browser lands after signing in. */
+/** Where Bull Board lives. */
 export const QUEUES_PATH = '/admin/queues';
+/** Where a browser lands after signing in: the console's overview. */
+export const CONSOLE_PATH = '/admin';
 
 const loginSchema = z.object({
   email: z.string().max(320),
@@ -37,16 +40,19 @@ export interface AdminRouterDeps {
   db: Knex;
   clock: Clock;
   boardQueues: readonly AppQueue[];
+  /** The operator console's pages, behind the wall (none in tests of the wall alone). */
+  pages?: Router | undefined;
 }
 
 /**
  * Everything under `/admin`: the login form and its POST (open to all, throttled per account
  * and per IP), then a wall that requires a live session and, for state-changing methods, the
- * session's CSRF token; behind it, logout and Bull Board, narrowed by the operator's role. The
+ * session's CSRF token; behind it, logout, Bull Board (narrowed by the operator's role) and the
+ * console's pages (`pages`), which land a browser on `/admin` after sign-in. The
  * wall covers every other path, so an unknown admin path answers as a protected one does
  * instead of revealing whether it exists.
  */
-export function adminRouter({ config, log, db, clock, boardQueues }: AdminRouterDeps): Router {
+export function adminRouter({ config, log, db, clock, boardQueues, pages }: AdminRouterDeps): Router {
   const sessions = sessionService({ db, clock, ttlMs: config.SESSION_TTL });
   const throttle = loginThrottle({ db, clock });
   const publicOrigin = new URL(config.PUBLIC_URL).origin;
@@ -102,9 +108,10 @@ export function adminRouter({ config, log, db, clock, boardQueues }: AdminRouter
     if (previousSessionId !== undefined) await sessions.end(previousSessionId);
     const session = await sessions.start(operator.id);
     log.info({ event: 'admin_login', operatorId: operator.id, role: operator.role }, 'operator signed in');
+    await recordAudit(db, { actor: operator.email, via: html ? 'page' : 'api', action: 'sign-in', subjectType: 'operator', subjectId: String(operator.id) }, clock.now());
     setSessionCookies(res, config, session);
     res.set('Cache-Control', 'no-store');
-    if (html) res.redirect(303, QUEUES_PATH);
+    if (html) res.redirect(303, CONSOLE_PATH);
     else res.json({ ok: true, email: operator.email, role: operator.role, csrfToken: session.csrfToken, expiresAt: session.expiresAt.toISOString() });
   });
 
@@ -120,5 +127,6 @@ export function adminRouter({ config, log, db, clock, boardQueues }: AdminRouter
   });
 
   router.use('/queues', boardAccess(), bullBoardApp({ queues: boardQueues, basePath: QUEUES_PATH, log }));
+  if (pages !== undefined) router.use(pages);
   return router;
 }

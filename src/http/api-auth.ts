@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { verifyApiToken, type ApiToken } from '../operators/api-token-service.js';
 
 const tokens = new WeakMap<Request, ApiToken>();

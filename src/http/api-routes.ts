@@ -1,15 +1,16 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../runtime/context.js';
+import type { HttpContext } from './http-context.js';
 import { campaignReport } from '../analytics/campaign-report.js';
 import { listCampaigns } from '../campaigns/campaign-store.js';
-import { readKillSwitch, setKillSwitch } from '../settings/kill-switch.js';
+import { readKillSwitch } from '../settings/kill-switch.js';
+import { apiActions } from './api-auditor.js';
 import { templateRoutes } from './template-routes.js';
 import { reviewRoutes } from './review-routes.js';
 import { messageRoutes } from './message-routes.js';
 import { route } from './route.js';
-import { leadApiRoutes } from '../leads/lead-api-routes.js';
-import { suppressionApiRoutes } from '../suppression/suppression-api-routes.js';
+import { leadApiRoutes } from './lead-api-routes.js';
+import { suppressionApiRoutes } from './suppression-api-routes.js';
 import { requireQueueStore } from './redis-guard.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
@@ -26,7 +27,7 @@ const strategyBody = z.object({ note: z.string().max(2000).optional(), reason: z
  * Handlers throw; the app's one error handler (src/http/errors.ts) answers every failure in one
  * shape.
  */
-export function apiRoutes(router: Router, ctx: AppContext): void {
+export function apiRoutes(router: Router, ctx: HttpContext): void {
   // Ahead of '/campaigns/:id/:action', which would otherwise take POST …/leads and …/imports.
   leadApiRoutes(router, ctx);
   suppressionApiRoutes(router, ctx);
@@ -58,7 +59,7 @@ export function apiRoutes(router: Router, ctx: AppContext): void {
       const { id } = idParam.parse(req.params);
       const { reason } = strategyBody.parse(req.body ?? {});
       if (reason === undefined || reason === '') throw new z.ZodError([{ code: 'custom', path: ['reason'], message: 'a rejection needs a reason', input: reason }]);
-      res.json({ campaign: await ctx.campaigns.reject(id, reason, 'api') });
+      res.json({ campaign: await apiActions(req, ctx).campaign(id, 'reject', reason) });
     }),
   );
   router.post(
@@ -67,13 +68,8 @@ export function apiRoutes(router: Router, ctx: AppContext): void {
     requireQueueStore(ctx.queues),
     route(async (req, res) => {
       const { id, action } = actionParam.parse(req.params);
-      const campaign =
-        action === 'approve'
-          ? await ctx.campaigns.approve(id, strategyBody.parse(req.body ?? {}).note ?? null, 'api')
-          : action === 'pause'
-            ? await ctx.campaigns.pause(id, 'api')
-            : await ctx.campaigns[action](id);
-      res.json({ campaign });
+      const note = action === 'approve' ? (strategyBody.parse(req.body ?? {}).note ?? null) : null;
+      res.json({ campaign: await apiActions(req, ctx).campaign(id, action, note) });
     }),
   );
   templateRoutes(router, ctx);
@@ -91,7 +87,7 @@ export function apiRoutes(router: Router, ctx: AppContext): void {
     requireRole(OPERATE_ROLES, 'switch the kill switch'),
     route(async (req, res) => {
       const { on } = killBody.parse(req.body);
-      res.json(await setKillSwitch(ctx, on, 'api'));
+      res.json(await apiActions(req, ctx).killSwitch(on));
     }),
   );
 }

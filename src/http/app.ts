@@ -4,11 +4,12 @@ import type { AppQueue } from '../jobs/queue-store.js';
 import type { Config } from '../config/config.js';
 import type { Knex } from '../db/knex.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { adminRouter } from './admin-routes.js';
 import { apiTokenOf, requireApiToken } from './api-auth.js';
 import { jsonErrorHandler, jsonNotFound } from './errors.js';
 import { healthRouter, type ReadinessReport } from './health-routes.js';
+import { metricsRouter } from './metrics-route.js';
 import { securityHeaders } from './security-headers.js';
 import { refuseDeepJson, refuseUnsafeInput } from './safe-input.js';
 
@@ -22,6 +23,16 @@ export interface HttpDeps {
   boardQueues: AppQueue[];
   /** Answers `GET /readyz`: 200 when `ok`, 503 otherwise, with the checks either way. */
   readiness: () => Promise<ReadinessReport>;
+  /**
+   * Builds the operator console's pages, mounted under `/admin` behind the session and CSRF
+   * wall (src/http/admin/admin-pages.ts).
+   */
+  adminPages?: () => express.Router;
+  /**
+   * Answers `GET /metrics` in the Prometheus text format (behind `METRICS_TOKEN` when it is set);
+   * without it the app has no `/metrics`.
+   */
+  metrics?: () => Promise<string>;
   /** Adds routes under `/api`, after bearer-token authentication. */
   apiRoutes?: (router: express.Router) => void;
   /**
@@ -67,12 +78,13 @@ export function createApp(deps: HttpDeps): express.Express {
   app.use(cookieParser());
 
   app.use(healthRouter({ readiness: deps.readiness, log }));
+  if (deps.metrics !== undefined) app.use(metricsRouter({ token: config.METRICS_TOKEN, metrics: deps.metrics, log }));
 
   const publicRouter = express.Router();
   deps.publicRoutes?.(publicRouter);
   app.use(publicRouter);
 
-  app.use('/admin', adminRouter({ config, log, db, clock, boardQueues: deps.boardQueues }));
+  app.use('/admin', adminRouter({ config, log, db, clock, boardQueues: deps.boardQueues, pages: deps.adminPages?.() }));
 
   const apiRouter = express.Router();
   apiRouter.use(requireApiToken({ db, clock }));

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import type { Logger } from '../log/logger.js';
-import { DomainError, type DomainErrorKind, type FieldIssue } from '../errors/domain-error.js';
+import { DomainError, type DomainErrorKind, type FieldIssue } from '../core/domain-error.js';
 import { answerRedisUnavailable, isRedisUnavailable } from './redis-guard.js';
 
 /** The one JSON shape of every error answer: one sentence, and field issues for invalid input. */

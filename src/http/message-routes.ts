@@ -1,13 +1,13 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../runtime/context.js';
-import { DomainError, NotFoundError } from '../errors/domain-error.js';
+import type { HttpContext } from './http-context.js';
+import { DomainError, NotFoundError } from '../core/domain-error.js';
 import { deadLetterService, describeRefusals } from '../messages/dead-letter-service.js';
+import { apiActions } from './api-auditor.js';
 import { requireQueueStore } from './redis-guard.js';
 import { route } from './route.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
-import { apiActor } from './template-routes.js';
 import { entityId } from './params.js';
 
 const deadQuery = z.object({ campaign: entityId.optional() }).strict();
@@ -23,7 +23,7 @@ const retryBody = z.union([
  * Postgres with their last error; `POST /messages/retry` queues them again through every gate
  * (200 with what it did, message by message; 409 when nothing could be retried).
  */
-export function messageRoutes(router: Router, ctx: AppContext): void {
+export function messageRoutes(router: Router, ctx: HttpContext): void {
   const deadLetters = deadLetterService(ctx);
   router.get(
     '/messages/dead',
@@ -38,7 +38,7 @@ export function messageRoutes(router: Router, ctx: AppContext): void {
     requireQueueStore(ctx.queues),
     route(async (req, res) => {
       const body = retryBody.parse(req.body);
-      const outcome = await deadLetters.retry('ids' in body ? { ids: body.ids } : { campaignId: body.campaignId }, apiActor(req));
+      const outcome = await apiActions(req, ctx).retryDead('ids' in body ? { ids: body.ids } : { campaignId: body.campaignId });
       if (outcome.queued.length === 0) {
         if ('ids' in body && outcome.missing.length === new Set(body.ids).size) throw new NotFoundError(`no message has id ${outcome.missing.join(', ')}`);
         throw new DomainError(`no DEAD message could be retried: ${describeRefusals(outcome)}`, 'conflict');

@@ -5,13 +5,15 @@ const unavailableBody = { error: 'the queue store is unavailable; nothing was ch
 
 /**
  * Whether an error means Redis could not be reached: the HTTP producer connection refuses
- * commands while disconnected (`enableOfflineQueue: false`) instead of queueing them.
+ * commands while disconnected (`enableOfflineQueue: false`) instead of queueing them; a Cluster
+ * says so in its own words (no node answers, slots unknown, the cluster is down).
  */
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /enableOfflineQueue|Connection is closed|ECONNREFUSED|Stream isn't writeable/.test(error.message)
+    error.name === 'ClusterAllFailedError' ||
+    /enableOfflineQueue|Connection is closed|ECONNREFUSED|Stream isn't writeable|None of startup nodes is available|Failed to refresh slots cache|^CLUSTERDOWN|All sentinels are unreachable/.test(error.message)
   );
 }
 

@@ -1,9 +1,9 @@
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../runtime/context.js';
+import type { HttpContext } from './http-context.js';
 import { reviewEditSchema, ReviewError, type ReviewOutcome } from '../review/review-service.js';
 import { route } from './route.js';
-import { apiActor } from './template-routes.js';
+import { apiActions } from './api-auditor.js';
 import { requireRole } from './require-role.js';
 import { REVIEW_ROLES } from '../operators/roles.js';
 import { cursorId, entityId, idParam, smallCount } from './params.js';
@@ -29,7 +29,7 @@ function decidedOne(outcome: ReviewOutcome): ReviewOutcome {
  * The per-message review queue under `/api`: list what waits, approve (sends at once, every
  * gate still applies), reject (with a reason), edit (re-checked for placeholders).
  */
-export function reviewRoutes(router: Router, ctx: AppContext): void {
+export function reviewRoutes(router: Router, ctx: HttpContext): void {
   router.get(
     '/review',
     route(async (req, res) => {
@@ -44,7 +44,7 @@ export function reviewRoutes(router: Router, ctx: AppContext): void {
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const { note } = approveBody.parse(req.body ?? {});
-      const outcome = await ctx.reviews.approve([id], { by: apiActor(req), note: note ?? null });
+      const outcome = await apiActions(req, ctx).reviewApprove([id], note ?? null);
       res.json(decidedOne(outcome));
     }),
   );
@@ -54,7 +54,7 @@ export function reviewRoutes(router: Router, ctx: AppContext): void {
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const { reason } = rejectBody.parse(req.body);
-      const outcome = await ctx.reviews.reject([id], { by: apiActor(req), reason });
+      const outcome = await apiActions(req, ctx).reviewReject([id], reason);
       res.json(decidedOne(outcome));
     }),
   );
@@ -63,7 +63,7 @@ export function reviewRoutes(router: Router, ctx: AppContext): void {
     requireRole(REVIEW_ROLES, 'edit messages under review'),
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
-      res.json({ message: await ctx.reviews.edit(id, reviewEditSchema.parse(req.body), apiActor(req)) });
+      res.json({ message: await apiActions(req, ctx).reviewEdit(id, reviewEditSchema.parse(req.body)) });
     }),
   );
 }

@@ -1,12 +1,13 @@
 import type { Router, Request } from 'express';
 import { z } from 'zod';
-import type { AppContext } from '../runtime/context.js';
+import type { HttpContext } from './http-context.js';
 import { apiTokenOf } from './api-auth.js';
 import { requireRole } from './require-role.js';
+import { apiActions } from './api-auditor.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
 import { route } from './route.js';
 import { parseCampaignSpec } from '../campaigns/campaign-spec.js';
-import { previewCampaignStep } from '../templates/preview.js';
+import { previewCampaignStep } from '../messages/preview.js';
 import { entityId, idParam, smallCount } from './params.js';
 
 /** Who made a change through the API, as recorded on versions and decisions. */
@@ -21,7 +22,7 @@ const previewQuery = z.object({ lead: z.string().min(1).max(320), step: smallCou
  * Template registry and campaign content routes under `/api`: template CRUD (every save a new
  * version), campaign step preview, and sequence edits (which return the strategy to DRAFT).
  */
-export function templateRoutes(router: Router, ctx: AppContext): void {
+export function templateRoutes(router: Router, ctx: HttpContext): void {
   router.get(
     '/templates',
     route(async (req, res) => {
@@ -79,7 +80,7 @@ export function templateRoutes(router: Router, ctx: AppContext): void {
     route(async (req, res) => {
       const { id } = idParam.parse(req.params);
       const spec = parseCampaignSpec(req.body);
-      res.json({ campaign: await ctx.campaigns.editSequence(id, spec, apiActor(req)) });
+      res.json({ campaign: await apiActions(req, ctx).editSequence(id, spec) });
     }),
   );
 }

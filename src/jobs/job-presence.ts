@@ -1,4 +1,4 @@
-import type { Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import { jobKey } from '../redis/keys.js';
 import type { AppQueue, QueueStore } from './queue-store.js';
 
@@ -15,7 +15,7 @@ export interface JobPresence {
 }
 
 /** On Redis: one pipelined EXISTS per job hash (the key BullMQ reads it from), one round trip for the batch. */
-function redisJobPresence(redis: Redis): JobPresence {
+function redisJobPresence(redis: RedisClient): JobPresence {
   return {
     async exists(lookups) {
       const pipeline = redis.pipeline();

@@ -2,6 +2,7 @@ import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
 import type { QueueDefinition } from './queue-definition.js';
 import type { AppQueue, QueueStore } from './queue-store.js';
+import type { QueueDirectory } from './queue-directory.js';
 
 /**
  * One BullMQ `Queue` per definition, created on first use in the queue store (Redis or
@@ -10,7 +11,11 @@ import type { AppQueue, QueueStore } from './queue-store.js';
 export class QueueRegistry {
   private readonly queues = new Map<string, AppQueue>();
 
-  constructor(private readonly store: QueueStore) {}
+  constructor(
+    private readonly store: QueueStore,
+    /** The queues of the catalogue by role, for code that adds jobs. */
+    readonly directory: QueueDirectory,
+  ) {}
 
   /** The queue for a definition. */
   get(definition: QueueDefinition): AppQueue {

@@ -12,7 +12,7 @@ import {
 import pg from 'pg';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import { createRedisConnection, type ConnectionRole, type Redis } from '../redis/connection.js';
+import { createRedisConnection, type ConnectionRole, type RedisClient } from '../redis/connection.js';
 
 /** The schema BullMQ's Postgres backend lives in (its default; a shared pool cannot name another). */
 export const QUEUE_SCHEMA = 'bullmq';
@@ -31,7 +31,7 @@ export type AppWorker = Worker | PostgresWorker;
 export type JobHandler = (job: Job, token?: string) => Promise<unknown>;
 
 /** The worker options drumbeat sets, the same on both stores (the connection is the store's). */
-export type AppWorkerOptions = Pick<WorkerOptions, 'concurrency' | 'lockDuration' | 'stalledInterval' | 'limiter'>;
+export type AppWorkerOptions = Pick<WorkerOptions, 'concurrency' | 'lockDuration' | 'stalledInterval' | 'limiter' | 'metrics'>;
 
 /** Opens workers on the store; `close` releases what they needed beyond the store itself. */
 export interface WorkerFactory {
@@ -54,10 +54,13 @@ interface QueueStoreBase {
   close(): Promise<void>;
 }
 
-/** BullMQ on Redis (`QUEUE_BACKEND=redis`, the default): one connection per role, keys under `QUEUE_PREFIX`. */
+/**
+ * BullMQ on Redis (`QUEUE_BACKEND=redis`, the default): one connection per role, of the configured
+ * topology (one server, a Cluster or through Sentinel), keys under `QUEUE_PREFIX`.
+ */
 export interface RedisQueueStore extends QueueStoreBase {
   readonly kind: 'redis';
-  readonly redis: Redis;
+  readonly redis: RedisClient;
 }
 
 /**

@@ -114,3 +114,14 @@ export async function listImportBatches(db: Knex, campaignId: number): Promise<A
   >;
   return rows.map(rowToImportSummary);
 }
+
+/** The latest imports of every campaign, newest first, without their row errors. */
+export async function listRecentImportBatches(db: Knex, limit: number): Promise<Array<Omit<ImportBatch, 'errors'>>> {
+  const rows = (await db(IMPORT_BATCHES)
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .select('id', 'campaign_id', 'file_name', 'file_hash', 'created_by', 'status', 'total', 'imported', 'duplicates', 'invalid', 'suppressed', 'created_at', 'finished_at')) as Array<
+    Omit<ImportBatchRow, 'errors'>
+  >;
+  return rows.map(rowToImportSummary);
+}

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { findSteps } from '../campaigns/campaign-store.js';
 import { suppressedIdentities } from '../suppression/suppression-store.js';
-import { identityHash } from './identity.js';
+import { identityHash } from '../core/identity.js';
 import { upsertLeads, type NewLead } from './lead-store.js';
 import { enrollLeads } from '../enrollments/enrollment-lifecycle.js';
 import { toNewLead, type Attribution, type LeadRow } from './lead-row.js';

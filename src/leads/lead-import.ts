@@ -3,12 +3,12 @@ import { createReadStream } from 'node:fs';
 import { access, open } from 'node:fs/promises';
 import { parse, type CsvError } from 'csv-parse';
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/config.js';
-import { NotFoundError } from '../errors/domain-error.js';
+import { NotFoundError } from '../core/domain-error.js';
 import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 import { suppressedIdentities } from '../suppression/suppression-store.js';
-import { identityHash } from './identity.js';
+import { identityHash } from '../core/identity.js';
 import { upsertLeads, type NewLead } from './lead-store.js';
 import { enrollLeads } from '../enrollments/enrollment-lifecycle.js';
 import { removeUpload, uploadDirectory, uploadPath } from './import-uploads.js';
@@ -350,6 +350,13 @@ export async function importLeadsCsv(deps: { db: Knex; clock: Clock }, options: 
 /** An import of an uploaded file: the upload's id instead of a path. */
 export type UploadImportOptions = Omit<ImportOptions, 'path'> & { uploadId: string };
 
+/** What an upload import uses: the pool, the clock and where uploads wait. */
+export interface UploadImportDeps {
+  db: Knex;
+  clock: Clock;
+  config: Pick<Config, 'IMPORT_UPLOAD_DIR'>;
+}
+
 /**
  * Imports an upload (`POST /api/campaigns/:id/imports`) by its id: the file is resolved inside
  * `IMPORT_UPLOAD_DIR` only, imported, and deleted however the import ends. An id that is not
@@ -357,7 +364,7 @@ export type UploadImportOptions = Omit<ImportOptions, 'path'> & { uploadId: stri
  * @throws ZodError for an id that is not an upload id; Error when the upload is not there
  *   (never imported, already imported, or swept after a day).
  */
-export async function importUpload(deps: { db: Knex; clock: Clock; config: Pick<Config, 'IMPORT_UPLOAD_DIR'> }, options: UploadImportOptions): Promise<ImportReport> {
+export async function importUpload(deps: UploadImportDeps, options: UploadImportOptions): Promise<ImportReport> {
   const directory = uploadDirectory(deps.config);
   const { uploadId, ...rest } = options;
   const path = uploadPath(directory, uploadId);

@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
-import { listContactEvents, type ContactEvent } from '../events/contact-event-store.js';
+import type { Clock } from '../core/clock.js';
+import { listContactEvents, type ContactEvent } from './contact-event-store.js';
 import { addSuppression } from '../suppression/suppression-store.js';
 import { eraseEnrollments } from '../enrollments/enrollment-lifecycle.js';
 import { eraseMessageContent, MESSAGES } from '../messages/message-lifecycle.js';
 import { messageNoteSql } from '../messages/message-store.js';
-import { identityHash, normaliseEmail } from './identity.js';
+import { identityHash, normaliseEmail } from '../core/identity.js';
 
 /** Everything drumbeat holds about one person, for `leads show`. */
 export interface LeadTimeline {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { replaceUnsafeText, safeText, unsafeTextIn } from '../core/safe-text.js';
-import { DomainError } from '../errors/domain-error.js';
-import { isEmailAddress } from './email-address.js';
+import { DomainError } from '../core/domain-error.js';
+import { isEmailAddress } from '../core/email-address.js';
 import type { Consent, NewLead } from './lead-store.js';
 
 /** The lead fields a column can map to (`--map column=field`); anything else is a custom field. */

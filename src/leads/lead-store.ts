@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { identityHash, normaliseEmail } from './identity.js';
+import { identityHash, normaliseEmail } from '../core/identity.js';
 
 export const LEADS = 'leads';
 

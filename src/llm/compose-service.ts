@@ -1,16 +1,15 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import { TransientSendError } from '../channels/adapter.js';
 import type { BreakerRegistry } from '../channels/resilience/breakers.js';
 import { enqueueSends } from '../messages/enqueue-sends.js';
-import { composeQueue } from '../../queues/compose.js';
 import { estimatePromptTokens, type ChatMessage, type LlmClient } from './llm-client.js';
 import type { LlmBudget } from './llm-budget.js';
-import { prependLine, type BodyFormat } from '../messages/message-body.js';
+import { prependLine, type BodyFormat } from '../core/message-body.js';
 import { holdComposedForReview, MESSAGES, releaseComposed } from '../messages/message-lifecycle.js';
 import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 
@@ -137,7 +136,7 @@ export function composeService({ db, queues, config, clock, log, breakers, budge
     async enqueue(messages: ReadonlyArray<{ id: number; idempotency_key: string; status: string }>): Promise<number> {
       const planned = messages.filter((message) => message.status === 'PLANNED');
       return queues.addMany(
-        composeQueue,
+        queues.directory.compose,
         planned.map((message) => ({ data: { messageId: message.id }, opts: { jobId: `compose-${message.idempotency_key}` } })),
       );
     },

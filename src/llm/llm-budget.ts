@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
+import type { RedisClient } from '../redis/connection.js';
+import type { Clock } from '../core/clock.js';
 import { clockMinute, redisKeys } from '../redis/keys.js';
 import { adjustAmount, takeHitAndAmount, windowCounterNames } from '../db/window-counter-store.js';
 
@@ -36,7 +36,7 @@ export interface LlmBudget {
  * atomically against both limits, so concurrent workers can never overrun the budget; after the
  * call the reservation is corrected to the real usage.
  */
-export function llmBudget(redis: Redis, prefix: string, limits: { rpm: number; tpm: number }, clock: Clock): LlmBudget {
+export function llmBudget(redis: RedisClient, prefix: string, limits: { rpm: number; tpm: number }, clock: Clock): LlmBudget {
   return {
     async reserve(tokens) {
       const minute = clockMinute(clock.now());

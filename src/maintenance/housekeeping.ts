@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { sweepStaleUploads, uploadDirectory } from '../leads/import-uploads.js';
 import { loginThrottle } from '../operators/login-throttle.js';
 import { deleteExpiredSessions } from '../operators/session-store.js';

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import { localDay, nextLocalMidnight } from '../campaigns/send-window.js';
 
 /** One daily cap that applies to a send: a counter row of `send_counters` per scope and day. */

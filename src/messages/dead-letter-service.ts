@@ -2,12 +2,10 @@ import { Job } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import type { CampaignStatus } from '../campaigns/campaign-store.js';
-import type { CampaignService } from '../campaigns/campaign-service.js';
-import { sendQueues } from '../../queues/index.js';
 import { enqueueSends } from './enqueue-sends.js';
 import { findDeadLetterRows, listDeadMessages, type DeadLetterRow } from './message-store.js';
 import { requeueDeadMessages, RETRYABLE_CAMPAIGN_STATUSES } from './message-lifecycle.js';
@@ -54,7 +52,11 @@ export interface DeadLetterServiceDeps {
   config: Pick<Config, 'SEND_ATTEMPTS' | 'SEND_BACKOFF'>;
   clock: Clock;
   log: Logger;
-  campaigns: Pick<CampaignService, 'require' | 'reopen'>;
+  /** The campaign lifecycle (above messages): a retry checks the campaign and reopens a COMPLETED one. */
+  campaigns: {
+    require(id: number): Promise<unknown>;
+    reopen(id: number): Promise<{ id: number; status: CampaignStatus } | undefined>;
+  };
 }
 
 /** Messages handled per transaction when a whole campaign is retried. */
@@ -115,7 +117,7 @@ export function deadLetterService({ db, queues, config, clock, log, campaigns }:
       // behind a failed job that the reconciler would take for a live one.
       await Promise.all(
         changed.map(async (message) => {
-          const old = await Job.fromId(queues.get(sendQueues[message.channel]), message.idempotency_key);
+          const old = await Job.fromId(queues.get(queues.directory.send[message.channel]), message.idempotency_key);
           if (old !== undefined) await old.remove();
         }),
       );

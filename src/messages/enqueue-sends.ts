@@ -1,7 +1,6 @@
 import type { Config } from '../config/config.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import { sendQueues } from '../../queues/index.js';
 
 /**
  * Adds the send jobs of QUEUED messages with `addBulk`, one chunk per channel, jobId = the
@@ -23,7 +22,7 @@ export async function enqueueSends(
   let added = 0;
   for (const [channel, list] of byChannel) {
     added += await queues.addMany(
-      sendQueues[channel],
+      queues.directory.send[channel],
       list.map((message) => ({
         data: { messageId: message.id },
         opts: {

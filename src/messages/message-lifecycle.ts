@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import type { CampaignStatus } from '../campaigns/campaign-store.js';
 import { checkedMove, type Move, type SourcesOf, type TransitionTable } from '../core/transition-table.js';
 import { arrayBinding, preparedAs, sqlWords } from '../db/bindings.js';
@@ -12,7 +12,7 @@ import {
   type SettledStep,
 } from '../enrollments/enrollment-lifecycle.js';
 import { suppressedLeadSql } from '../suppression/suppression-store.js';
-import type { BodyFormat } from './message-body.js';
+import type { BodyFormat } from '../core/message-body.js';
 
 /**
  * The message state machine and the only functions that write `messages`. Every status change
@@ -147,6 +147,8 @@ export interface PlannedMessage {
   thread_references: string | null;
   template_version_id: number | null;
   variant: string | null;
+  /** How the variant was chosen (Thompson sampling: warm-up or the draws); null for the weighted hash. */
+  variant_reason: string | null;
   /** Why a SKIPPED message is not sent. */
   skip_reason: string | null;
   /** Why a message held for review must be edited before it can be approved (placeholders found). */
@@ -170,10 +172,10 @@ export async function planMessages(trx: Knex, planned: readonly PlannedMessage[]
     .raw<{ rows: InsertedMessage[] }>(
       `INSERT INTO messages (idempotency_key, campaign_id, lead_id, enrollment_id, step_index, channel, status,
                              recipient, subject, body, format, in_reply_to, thread_references,
-                             template_version_id, variant, skip_reason, review_hold_reason, queued_at)
+                             template_version_id, variant, variant_reason, skip_reason, review_hold_reason, queued_at)
        SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::int[], ?::text[], ?::text[],
                             ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
-                            ?::bigint[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+                            ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
        ON CONFLICT (campaign_id, lead_id, step_index) DO NOTHING
        RETURNING id, idempotency_key, status, channel, step_index, enrollment_id`,
       (
@@ -193,6 +195,7 @@ export async function planMessages(trx: Knex, planned: readonly PlannedMessage[]
           'thread_references',
           'template_version_id',
           'variant',
+          'variant_reason',
           'skip_reason',
           'review_hold_reason',
           'queued_at',
@@ -480,15 +483,27 @@ export async function requeueDeadMessages(db: Knex, ids: readonly number[], now:
   return rows;
 }
 
+/** Anything shaped like an address inside a provider's error text (`550 <sean@x.org>: unknown user`). */
+const ADDRESS_IN_TEXT = `[^[:space:]<>"'(),;:]+@[^[:space:]<>"'(),;:]+`;
+
 /**
- * Erases the personal content of a lead's messages (recipient, subject, body), whatever their
- * status, which stays: the record of what happened remains, without what it said or to whom.
- * Returns the ids of the messages erased.
+ * Erases the personal content of a lead's messages (recipient, subject, body, addresses quoted in
+ * the provider's error, reviewers' free text), whatever their status, which stays: the record of
+ * what happened remains, without what it said or to whom. Returns the ids of the messages erased.
  */
 export async function eraseMessageContent(db: Knex, leadId: number, now: Date): Promise<number[]> {
   const rows = (await db(MESSAGES)
     .where({ lead_id: leadId })
-    .update({ recipient: null, subject: null, body: null, updated_at: now })
+    .update({
+      recipient: null,
+      subject: null,
+      body: null,
+      last_error: db.raw(`regexp_replace(last_error, ?, '[erased address]', 'g')`, [ADDRESS_IN_TEXT]),
+      // A reviewer may have written about the person; the decision itself stays in the status.
+      review_note: db.raw(`CASE WHEN review_note IS NULL THEN NULL ELSE '[erased]' END`),
+      rejection_reason: db.raw(`CASE WHEN rejection_reason IS NULL THEN NULL ELSE '[erased]' END`),
+      updated_at: now,
+    })
     .returning('id')) as Array<{ id: number }>;
   return rows.map((row) => row.id);
 }

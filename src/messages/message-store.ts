@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
-import type { Channel, SendWindow } from '../campaigns/campaign-spec.js';
+import type { SendWindow } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import type { CampaignMode, CampaignStatus, StrategyStatus } from '../campaigns/campaign-store.js';
 import type { EnrollmentState } from '../enrollments/enrollment-lifecycle.js';
 import { suppressedLeadSql } from '../suppression/suppression-store.js';
 import { preparedAs, sqlWords } from '../db/bindings.js';
-import type { BodyFormat } from './message-body.js';
+import type { BodyFormat } from '../core/message-body.js';
 import { DELIVERED_STATUSES, killSwitchSql, type MessageStatus } from './message-lifecycle.js';
 
 /**

@@ -2,11 +2,11 @@ import { UnrecoverableError } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
-import type { CampaignService } from '../campaigns/campaign-service.js';
-import { Batcher } from '../db/batcher.js';
-import { Semaphore } from '../runtime/semaphore.js';
+import type { Clock } from '../core/clock.js';
+import type { Channel } from '../core/channels.js';
+import type { CampaignPauser } from '../delivery/campaign-pauser.js';
+import { Batcher } from '../core/batcher.js';
+import { Semaphore } from '../core/semaphore.js';
 import type { ChannelAdapter, OutboundMessage, SendResult } from '../channels/adapter.js';
 import { missingAdapterFailure } from '../channels/delivery-failure.js';
 import { emailIdentity } from '../channels/email/email-identity.js';
@@ -20,6 +20,7 @@ import { capScopes, releaseCaps, reserveCaps, type CapScope } from './caps.js';
 import { loadSendContexts, type SendContextRow } from './message-store.js';
 import { claimForSending, recordDeliveries, settleFailedSend, skipMessage, type Delivery, type SendClaim, type SendFailureStatus } from './message-lifecycle.js';
 import { deadLetterRefusal, isAddressed, sendFacts, sendGate, type AddressedSendContext } from './send-gates.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 
 /** How many times a delivery the provider accepted is written before the job gives up. */
 const outcomeWriteAttempts = 8;
@@ -44,7 +45,9 @@ export interface SendRouteDeps {
   /** Per-recipient-domain throttle of LIVE email; none means no limit. */
   domainThrottle?: DomainThrottle;
   /** Pauses the campaigns of an account that failed (a fault that is not the lead's). */
-  campaigns: Pick<CampaignService, 'pauseForSenderFault'>;
+  campaigns: CampaignPauser;
+  /** This process's send counters and adapter call durations. */
+  metrics: Pick<WorkerMetrics, 'sends' | 'adapterCalls'>;
 }
 
 /** A send ready to claim: the request, what the claim stores with it, and the caps it takes. */
@@ -187,18 +190,26 @@ export class SendRoute implements DeliveryRoute<SendContextRow, ChannelAdapter, 
     return claimed.claimed ? undefined : lostClaim(now);
   }
 
-  call({ adapter, message }: PreparedSend): Promise<SendResult> {
-    return adapter.send(message);
+  async call({ adapter, message, context }: PreparedSend): Promise<SendResult> {
+    if (context.mode !== 'LIVE') return adapter.send(message);
+    const started = performance.now();
+    try {
+      return await adapter.send(message);
+    } finally {
+      this.deps.metrics.adapterCalls.observe({ channel: context.channel }, (performance.now() - started) / 1000);
+    }
   }
 
   async settleDelivered({ context }: PreparedSend, result: SendResult): Promise<DeliveryResult> {
     const status = context.mode === 'PROOF' ? 'SENT_PROOF' : 'SENT';
     await this.recordDelivery({ id: context.id, status, provider: result.provider, externalId: result.externalId });
+    this.deps.metrics.sends.inc({ channel: context.channel, mode: context.mode, outcome: 'sent' });
     return { kind: 'delivered', status, externalId: result.externalId };
   }
 
   async settleFailed({ context, scopes }: PreparedSend, failed: FailedCall): Promise<void> {
     const { db, clock } = this.deps;
+    this.deps.metrics.sends.inc({ channel: context.channel, mode: context.mode, outcome: failed.to });
     // Only an unknown outcome keeps its cap units: the provider may have acted.
     if (failed.to !== 'unknown') await releaseCaps(db, scopes);
     const bounced = failed.to === 'dead' && failed.failure.kind === 'recipient' ? failed.failure : undefined;

@@ -1,10 +1,9 @@
 import { Job } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
-import { sendQueues } from '../../queues/index.js';
+import type { Channel } from '../core/channels.js';
 import { enqueueSends } from './enqueue-sends.js';
 import { MESSAGES, resolveUnknown } from './message-lifecycle.js';
 
@@ -84,7 +83,7 @@ export function unknownService({ db, queues, clock, config }: UnknownServiceDeps
         resolved.push(id);
         if (resolution === 'resend') {
           // BullMQ ignores an add whose id it still remembers: drop the old job first.
-          const old = await Job.fromId(queues.get(sendQueues[row.channel]), row.idempotency_key);
+          const old = await Job.fromId(queues.get(queues.directory.send[row.channel]), row.idempotency_key);
           if (old !== undefined) await old.remove();
           await enqueueSends(queues, config, [{ id, idempotency_key: row.idempotency_key, channel: row.channel }]);
         }

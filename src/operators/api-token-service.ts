@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { parseDuration } from '../config/duration.js';
-import { systemClock, type Clock } from '../runtime/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import {
   findApiTokenById,
   findUnrevokedApiTokensByName,
@@ -15,7 +15,7 @@ import {
 } from './api-token-store.js';
 import { findOperatorByEmail } from './operator-store.js';
 import { operatorEmailSchema } from './operator-service.js';
-import { DomainError } from '../errors/domain-error.js';
+import { DomainError } from '../core/domain-error.js';
 
 export type { ApiToken };
 

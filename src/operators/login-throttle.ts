@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { blockedUntil, clearAccountAttempt, countAttempt, deleteIdleThrottles, type ThrottleLimits } from './login-throttle-store.js';
 
 /**

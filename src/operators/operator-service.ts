@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { systemClock, type Clock } from '../runtime/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { hashPassword, verifyPassword } from './password.js';
 import {
   findOperatorByEmail,
@@ -15,7 +15,7 @@ import {
 } from './operator-store.js';
 import { deleteSessionsOf } from './session-store.js';
 import { DEFAULT_OPERATOR_ROLE, roleSchema } from './roles.js';
-import { DomainError } from '../errors/domain-error.js';
+import { DomainError } from '../core/domain-error.js';
 
 export type { Operator };
 

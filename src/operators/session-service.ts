@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { deleteExpiredSessions, deleteSession, findLiveSession, insertSession, type OperatorSession } from './session-store.js';
 
 export type { OperatorSession };

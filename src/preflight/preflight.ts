@@ -1,12 +1,12 @@
-import { Redis } from 'ioredis';
 import { assertSchemaCompatibility } from 'bullmq';
 import pg from 'pg';
 import type { Config } from '../config/config.js';
 import { redactUrl } from '../config/config.js';
 import { createDb, type Knex } from '../db/knex.js';
 import { pendingMigrations } from '../db/migrate.js';
-import { readEvictionPolicy } from '../redis/connection.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import { describeConnectedTopology, notAClusterReason, openRedis, readEvictionPolicy, topologyMismatch } from '../redis/connection.js';
+import { describeTopologySettings, redisTopology, topologySetting } from '../redis/topology.js';
+import type { Channel } from '../core/channels.js';
 import { smtpAccount } from '../channels/email/smtp-adapter.js';
 import { verifySmtpLogin } from '../channels/email/smtp-login.js';
 import { parsedTemplate } from '../templates/render.js';
@@ -52,36 +52,40 @@ const channelSettings: Record<Channel, Array<keyof Config>> = {
 };
 
 async function checkRedis(config: Config): Promise<PreflightCheck[]> {
-  const redis = new Redis(config.REDIS_URL, {
-    lazyConnect: true,
-    connectTimeout: 2000,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
-  redis.on('error', () => {
-    // Reported through the failed connect below.
+  const topology = redisTopology(config);
+  const where = describeTopologySettings(topology);
+  const redis = openRedis(topology, 'probe');
+  // The connection's own error says why (a refused certificate, a wrong password) where the
+  // failed command only says "Connection is closed.".
+  let cause: Error | undefined;
+  redis.on('error', (error: Error) => {
+    cause ??= error;
   });
   try {
     await redis.connect();
     await redis.ping();
+    const mismatch = await topologyMismatch(redis, topology);
+    if (mismatch !== undefined) return [{ name: 'redis', ok: false, message: mismatch }];
+    const seen = await describeConnectedTopology(redis, topology);
     const policy = await readEvictionPolicy(redis);
     return [
-      { name: 'redis', ok: true, message: `Redis at ${redactUrl(config.REDIS_URL)} answers.` },
+      { name: 'redis', ok: true, message: `${where} answers: ${seen}.` },
       policy === 'noeviction'
-        ? { name: 'redis-eviction', ok: true, message: 'Redis maxmemory-policy is noeviction.' }
+        ? { name: 'redis-eviction', ok: true, message: `Redis maxmemory-policy is noeviction${topology.kind === 'cluster' ? ' on every primary' : ''}.` }
         : {
             name: 'redis-eviction',
             ok: false,
-            message: `Redis maxmemory-policy is "${policy}"; set it to noeviction (CONFIG SET maxmemory-policy noeviction) so queued jobs are never evicted.`,
+            message: `Redis maxmemory-policy is "${policy}"${topology.kind === 'cluster' ? ' on a primary' : ''}; set it to noeviction (CONFIG SET maxmemory-policy noeviction) so queued jobs are never evicted.`,
           },
     ];
   } catch (error) {
+    const notACluster = topology.kind === 'cluster' ? await notAClusterReason(topology) : undefined;
+    if (notACluster !== undefined) return [{ name: 'redis', ok: false, message: notACluster }];
     return [
       {
         name: 'redis',
         ok: false,
-        message: `Redis at ${redactUrl(config.REDIS_URL)} is not reachable (${(error as Error).message}); start Redis or fix REDIS_URL.`,
+        message: `${where} is not reachable (${(cause ?? (error as Error)).message}); start Redis or fix ${topologySetting(topology)}.`,
       },
     ];
   } finally {

@@ -4,7 +4,9 @@ import type { Queue } from 'bullmq';
  * Every Redis key drumbeat builds, in one place. Each starts with the queue prefix
  * (`QUEUE_PREFIX`), so one prefix holds a whole deployment, a `{hash-tag}` prefix keeps every key
  * in one Redis Cluster slot (as BullMQ's own keys are), and a Redis flush of the prefix loses
- * nothing Postgres does not hold. BullMQ lays out its keys as `<prefix>:<queue>:…`; ours use
+ * nothing Postgres does not hold. On a cluster the config refuses a prefix without a tag, and
+ * the variable parts (domain, IP) come after the prefix, so the prefix's tag is the first `{…}`
+ * of every key and decides its slot; each script and `MULTI` here touches a single key. BullMQ lays out its keys as `<prefix>:<queue>:…`; ours use
  * names no queue has. Windowed counters carry their window (a minute since the epoch) in the
  * key and expire on their own.
  */

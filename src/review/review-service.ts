@@ -2,15 +2,15 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import type { Channel } from '../campaigns/campaign-spec.js';
+import type { Channel } from '../core/channels.js';
 import { enqueueSends } from '../messages/enqueue-sends.js';
 import { approveReviewed, editInReview, MESSAGES, rejectInReview } from '../messages/message-lifecycle.js';
 import type { EnrollmentEffect } from '../enrollments/enrollment-lifecycle.js';
-import { DomainError, type DomainErrorKind } from '../errors/domain-error.js';
+import { DomainError, type DomainErrorKind } from '../core/domain-error.js';
 import { describePlaceholders, findPlaceholders } from '../templates/placeholders.js';
-import type { BodyFormat } from '../messages/message-body.js';
+import type { BodyFormat } from '../core/message-body.js';
 
 /** A review request that cannot be applied; `kind` maps to 404, 409 or 400. */
 export class ReviewError extends DomainError {
@@ -114,6 +114,12 @@ export function reviewService({ db, queues, config, clock, log }: ReviewServiceD
   }
 
   const service = {
+    /** How many messages wait for review (the number the console's navigation shows). */
+    async countWaiting(): Promise<number> {
+      const row = (await db(MESSAGES).where('status', 'PENDING_REVIEW').count<{ count: string }>('* as count').first()) as { count: string } | undefined;
+      return Number(row?.count ?? 0);
+    },
+
     /** Messages waiting for review, oldest first (keyset pagination by id). */
     async list(filter: { campaignId?: number; afterId?: number; limit?: number } = {}): Promise<PendingMessage[]> {
       const query = db(`${MESSAGES} as m`)

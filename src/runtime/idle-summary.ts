@@ -1,7 +1,7 @@
 import { sendQueues } from '../../queues/index.js';
 import { nextWindowOpening } from '../campaigns/send-window.js';
 import { findCampaign } from '../campaigns/campaign-store.js';
-import { campaignGate } from '../campaigns/campaign-gate.js';
+import { campaignGate } from '../orchestration/campaign-gate.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
 import { sqlWords } from '../db/bindings.js';
 import { LIVE_ENROLLMENT_STATES } from '../enrollments/enrollment-lifecycle.js';

@@ -1,5 +1,5 @@
 import { allQueues, sendQueues } from '../../queues/index.js';
-import { campaignGate, hasDueEnrollment } from '../campaigns/campaign-gate.js';
+import { campaignGate, hasDueEnrollment } from '../orchestration/campaign-gate.js';
 import { listActiveCampaigns } from '../campaigns/campaign-store.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
 import type { AppContext } from './context.js';

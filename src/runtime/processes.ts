@@ -6,6 +6,7 @@ import { allProcessors } from '../../processors/index.js';
 import { checkCatalogue } from '../jobs/catalogue.js';
 import { createApp } from '../http/app.js';
 import { apiRoutes } from '../http/api-routes.js';
+import { adminPages } from '../http/admin/admin-pages.js';
 import { publicFeedbackRoutes } from '../http/webhooks/public-feedback-routes.js';
 import { webhookRoutes } from '../http/webhooks/webhook-routes.js';
 import { runPreflight, type PreflightCheck, type PreflightReport } from '../preflight/preflight.js';
@@ -16,6 +17,7 @@ import { installShutdown, type ShutdownStep } from './shutdown.js';
 import { startWorkers, warnOnEvictionPolicy, type RunningWorkers } from './worker-runtime.js';
 import { isIdle } from './idle.js';
 import { describeIdle } from './idle-summary.js';
+import { globalMetrics } from '../analytics/global-metrics.js';
 
 /**
  * The campaigns drumbeat paused on a fault that is not a lead's, as one check that never makes
@@ -42,7 +44,7 @@ export async function readiness(ctx: AppContext): Promise<PreflightReport> {
   return { ok: report.ok, checks: [...report.checks, ...breakerChecks(states), ...pausedCampaignChecks(paused)] };
 }
 
-/** The Express app of the API process: probes, admin board, admin API, webhooks and forms. */
+/** The Express app of the API process: probes, `/metrics`, admin board, admin API, webhooks and forms. */
 export function buildHttpApp(ctx: AppContext) {
   return createApp({
     config: ctx.config,
@@ -51,6 +53,8 @@ export function buildHttpApp(ctx: AppContext) {
     clock: ctx.clock,
     boardQueues: allQueues.map((definition) => ctx.queues.get(definition)),
     readiness: () => readiness(ctx),
+    adminPages: () => adminPages(ctx),
+    metrics: () => globalMetrics({ db: ctx.db, breakerStates: ctx.breakerStates, queues: allQueues.map((definition) => ctx.queues.get(definition)) }),
     apiRoutes: (router) => apiRoutes(router, ctx),
     webhookRoutes: (router) => webhookRoutes(router, ctx),
     publicRoutes: (router) => publicFeedbackRoutes(router, ctx),

@@ -1,16 +1,23 @@
 import { once } from 'node:events';
-import type { Job } from 'bullmq';
+import { MetricsTime, type Job } from 'bullmq';
+import type { z } from 'zod';
 import { allQueues } from '../../queues/index.js';
 import { reconcileQueue, reconcileSchedulerId } from '../../queues/reconcile.js';
-import { allProcessors } from '../../processors/index.js';
+import { metricsRollupQueue, metricsRollupSchedulerId } from '../../queues/metrics-rollup.js';
+import { postMetricsQueue, postMetricsSchedulerId } from '../../queues/post-metrics.js';
+import { allProcessors, type ProcessorContext } from '../../processors/index.js';
 import { checkCatalogue } from '../jobs/catalogue.js';
 import { bindProcessor, type ProcessorDefinition } from '../jobs/processor.js';
-import { readEvictionPolicy } from '../redis/connection.js';
+import { readEvictionPolicy, topologyMismatch } from '../redis/connection.js';
+import { redisTopology } from '../redis/topology.js';
 import type { AppWorker } from '../jobs/queue-store.js';
 import type { AppContext } from './context.js';
+import { startWorkerMetricsServer, type WorkerMetricsServer } from '../metrics/worker-metrics-server.js';
 
 export interface RunningWorkers {
   workers: AppWorker[];
+  /** This process's own metrics endpoint, when `WORKER_METRICS_PORT` is set. */
+  metricsServer: WorkerMetricsServer | undefined;
   /** Stops taking jobs, waits for active ones to finish, then closes the workers' connections. */
   close(): Promise<void>;
 }
@@ -30,24 +37,52 @@ export async function warnOnEvictionPolicy(ctx: AppContext): Promise<void> {
   }
 }
 
-/** Upserts the tick scheduler of every ACTIVE campaign (removing others) and the reconciler's. */
+/**
+ * Refuses to run workers against a Redis Cluster node configured as one server (REDIS_URL or a
+ * Sentinel's primary): BullMQ would fail every command for another node's slots with MOVED.
+ * Queues on Postgres have no topology to check.
+ */
+export async function refuseMismatchedTopology(ctx: AppContext): Promise<void> {
+  if (ctx.queueStore.kind !== 'redis') return;
+  const { redis } = ctx.queueStore;
+  if (redis.status !== 'ready') await once(redis, 'ready');
+  const mismatch = await topologyMismatch(redis, redisTopology(ctx.config));
+  if (mismatch !== undefined) throw new Error(mismatch);
+}
+
+/** Upserts the tick scheduler of every ACTIVE campaign (removing others), the reconciler's, the metrics rollup's and the daily post metrics read. */
 export async function syncJobSchedulers(ctx: AppContext): Promise<void> {
   await ctx.campaigns.syncSchedulers();
   await ctx.queues
     .get(reconcileQueue)
     .upsertJobScheduler(reconcileSchedulerId, { every: ctx.config.RECONCILE_EVERY }, { name: reconcileQueue.jobName, data: {} });
+  await ctx.queues
+    .get(metricsRollupQueue)
+    .upsertJobScheduler(metricsRollupSchedulerId, { every: ctx.config.METRICS_EVERY }, { name: metricsRollupQueue.jobName, data: {} });
+  await ctx.queues
+    .get(postMetricsQueue)
+    .upsertJobScheduler(postMetricsSchedulerId, { every: ctx.config.POST_METRICS_EVERY }, { name: postMetricsQueue.jobName, data: {} });
+}
+
+/** This process's metrics endpoint on `WORKER_METRICS_PORT` (+ `NODE_APP_INSTANCE` under PM2), when it is set. */
+function startMetricsServer(ctx: AppContext): Promise<WorkerMetricsServer | undefined> {
+  const { WORKER_METRICS_PORT: port, NODE_APP_INSTANCE: instance } = ctx.config;
+  if (port === undefined) return Promise.resolve(undefined);
+  return startWorkerMetricsServer({ host: ctx.config.HOST, port: port === 0 ? 0 : port + (instance ?? 0), token: ctx.config.METRICS_TOKEN, registry: ctx.metrics.registry, log: ctx.log });
 }
 
 /**
- * Starts one BullMQ worker per processor after checking the job catalogue, syncs the campaign
- * tick schedulers with the database and schedules the reconciler.
+ * Starts one BullMQ worker per processor after checking the job catalogue (with BullMQ's metrics
+ * on), syncs the campaign tick schedulers with the database, schedules the reconciler, and
+ * serves this process's metrics when `WORKER_METRICS_PORT` is set.
  */
 export async function startWorkers(
   ctx: AppContext,
-  processors: readonly ProcessorDefinition[] = allProcessors,
+  processors: readonly ProcessorDefinition<z.ZodType, ProcessorContext>[] = allProcessors,
   options: { schedule?: boolean } = {},
 ): Promise<RunningWorkers> {
   checkCatalogue(allQueues, processors);
+  await refuseMismatchedTopology(ctx);
   await warnOnEvictionPolicy(ctx);
   const outlasting = processors.filter((processor) => processor.queue.maxJobMs >= ctx.config.SHUTDOWN_TIMEOUT).map((processor) => processor.queue.name);
   if (outlasting.length > 0) {
@@ -56,6 +91,8 @@ export async function startWorkers(
       'jobs of these queues may outlast SHUTDOWN_TIMEOUT: a shutdown during one cuts it short',
     );
   }
+  // First: a port already taken stops the start-up before any worker takes a job.
+  const metricsServer = await startMetricsServer(ctx);
   const factory = ctx.queueStore.openWorkers();
   const workers = processors.map((processor) => {
     const limiter = processor.queue.limiter?.(ctx.config);
@@ -64,6 +101,8 @@ export async function startWorkers(
       // A job whose worker died is retried once its lock lapses and the stall check sees it.
       lockDuration: ctx.config.JOB_LOCK_DURATION,
       stalledInterval: ctx.config.JOB_LOCK_DURATION,
+      // BullMQ's completed and failed counters (`bullmq_job_completed_total`, …) count only with this.
+      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
       ...(limiter === undefined ? {} : { limiter }),
     });
     worker.on('error', (error: Error) => ctx.log.warn({ err: error, queue: processor.queue.name }, 'worker error'));
@@ -89,8 +128,10 @@ export async function startWorkers(
   ctx.log.info({ queues: processors.map((processor) => processor.queue.name), store: ctx.queueStore.describe() }, 'workers started');
   return {
     workers,
+    metricsServer,
     async close() {
       clearInterval(schedulerSync);
+      await metricsServer?.close();
       const closing = Promise.all(workers.map((worker) => worker.close()));
       // The workers take no new jobs now; LIVE sends queued behind the call slots hand theirs back.
       ctx.sends.releaseWaitingSends();

@@ -1,12 +1,13 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
-import { campaignTickQueue } from '../../queues/campaign-tick.js';
-import { publishQueues, sendQueues } from '../../queues/index.js';
+import type { QueueDirectory } from '../jobs/queue-directory.js';
 
 /** The queues a kill switch pauses: everything that leads to a send or a post. */
-const haltedByKillSwitch = [campaignTickQueue, ...Object.values(sendQueues), ...Object.values(publishQueues)];
+function haltedByKillSwitch(directory: QueueDirectory) {
+  return [directory.campaignTick, ...Object.values(directory.send), ...Object.values(directory.publish)];
+}
 
 const KILL_SWITCH_KEY = 'kill_switch';
 
@@ -94,11 +95,12 @@ export async function setKillSwitch(
   by: string,
 ): Promise<KillSwitchChange> {
   const previous = await writeKillSwitch(deps.db, on, deps.clock.now(), by);
+  const halted = haltedByKillSwitch(deps.queues.directory);
   let updateQueues: Promise<unknown>;
   if (on) {
     updateQueues = (async () => {
       const running = [];
-      for (const definition of haltedByKillSwitch) if (!(await deps.queues.get(definition).isPaused())) running.push(definition);
+      for (const definition of halted) if (!(await deps.queues.get(definition).isPaused())) running.push(definition);
       // Recorded before pausing, so that a queue the switch paused is one that `off` resumes; and
       // not paused at all when an `off` came first. An `on` over a row from before the record was
       // kept leaves it without one: `off` then resumes everything, as it did.
@@ -108,8 +110,8 @@ export async function setKillSwitch(
     })();
   } else {
     // Only what the switch paused; a row from before it kept that record resumes everything.
-    const names = previous?.on !== true ? [] : (previous.pausedQueues ?? haltedByKillSwitch.map((definition) => definition.name));
-    const toResume = haltedByKillSwitch.filter((definition) => names.includes(definition.name));
+    const names = previous?.on !== true ? [] : (previous.pausedQueues ?? halted.map((definition) => definition.name));
+    const toResume = halted.filter((definition) => names.includes(definition.name));
     updateQueues = Promise.all(toResume.map((definition) => deps.queues.get(definition).resume()));
   }
   let timer: NodeJS.Timeout | undefined;

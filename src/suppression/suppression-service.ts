@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { DomainError, NotFoundError } from '../errors/domain-error.js';
+import { DomainError, NotFoundError } from '../core/domain-error.js';
 import { findCampaign } from '../campaigns/campaign-store.js';
-import { identityHash, normaliseEmail } from '../leads/identity.js';
-import { isEmailAddress } from '../leads/email-address.js';
+import { identityHash, normaliseEmail } from '../core/identity.js';
+import { isEmailAddress } from '../core/email-address.js';
 import { addSuppression, removeSuppressions, type SuppressionKind } from './suppression-store.js';
 
 const domainSchema = z

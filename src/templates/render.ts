@@ -1,4 +1,4 @@
-import { escapeHtml, type ValueEscaping } from '../messages/message-body.js';
+import { escapeHtml, type ValueEscaping } from '../core/message-body.js';
 import { parseTemplate, renderParsedTemplate, TemplateSyntaxError, type ParsedTemplate, type RenderContext, type TemplateIssue } from './template-language.js';
 
 export { TemplateRenderError, TemplateSyntaxError, type RenderContext } from './template-language.js';

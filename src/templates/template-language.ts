@@ -286,85 +286,105 @@ interface OpenBlock {
   body: TemplateNode[];
 }
 
-/**
- * Parses a template under the grammar. Returns every problem found (each tag is checked), or the
- * parsed form when there is none.
- */
-export function parseTemplate(
-  text: string,
-): { ok: true; template: ParsedTemplate } | { ok: false; issues: TemplateIssue[]; customFields: ReadonlyMap<string, number> } {
+type ParseFailure = { ok: false; issues: TemplateIssue[]; customFields: ReadonlyMap<string, number> };
+
+/** The Eta nodes of a template, or why it cannot be split into them (too large, unbalanced tags). */
+function splitTemplate(text: string): EtaNode[] | ParseFailure {
   if (Buffer.byteLength(text, 'utf8') > MAX_TEMPLATE_BYTES) {
     return { ok: false, issues: [{ line: undefined, message: `the template is larger than ${MAX_TEMPLATE_BYTES / 1024} KB` }], customFields: new Map() };
   }
-  let etaNodes: EtaNode[];
   try {
-    etaNodes = splitter.parse(text) as EtaNode[];
+    return splitter.parse(text) as EtaNode[];
   } catch (error) {
     if (!(error instanceof EtaParseError)) throw error;
     const firstLine = error.message.split('\n').find((line) => line.trim() !== '') ?? error.message;
     const line = /at line (\d+)/.exec(error.message)?.[1];
     return { ok: false, issues: [{ line: line === undefined ? undefined : Number(line), message: firstLine.replace(/:$/, '').trim() }], customFields: new Map() };
   }
-  const issues: TemplateIssue[] = [];
-  const root: TemplateNode[] = [];
-  const open: OpenBlock[] = [];
-  const customFields = new Map<string, number>();
-  const target = () => open[open.length - 1]?.body ?? root;
-  const noteCustom = (path: ValuePath, line: number) => {
-    if ('custom' in path && !customFields.has(path.custom)) customFields.set(path.custom, line);
-  };
-  for (const node of etaNodes) {
-    if (typeof node === 'string') {
-      target().push({ kind: 'text', text: unescapeText(node) });
-      continue;
-    }
-    const line = node.lineNo ?? 1;
-    const refuse = (message: string) => issues.push({ line, message });
-    if (node.t === 'r') {
-      refuse(`raw output <%~ ${node.val.trim()} %> is not allowed; use <%= %>`);
-      continue;
-    }
-    if (node.t === 'i') {
-      const value = readInterpolation(node.val);
-      if (typeof value === 'string') refuse(value);
-      else {
-        noteCustom(value.path, line);
-        target().push({ ...value, source: node.val.trim(), line });
-      }
-      continue;
-    }
-    if (node.t !== 'e') {
-      refuse('unknown tag');
-      continue;
-    }
-    const control = readControl(node.val);
-    if (typeof control === 'string') {
-      refuse(control);
-      continue;
-    }
-    const current = open[open.length - 1];
-    if (control.kind === 'if') {
-      noteCustom(control.condition.path, line);
-      const block: OpenBlock = { node: { kind: 'if', branches: [], otherwise: null }, line, body: [] };
-      block.node.branches.push({ condition: control.condition, body: block.body });
-      target().push(block.node);
-      open.push(block);
-    } else if (current === undefined) {
-      refuse(`"${node.val.trim()}" closes a condition that was never opened`);
-    } else if (control.kind === 'else-if') {
-      if (current.node.otherwise !== null) refuse('else if after else');
-      noteCustom(control.condition.path, line);
-      current.body = [];
-      current.node.branches.push({ condition: control.condition, body: current.body });
-    } else if (control.kind === 'else') {
-      if (current.node.otherwise !== null) refuse('a second else');
-      current.body = [];
-      current.node.otherwise = current.body;
-    } else open.pop();
+}
+
+/** What the parser has read so far: the nodes, the conditions still open, the custom fields used, the problems. */
+interface ParseState {
+  root: TemplateNode[];
+  open: OpenBlock[];
+  customFields: Map<string, number>;
+  issues: TemplateIssue[];
+}
+
+/** Where the next node goes: the innermost open branch, else the top level. */
+function targetOf(state: ParseState): TemplateNode[] {
+  return state.open[state.open.length - 1]?.body ?? state.root;
+}
+
+function noteCustom(state: ParseState, path: ValuePath, line: number): void {
+  if ('custom' in path && !state.customFields.has(path.custom)) state.customFields.set(path.custom, line);
+}
+
+/** Applies one control tag (`if`, `else if`, `else`, the closing brace) to the open conditions. */
+function applyControl(state: ParseState, control: Exclude<ReturnType<typeof readControl>, string>, source: string, line: number): void {
+  const refuse = (message: string) => state.issues.push({ line, message });
+  const current = state.open[state.open.length - 1];
+  if (control.kind === 'if') {
+    noteCustom(state, control.condition.path, line);
+    const block: OpenBlock = { node: { kind: 'if', branches: [], otherwise: null }, line, body: [] };
+    block.node.branches.push({ condition: control.condition, body: block.body });
+    targetOf(state).push(block.node);
+    state.open.push(block);
+  } else if (current === undefined) {
+    refuse(`"${source.trim()}" closes a condition that was never opened`);
+  } else if (control.kind === 'else-if') {
+    if (current.node.otherwise !== null) refuse('else if after else');
+    noteCustom(state, control.condition.path, line);
+    current.body = [];
+    current.node.branches.push({ condition: control.condition, body: current.body });
+  } else if (control.kind === 'else') {
+    if (current.node.otherwise !== null) refuse('a second else');
+    current.body = [];
+    current.node.otherwise = current.body;
+  } else state.open.pop();
+}
+
+/** Reads one Eta tag: text, an interpolation or a control tag; anything else is refused. */
+function readNode(state: ParseState, node: Exclude<EtaNode, string>): void {
+  const line = node.lineNo ?? 1;
+  const refuse = (message: string) => state.issues.push({ line, message });
+  if (node.t === 'r') {
+    refuse(`raw output <%~ ${node.val.trim()} %> is not allowed; use <%= %>`);
+    return;
   }
-  for (const block of open) issues.push({ line: block.line, message: 'a condition opened here is never closed with <% } %>' });
-  if (issues.length > 0) return { ok: false, issues, customFields };
-  return { ok: true, template: { nodes: root, customFields } };
+  if (node.t === 'i') {
+    const value = readInterpolation(node.val);
+    if (typeof value === 'string') refuse(value);
+    else {
+      noteCustom(state, value.path, line);
+      targetOf(state).push({ ...value, source: node.val.trim(), line });
+    }
+    return;
+  }
+  if (node.t !== 'e') {
+    refuse('unknown tag');
+    return;
+  }
+  const control = readControl(node.val);
+  if (typeof control === 'string') refuse(control);
+  else applyControl(state, control, node.val, line);
+}
+
+/**
+ * Parses a template under the grammar. Returns every problem found (each tag is checked), or the
+ * parsed form when there is none.
+ */
+export function parseTemplate(text: string): { ok: true; template: ParsedTemplate } | ParseFailure {
+  const etaNodes = splitTemplate(text);
+  if (!Array.isArray(etaNodes)) return etaNodes;
+  const state: ParseState = { root: [], open: [], customFields: new Map(), issues: [] };
+  for (const node of etaNodes) {
+    if (typeof node === 'string') targetOf(state).push({ kind: 'text', text: unescapeText(node) });
+    else readNode(state, node);
+  }
+  for (const block of state.open) state.issues.push({ line: block.line, message: 'a condition opened here is never closed with <% } %>' });
+  if (state.issues.length > 0) return { ok: false, issues: state.issues, customFields: state.customFields };
+  return { ok: true, template: { nodes: state.root, customFields: state.customFields } };
 }
 
 function valueOf(path: ValuePath, context: RenderContext): unknown {

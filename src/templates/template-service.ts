@@ -1,10 +1,9 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Clock } from '../runtime/clock.js';
-import { DomainError, NotFoundError, type DomainErrorKind } from '../errors/domain-error.js';
-import { findCampaign } from '../campaigns/campaign-store.js';
-import { channelSchema, type Channel } from '../campaigns/campaign-spec.js';
-import { bodyFormatSchema, type BodyFormat } from '../messages/message-body.js';
+import type { Clock } from '../core/clock.js';
+import { DomainError, NotFoundError, type DomainErrorKind } from '../core/domain-error.js';
+import { channelSchema, type Channel } from '../core/channels.js';
+import { bodyFormatSchema, type BodyFormat } from '../core/message-body.js';
 import { TemplateValidationError, validateTemplate } from './validate.js';
 import {
   advanceVersion,
@@ -60,13 +59,15 @@ export type TemplateUpdate = z.input<typeof templateUpdateSchema>;
 export interface TemplateServiceDeps {
   db: Knex;
   clock: Clock;
+  /** Whether a campaign exists (campaigns sit above templates: the root passes their store's lookup). */
+  campaignExists: (campaignId: number) => Promise<boolean>;
 }
 
 /**
  * The template registry: every save validates (compiles, only known variables) and writes a
  * new immutable version; messages record the version they were rendered from.
  */
-export function templateService({ db, clock }: TemplateServiceDeps) {
+export function templateService({ db, clock, campaignExists }: TemplateServiceDeps) {
   function check(channel: Channel, subject: string | null, body: string, format: BodyFormat, customFields: readonly string[]): void {
     if (format === 'html' && channel !== 'email') {
       throw new TemplateValidationError([{ part: 'body', line: undefined, message: `a ${channel} template is plain text; only email templates can be html` }]);
@@ -106,7 +107,7 @@ export function templateService({ db, clock }: TemplateServiceDeps) {
     async add(input: unknown, createdBy: string): Promise<{ template: Template; version: TemplateVersion }> {
       const spec = newTemplateSchema.parse(input);
       check(spec.channel, spec.subject, spec.body, spec.format, spec.customFields);
-      if (spec.campaignId !== null && (await findCampaign(db, spec.campaignId)) === undefined) throw new NotFoundError(`campaign ${spec.campaignId} does not exist`);
+      if (spec.campaignId !== null && !(await campaignExists(spec.campaignId))) throw new NotFoundError(`campaign ${spec.campaignId} does not exist`);
       const now = clock.now();
       return db.transaction(async (trx) => {
         const template = await insertTemplate(trx, { ...spec, now });

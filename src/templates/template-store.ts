@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { Channel } from '../campaigns/campaign-spec.js';
-import type { BodyFormat } from '../messages/message-body.js';
+import type { Channel } from '../core/channels.js';
+import type { BodyFormat } from '../core/message-body.js';
 
 export const TEMPLATES = 'templates';
 export const TEMPLATE_VERSIONS = 'template_versions';

@@ -1,4 +1,4 @@
-import { DomainError } from '../errors/domain-error.js';
+import { DomainError } from '../core/domain-error.js';
 import { parsedTemplate } from './render.js';
 
 /** One problem in a template, with its 1-based line. */

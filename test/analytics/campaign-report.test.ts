@@ -111,9 +111,9 @@ describe('campaign report', function () {
     const csv = await runDrumbeat(['report', String(campaignId), '--format', 'csv']);
     const lines = csv.stdout.trim().split('\n');
     expect(lines[0]).to.equal(
-      'scope,step,channel,reason,messages,planned,pendingReview,rejected,queued,sending,sent,sentProof,failed,dead,skipped,unknown',
+      'scope,step,channel,reason,messages,planned,pendingReview,rejected,queued,sending,sent,sentProof,failed,dead,skipped,unknown,day,variant,angle,segment,source,utm_source,utm_campaign,sends,delivered,opened,clicked,replied,bounced_hard,bounced_soft,complained,unsubscribed,leads,reply_rate,reply_rate_low,reply_rate_high,text',
     );
-    expect(lines).to.include('total,,,,23,1,1,2,3,1,3,4,1,1,5,1');
-    expect(lines).to.include('skip-reason,,,suppressed,3,,,,,,,,,,3,');
+    expect(lines, 'the message counts come first, the learning columns after them').to.include('total,,,,23,1,1,2,3,1,3,4,1,1,5,1,,,,,,,,,,,,,,,,,,,,,');
+    expect(lines).to.include('skip-reason,,,suppressed,3,,,,,,,,,,3,,,,,,,,,,,,,,,,,,,,,,');
   });
 });

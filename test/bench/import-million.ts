@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import { createDb } from '../../src/db/knex.js';
 import { ensureDatabase, migrateLatest } from '../../src/db/migrate.js';
-import { systemClock } from '../../src/runtime/clock.js';
+import { systemClock } from '../../src/core/clock.js';
 import { writeNewCampaign } from '../../src/campaigns/definition-writer.js';
 import { parseCampaignSpec } from '../../src/campaigns/campaign-spec.js';
 import { importLeadsCsv } from '../../src/leads/lead-import.js';

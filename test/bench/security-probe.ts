@@ -39,7 +39,7 @@ import { enrollLeads } from '../../src/enrollments/enrollment-lifecycle.js';
 import { addOperator, disableOperator } from '../../src/operators/operator-service.js';
 import { createApiToken, revokeApiToken } from '../../src/operators/api-token-service.js';
 import { importLeadsQueue } from '../../queues/import-leads.js';
-import { parseByteSize } from '../../src/leads/lead-api-routes.js';
+import { parseByteSize } from '../../src/http/lead-api-routes.js';
 import { mountedApiRoutes } from '../support/api-routes.js';
 import { deletePrefix } from './redis-keys.js';
 import { exactly, ProbeTally } from './probe-tally.js';

@@ -3,7 +3,7 @@ import { Job } from 'bullmq';
 import type { AppContext } from '../../src/runtime/context.js';
 import { CampaignSpecError, parseCampaignSpec, type CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import { loadCampaignDefinition, type CampaignDefinition } from '../../src/campaigns/campaign-definition.js';
-import { previewCampaignStep } from '../../src/templates/preview.js';
+import { previewCampaignStep } from '../../src/messages/preview.js';
 import { campaignReport } from '../../src/analytics/campaign-report.js';
 import { publishXQueue } from '../../queues/publish-x.js';
 import { freshEngineWithClock, makeLeads, runDrumbeat, seedCampaign, specFor, statusCounts } from '../support/engine.js';

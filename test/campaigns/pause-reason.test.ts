@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { expect } from 'chai';
@@ -20,12 +21,12 @@ describe('who paused a campaign, and why', function () {
     return (await engine.ctx.db('campaigns').where({ id }).first('status', 'pause_reason', 'paused_by', 'paused_at')) as PauseColumns;
   }
 
-  it('a manual pause records cli or api and no fault reason; resume clears it; a fault pause shows its reason until resumed', async () => {
+  it('a manual pause records who paused (cli:<os user>, or the token) and no fault reason; resume clears it; a fault pause shows its reason until resumed', async () => {
     const { campaignId } = await seedCampaign(engine.ctx, { spec: { name: 'Spring 春 🌸' } });
 
     const paused = await runDrumbeat(['campaign', 'pause', String(campaignId)]);
     expect(paused.stdout.trim()).to.equal(`campaign ${campaignId} is PAUSED`);
-    expect(await pauseColumns(campaignId)).to.deep.include({ status: 'PAUSED', pause_reason: null, paused_by: 'cli' });
+    expect(await pauseColumns(campaignId)).to.deep.include({ status: 'PAUSED', pause_reason: null, paused_by: `cli:${userInfo().username}` });
     expect((await pauseColumns(campaignId)).paused_at).to.be.instanceOf(Date);
     const shown = await runDrumbeat(['campaign', 'show', String(campaignId)]);
     expect(shown.stdout).to.include('status PAUSED').and.not.include('Paused by drumbeat');
@@ -41,7 +42,7 @@ describe('who paused a campaign, and why', function () {
       const response = await fetch(`http://127.0.0.1:${port}/api/campaigns/${campaignId}/pause`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
       expect(response.status).to.equal(200);
       const body = (await response.json()) as { campaign: { status: string; pausedBy: string; pauseReason: string | null } };
-      expect(body.campaign).to.deep.include({ status: 'PAUSED', pausedBy: 'api', pauseReason: null });
+      expect(body.campaign).to.deep.include({ status: 'PAUSED', pausedBy: 'token:ops', pauseReason: null });
     } finally {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

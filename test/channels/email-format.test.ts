@@ -10,7 +10,7 @@ import { createApiToken } from '../../src/operators/api-token-service.js';
 import { CampaignSpecError, parseCampaignSpec, type CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import { TemplateValidationError } from '../../src/templates/validate.js';
 import { emailParts } from '../../src/channels/email/smtp-adapter.js';
-import type { Preview } from '../../src/templates/preview.js';
+import type { Preview } from '../../src/messages/preview.js';
 import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, runDrumbeat, seedCampaign, specFor, statusCounts } from '../support/engine.js';
 import { startApp } from '../http/http-harness.js';

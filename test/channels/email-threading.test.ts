@@ -5,7 +5,7 @@ import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runt
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';
 import type { CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
-import type { Preview } from '../../src/templates/preview.js';
+import type { Preview } from '../../src/messages/preview.js';
 import { ReviewError } from '../../src/review/review-service.js';
 import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';

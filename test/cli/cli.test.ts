@@ -96,7 +96,7 @@ describe('drumbeat CLI', function () {
     expect(parsed.skipReasons).to.deep.equal([{ reason: 'suppressed', count: 1 }]);
     const csvReport = await runDrumbeat(['report', id, '--format', 'csv']);
     expect(csvReport.stdout.split('\n')[0]).to.equal(
-      'scope,step,channel,reason,messages,planned,pendingReview,rejected,queued,sending,sent,sentProof,failed,dead,skipped,unknown',
+      'scope,step,channel,reason,messages,planned,pendingReview,rejected,queued,sending,sent,sentProof,failed,dead,skipped,unknown,day,variant,angle,segment,source,utm_source,utm_campaign,sends,delivered,opened,clicked,replied,bounced_hard,bounced_soft,complained,unsubscribed,leads,reply_rate,reply_rate_low,reply_rate_high,text',
     );
 
     expect((await runDrumbeat(['kill', 'on'])).stdout).to.include('ON');

@@ -107,8 +107,14 @@ describe('migrations', function () {
     const at = clockNow().after(86_400_000);
     try {
       await migrateLatest(db);
-      // Back to the schema before the definition had rows of its own (later migrations first), with a campaign as it wrote them.
-      while (!(await pendingMigrations(db)).includes('20261130200000_campaign_definition')) await db.migrate.down(migrator);
+      // Back to the schema before the definition had rows of its own (undoing every later
+      // migration first), with a campaign as it wrote them.
+      const definitionMigration = '20261130200000_campaign_definition';
+      for (;;) {
+        const [completed] = (await db.migrate.list(migrator)) as [Array<{ name: string }>, unknown[]];
+        if (!completed.some((migration) => migration.name === definitionMigration)) break;
+        await db.migrate.down(migrator);
+      }
       const spec = {
         llmFallback: 'REVIEW',
         customFields: ['plan'],

@@ -21,7 +21,7 @@ import {
 } from '../../src/delivery/delivery-pipeline.js';
 import type { DeliveryDecision, DeliveryResult } from '../../src/delivery/delivery-decision.js';
 import { createLogger } from '../../src/log/logger.js';
-import { Semaphore } from '../../src/runtime/semaphore.js';
+import { Semaphore } from '../../src/core/semaphore.js';
 import { clockNow } from '../support/clock.js';
 import { testConfig } from '../setup/hooks.js';
 

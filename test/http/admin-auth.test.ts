@@ -60,7 +60,7 @@ describe('admin area', () => {
       expect(html).to.include('<form method="post" action="/admin/login">');
     });
 
-    it('signs a browser in with a session cookie that is HttpOnly and SameSite=Strict, then redirects to /admin/queues', async () => {
+    it('signs a browser in with a session cookie that is HttpOnly and SameSite=Strict, then redirects to the console at /admin', async () => {
       const response = await fetch(app.url('/admin/login'), {
         method: 'POST',
         headers: { accept: browserAccept },
@@ -68,7 +68,7 @@ describe('admin area', () => {
         redirect: 'manual',
       });
       expect(response.status).to.equal(303);
-      expect(response.headers.get('location')).to.equal('/admin/queues');
+      expect(response.headers.get('location')).to.equal('/admin');
       const session = setCookie(response, 'drumbeat_session') ?? '';
       expect(session).to.match(/; HttpOnly/);
       expect(session).to.match(/; SameSite=Strict/);

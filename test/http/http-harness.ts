@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createApp, type HttpDeps } from '../../src/http/app.js';
 import { createLogger } from '../../src/log/logger.js';
-import { systemClock } from '../../src/runtime/clock.js';
+import { systemClock } from '../../src/core/clock.js';
 import { testConfig, testDb } from '../setup/hooks.js';
 
 /** An app listening on a free port, and how to stop it. */
@@ -24,6 +24,7 @@ export async function startApp(deps: Partial<HttpDeps> = {}, port = 0): Promise<
     clock: deps.clock ?? systemClock,
     boardQueues: deps.boardQueues ?? [],
     readiness: deps.readiness ?? (() => Promise.resolve({ ok: true, checks: [] })),
+    adminPages: deps.adminPages,
     apiRoutes: deps.apiRoutes,
     webhookRoutes: deps.webhookRoutes,
     publicRoutes: deps.publicRoutes,

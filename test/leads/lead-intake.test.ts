@@ -88,7 +88,7 @@ describe('lead intake: JSON API, CSV upload job and form capture', function () {
       async () => (await ctx.db('import_batches').where({ status: 'DONE' }).first()) as Record<string, unknown> | undefined,
       'the import job to finish',
     );
-    expect(batch).to.include({ file_name: 'crm.csv', total: 3, imported: 2, invalid: 1, created_by: 'api' });
+    expect(batch).to.include({ file_name: 'crm.csv', total: 3, imported: 2, invalid: 1, created_by: 'token:intake' });
     const job = await ctx.queues.get((await import('../../queues/import-leads.js')).importLeadsQueue).getJob(jobId);
     expect(job?.progress).to.include({ total: 3, imported: 2 });
     expect((await ctx.db('leads').where({ email: 'a@x.example' }).first()) as Record<string, unknown>).to.include({ utm_source: 'upload' });

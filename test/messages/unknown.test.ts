@@ -38,7 +38,7 @@ describe('resolving UNKNOWN messages', function () {
     expect(await service.resolve([sentId], 'sent', 'ops')).to.deep.equal([sentId]);
     expect(await service.resolve([failedId], 'failed', 'ops')).to.deep.equal([failedId]);
     expect(await service.resolve([sentId], 'resend', 'ops'), 'a resolved message is not UNKNOWN any more').to.deep.equal([]);
-    const cli = await runDrumbeat(['messages', 'resolve', String(resendId), '--as', 'resend', '--by', 'ops']);
+    const cli = await runDrumbeat(['messages', 'resolve', String(resendId), '--as', 'resend', '--by', 'ops@example.com']);
     expect(cli.code, cli.stderr).to.equal(0);
 
     await engine.startWorkers();

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { createLogger } from '../../src/log/logger.js';
-import { migrateQueueSchema } from '../../src/db/migrate.js';
+import { migrateQueueSchema } from '../../src/jobs/queue-schema.js';
 import { createQueueStore, type QueueStore } from '../../src/jobs/queue-store.js';
 import { jobPresence } from '../../src/jobs/job-presence.js';
 import { QueueRegistry } from '../../src/jobs/queue-registry.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
+import { queueDirectory } from '../../queues/index.js';
 import { postgresDomainThrottle } from '../../src/channels/email/domain-throttle.js';
 import { postgresLlmBudget } from '../../src/llm/llm-budget.js';
 import { postgresFormRateLimit } from '../../src/http/forms/form-rate-limit.js';
@@ -79,7 +80,7 @@ describe('QUEUE_BACKEND=postgres: the helpers Redis held, in Postgres', function
     it('finds a job that is there and not one that was removed, through the Queue API', async () => {
       await resetQueueStore('postgres');
       store = createQueueStore(config, { role: 'worker', queues: 1 }, createLogger(config));
-      const queues = new QueueRegistry(store);
+      const queues = new QueueRegistry(store, queueDirectory);
       await queues.addMany(sendEmailQueue, [
         { data: { messageId: 1 }, opts: { jobId: 'c1-l1-s0', delay: 60_000 } },
         { data: { messageId: 2 }, opts: { jobId: 'c1-l2-s0', delay: 60_000 } },

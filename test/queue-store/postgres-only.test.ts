@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
-import { migrateQueueSchema } from '../../src/db/migrate.js';
+import { migrateQueueSchema } from '../../src/jobs/queue-schema.js';
 import { signDrumbeat } from '../../src/events/webhook-signatures.js';
 import { addOperator } from '../../src/operators/operator-service.js';
 import { resetDatabase, resetQueueStore, testDb, testRun } from '../setup/hooks.js';

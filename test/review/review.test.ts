@@ -3,7 +3,7 @@ import { Job } from 'bullmq';
 import type { AppContext } from '../../src/runtime/context.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
 import { enqueueSends } from '../../src/messages/enqueue-sends.js';
-import { CampaignStateError } from '../../src/campaigns/campaign-service.js';
+import { CampaignStateError } from '../../src/orchestration/campaign-service.js';
 import { parseCampaignSpec } from '../../src/campaigns/campaign-spec.js';
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';
@@ -207,7 +207,7 @@ describe('review gate', function () {
       expect((await call('POST', `/api/review/${second.id}/approve`, {})).status, 'a decided message cannot be approved').to.equal(409);
       expect(await statusCounts(ctx, campaignId)).to.deep.equal({ QUEUED: 1, REJECTED: 1 });
       const decided = (await ctx.db('messages').orderBy('id').pluck('review_decided_by')) as string[];
-      expect(decided).to.deep.equal(['api:reviewer', 'api:reviewer']);
+      expect(decided).to.deep.equal(['token:reviewer', 'token:reviewer']);
 
       expect((await call('POST', `/api/campaigns/${campaignId}/pause`)).status).to.equal(200);
       expect((await call('POST', `/api/campaigns/${campaignId}/reject`, {})).status).to.equal(400);

@@ -76,7 +76,7 @@ describe('security: roles on the admin API', function () {
     const rejected = await callJson(app, 'POST', `/api/review/${second}/reject`, reviewer.authorization, { reason: 'tone' });
     expect(rejected.status).to.equal(200);
     const decidedBy = (await ctx.db('messages').orderBy('id').pluck('review_decided_by')) as string[];
-    expect(decidedBy).to.deep.equal(['api:reviewer laptop', 'api:reviewer laptop']);
+    expect(decidedBy).to.deep.equal(['reviewer@example.com', 'reviewer@example.com']);
 
     const pause = await callJson(app, 'POST', `/api/campaigns/${campaignId}/pause`, reviewer.authorization);
     expect(pause.status).to.equal(403);

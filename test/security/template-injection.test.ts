@@ -9,7 +9,7 @@ import { createApiToken } from '../../src/operators/api-token-service.js';
 import { testDb } from '../setup/hooks.js';
 import { freshEngine, makeLeads, runDrumbeat, seedCampaign, specFor, statusCounts } from '../support/engine.js';
 import { startApp, type RunningApp } from '../http/http-harness.js';
-import { previewTemplate } from '../../src/templates/preview.js';
+import { previewTemplate } from '../../src/messages/preview.js';
 import { templateEscapePayloads } from './corpus.js';
 
 /** What a payload would do if it ran: write this file (it must never exist) or set a global. */

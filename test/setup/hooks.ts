@@ -5,7 +5,8 @@ import sinon from 'sinon';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createDb, type Knex } from '../../src/db/knex.js';
-import { ensureDatabase, migrateLatest, migrateQueueSchema } from '../../src/db/migrate.js';
+import { ensureDatabase, migrateLatest } from '../../src/db/migrate.js';
+import { migrateQueueSchema } from '../../src/jobs/queue-schema.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { QUEUE_SCHEMA } from '../../src/jobs/queue-store.js';
 

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { expect } from 'chai';
 
@@ -39,4 +41,23 @@ export async function expectNoSeriousA11yViolations(page: Page, what: string): P
     .filter((violation) => refusedImpacts.has(violation.impact ?? ''))
     .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} — ${violation.nodes.slice(0, 3).map((node) => node.target.join(' ')).join(', ')}`);
   expect(refused, `accessibility of ${what}`).to.deep.equal([]);
+}
+
+/**
+ * Takes one of the README's screenshots. The committed PNGs change only when asked
+ * (`UPDATE_SCREENSHOTS=1 npx mocha …`): a plain test run takes it into a temporary file and
+ * removes it, so the suite leaves the checkout as it found it.
+ */
+export async function takeReadmeScreenshot(page: Page, projectRoot: string, name: string): Promise<void> {
+  if (process.env.UPDATE_SCREENSHOTS === '1') {
+    await page.screenshot({ path: `${projectRoot}docs/screenshots/${name}.png` });
+    return;
+  }
+  const directory = await mkdtemp(join(tmpdir(), 'drumbeat-screenshot-'));
+  try {
+    const image = await page.screenshot({ path: join(directory, `${name}.png`) });
+    expect(image.length, `${name} screenshot`).to.be.greaterThan(1000);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
 }

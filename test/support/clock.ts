@@ -1,4 +1,4 @@
-import { ManualClock } from '../../src/runtime/clock.js';
+import { ManualClock } from '../../src/core/clock.js';
 import { localTime } from '../../src/campaigns/send-window.js';
 import { weekdays, type Weekday } from '../../src/campaigns/campaign-spec.js';
 

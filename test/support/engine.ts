@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/log/logger.js';
 import { createAppContext, type AppContext, type ContextOptions } from '../../src/runtime/context.js';
-import type { Redis } from '../../src/redis/connection.js';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { QUEUE_SCHEMA } from '../../src/jobs/queue-store.js';
 import { parseCampaignSpec, type CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import { upsertLeads, type NewLead } from '../../src/leads/lead-store.js';
@@ -16,7 +16,7 @@ import { clockNow } from './clock.js';
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The Redis connection of a context whose queues are on Redis (a test of Redis itself). */
-export function redisOf(ctx: AppContext): Redis {
+export function redisOf(ctx: AppContext): RedisClient {
   if (ctx.queueStore.kind !== 'redis') throw new Error('this test needs QUEUE_BACKEND=redis');
   return ctx.queueStore.redis;
 }

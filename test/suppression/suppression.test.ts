@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';
-import { identityHash } from '../../src/leads/identity.js';
+import { identityHash } from '../../src/core/identity.js';
 import { captureLeads } from '../../src/leads/lead-capture.js';
 import { forgetLead, leadTimeline } from '../../src/leads/lead-privacy.js';
 import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
@@ -80,6 +80,10 @@ describe('suppressions and erasure', function () {
     });
     await ctx.db('suppressions').insert({ kind: 'email', value: 'gdpr-0@example.com', reason: 'complaint', campaign_id: campaignId });
 
+    await ctx.db('messages')
+      .where({ recipient: 'gdpr-0@example.com' })
+      .update({ last_error: '550 5.1.1 <gdpr-0@example.com>: mailbox unavailable', rejection_reason: 'Gdpr is a friend of the CEO' });
+
     const result = await forgetLead(ctx, 'GDPR-0@example.com', 'dpo');
     expect(result.found).to.equal(true);
     const lead = (await ctx.db('leads').where({ identity_hash: identityHash('gdpr-0@example.com') }).first()) as Record<string, unknown>;
@@ -87,6 +91,11 @@ describe('suppressions and erasure', function () {
     expect(lead.erased_at).to.be.instanceOf(Date);
     const message = (await ctx.db('messages').where({ lead_id: lead.id as number }).first('recipient', 'subject', 'body')) as Record<string, unknown>;
     expect(message).to.deep.equal({ recipient: null, subject: null, body: null });
+    const notes = (await ctx.db('messages').where({ lead_id: lead.id as number }).whereNotNull('last_error').first('last_error', 'rejection_reason')) as Record<string, unknown>;
+    expect(notes, 'the provider error keeps its meaning without the address; reviewer text goes').to.deep.equal({
+      last_error: '550 5.1.1 <[erased address]>: mailbox unavailable',
+      rejection_reason: '[erased]',
+    });
     const state = (await ctx.db('campaign_leads').where({ lead_id: lead.id as number }).first('state')) as { state: string };
     expect(state.state).to.equal('SUPPRESSED');
     const inbox = (await ctx.db('inbox_events').first('payload')) as { payload: { email: unknown; data: unknown } };

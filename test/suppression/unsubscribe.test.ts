@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
-import { unsubscribeTokenHash } from '../../src/suppression/unsubscribe-service.js';
+import { unsubscribeTokenHash } from '../../src/leads/unsubscribe-service.js';
 import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, ledger, makeLeads, seedCampaign } from '../support/engine.js';
 import type { RunningApp } from '../http/http-harness.js';

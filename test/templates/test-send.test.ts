@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import type { AppContext } from '../../src/runtime/context.js';
-import { sendTemplateTest } from '../../src/templates/preview.js';
+import { sendTemplateTest } from '../../src/messages/preview.js';
 import { resetDatabase } from '../setup/hooks.js';
 import { engineContext } from '../support/engine.js';
 

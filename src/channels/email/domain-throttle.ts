@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/connection.js';
 import type { Knex } from 'knex';
-import type { Clock } from '../../runtime/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { clockMinute, redisKeys } from '../../redis/keys.js';
 import { takeHit, windowCounterNames } from '../../db/window-counter-store.js';
 
@@ -25,7 +25,7 @@ export interface DomainThrottle {
  * shared by every worker. A full window delays the message to the next minute; it never fails it.
  * Minutes come from the injected clock so that tests can move time.
  */
-export function domainThrottle(redis: Redis, prefix: string, perMinute: number, clock: Clock): DomainThrottle {
+export function domainThrottle(redis: RedisClient, prefix: string, perMinute: number, clock: Clock): DomainThrottle {
   return {
     async take(domain) {
       const minute = clockMinute(clock.now());

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { z } from 'zod';
-import { escapeHtml, htmlToText, textToHtml, type BodyFormat } from '../../messages/message-body.js';
+import { escapeHtml, htmlToText, textToHtml, type BodyFormat } from '../../core/message-body.js';
 import {
   AmbiguousSendError,
   PermanentSendError,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AmbiguousSendError, PermanentSendError, RateLimitedError, SenderFaultError, TransientSendError } from '../adapter.js';
 import { httpError, requestJson, type JsonResponse } from '../http/http-json.js';
-import type { SocialClient } from '../social-client.js';
+import type { PostMetricsReading, SocialClient } from '../social-client.js';
 
 export interface InstagramSettings {
   baseUrl: string;
@@ -15,6 +15,14 @@ export interface InstagramSettings {
 
 const idAnswer = z.object({ id: z.string() });
 const messageAnswer = z.object({ message_id: z.string(), recipient_id: z.string().optional() });
+/** `GET /{media-id}/insights`: one entry per metric asked for, its lifetime value first. */
+const insightsAnswer = z.object({ data: z.array(z.object({ name: z.string(), values: z.array(z.object({ value: z.number() })).optional(), total_value: z.object({ value: z.number() }).optional() })) });
+/** The media insights read for a post (Graph API names). */
+const insightMetrics = ['impressions', 'likes', 'comments', 'shares', 'saved'] as const;
+/** "Object with ID … does not exist": the media was deleted. */
+function isMissingObject(code: number | undefined, subcode: number | undefined): boolean {
+  return code === 100 && subcode === 33;
+}
 /** Graph API error codes that mean "too many calls" even when the HTTP status is 400. */
 const throttlingCodes = new Set([4, 17, 32, 613]);
 /** The Graph API error body: `{ error: { message, type, code, error_subcode, fbtrace_id } }`. */
@@ -30,12 +38,14 @@ function isPermissionError(code: number | undefined): boolean {
 
 /**
  * The Instagram Graph API: a post is a media container (`POST /{ig-user}/media`) then a publish
- * (`POST /{ig-user}/media_publish`); a direct message is `POST /{ig-user}/messages`. The token
+ * (`POST /{ig-user}/media_publish`); a direct message is `POST /{ig-user}/messages`; a post's
+ * engagement is `GET /{media-id}/insights`. The token
  * travels in the Authorization header, never in a URL. Creating a container publishes nothing,
  * so only the publish call can be ambiguous.
  */
 export function instagramClient(settings: InstagramSettings): SocialClient {
-  const base = `${settings.baseUrl.replace(/\/+$/, '')}/${settings.version}/${encodeURIComponent(settings.accountId)}`;
+  const root = `${settings.baseUrl.replace(/\/+$/, '')}/${settings.version}`;
+  const base = `${root}/${encodeURIComponent(settings.accountId)}`;
   const headers = { authorization: `Bearer ${settings.accessToken}` };
 
   /** Sorts a Graph API error by its documented code and subcode; a DM refusal may be the recipient's. */
@@ -58,9 +68,37 @@ export function instagramClient(settings: InstagramSettings): SocialClient {
     return parsed.data;
   }
 
+  /** One media's insights (impressions, likes, comments, shares, saves); a missing media was deleted. */
+  async function readInsights(mediaId: string, signal: AbortSignal | undefined): Promise<PostMetricsReading> {
+    const url = `${root}/${encodeURIComponent(mediaId)}/insights?metric=${insightMetrics.join(',')}`;
+    const response = await requestJson({ provider: 'instagram', method: 'GET', url, headers, timeoutMs: settings.timeoutMs, signal });
+    if (response.status === 404) return { status: 'DELETED' };
+    if (response.status < 200 || response.status >= 300) {
+      const parsed = graphErrorBody.safeParse(response.body);
+      if (parsed.success && isMissingObject(parsed.data.error.code, parsed.data.error.error_subcode)) return { status: 'DELETED' };
+      throw graphError(response, false);
+    }
+    const parsed = insightsAnswer.safeParse(response.body);
+    if (!parsed.success) throw new PermanentSendError(`instagram answered ${response.status} with an unexpected body`);
+    const value = (name: (typeof insightMetrics)[number]): number | null => {
+      const entry = parsed.data.data.find((metric) => metric.name === name);
+      return entry?.total_value?.value ?? entry?.values?.[0]?.value ?? null;
+    };
+    return {
+      status: 'OK',
+      engagement: { impressions: value('impressions'), likes: value('likes'), reposts: value('shares'), replies: value('comments'), clicks: null, saves: value('saved') },
+    };
+  }
+
   return {
     provider: 'instagram',
     account: settings.accountId,
+    postMetricsBatch: 1,
+    async readPostMetrics(mediaIds, signal) {
+      const readings = new Map<string, PostMetricsReading>();
+      for (const mediaId of mediaIds) readings.set(mediaId, await readInsights(mediaId, signal));
+      return readings;
+    },
     async sendMessage(recipient, text, signal) {
       const answer = await call('/messages', { recipient: { id: recipient }, message: { text } }, messageAnswer, signal);
       return { provider: 'instagram', externalId: answer.message_id, summary: `message ${answer.message_id}` };

@@ -1,7 +1,7 @@
 import { PermanentSendError } from '../adapter.js';
 import { z } from 'zod';
 import { httpError, requestJson, type HttpRefusal, type JsonResponse } from '../http/http-json.js';
-import type { SocialClient } from '../social-client.js';
+import type { PostEngagement, PostMetricsReading, SocialClient } from '../social-client.js';
 
 export interface LinkedinSettings {
   baseUrl: string;
@@ -31,14 +31,33 @@ function messageRefusal(response: JsonResponse): HttpRefusal | undefined {
   return /\brecipients?\b|\bconnections?\b|\b(1st|first)[- ]degree\b|\bmember\b.*\b(not found|does not exist)/i.test(message) ? 'recipient' : undefined;
 }
 
+/** `GET /rest/socialActions/{urn}`: the post's like and comment summaries. */
+const socialActions = z.object({
+  likesSummary: z.object({ totalLikes: z.number().int() }).partial().optional(),
+  commentsSummary: z.object({ aggregatedTotalComments: z.number().int(), totalFirstLevelComments: z.number().int() }).partial().optional(),
+});
+
+/** `GET /rest/organizationalEntityShareStatistics`: an organization's figures for its posts. */
+const shareStatistics = z.object({
+  elements: z.array(
+    z.object({
+      totalShareStatistics: z
+        .object({ impressionCount: z.number().int(), likeCount: z.number().int(), commentCount: z.number().int(), shareCount: z.number().int(), clickCount: z.number().int() })
+        .partial(),
+    }),
+  ),
+});
+
 /** A lead's LinkedIn id as a member URN. */
 function memberUrn(id: string): string {
   return id.startsWith('urn:li:') ? id : `urn:li:person:${id}`;
 }
 
 /**
- * LinkedIn's versioned REST API: `POST /rest/posts` (201 with the post URN in `x-restli-id`)
- * and `POST /rest/messages` (the Messages API, partner access), with an OAuth 2.0 bearer token,
+ * LinkedIn's versioned REST API: `POST /rest/posts` (201 with the post URN in `x-restli-id`),
+ * `POST /rest/messages` (the Messages API, partner access), and a post's engagement from
+ * `GET /rest/socialActions/{urn}` and, for an organization's posts,
+ * `GET /rest/organizationalEntityShareStatistics`, with an OAuth 2.0 bearer token,
  * the `LinkedIn-Version` header and Rest.li protocol 2.0.0. A post's media URL is published as
  * an article attachment.
  */
@@ -49,6 +68,53 @@ export function linkedinClient(settings: LinkedinSettings): SocialClient {
     'linkedin-version': settings.version,
     'x-restli-protocol-version': '2.0.0',
   };
+  async function read<T>(path: string, schema: z.ZodType<T>, signal: AbortSignal | undefined): Promise<T | 'not-found'> {
+    const response = await requestJson({ provider: 'linkedin', method: 'GET', url: `${base}${path}`, headers, timeoutMs: settings.timeoutMs, signal });
+    if (response.status === 404) return 'not-found';
+    if (response.status < 200 || response.status >= 300) throw httpError('linkedin', response);
+    const parsed = schema.safeParse(response.body);
+    if (!parsed.success) throw new PermanentSendError(`linkedin answered ${response.status} with an unexpected body`);
+    return parsed.data;
+  }
+
+  /**
+   * One post's engagement: likes and comments from its social actions (404: the post is gone);
+   * when the author is an organization, its share statistics add impressions, reposts and clicks.
+   */
+  async function readOne(urn: string, signal: AbortSignal | undefined): Promise<PostMetricsReading> {
+    const actions = await read(`/rest/socialActions/${encodeURIComponent(urn)}`, socialActions, signal);
+    if (actions === 'not-found') return { status: 'DELETED' };
+    const engagement: PostEngagement = {
+      impressions: null,
+      likes: actions.likesSummary?.totalLikes ?? null,
+      reposts: null,
+      replies: actions.commentsSummary?.aggregatedTotalComments ?? actions.commentsSummary?.totalFirstLevelComments ?? null,
+      clicks: null,
+      saves: null,
+    };
+    const organization = settings.authorUrn?.startsWith('urn:li:organization:') === true ? settings.authorUrn : undefined;
+    if (organization === undefined) return { status: 'OK', engagement };
+    const list = urn.startsWith('urn:li:ugcPost:') ? 'ugcPosts' : 'shares';
+    const statistics = await read(
+      `/rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity=${encodeURIComponent(organization)}&${list}=List(${encodeURIComponent(urn)})`,
+      shareStatistics,
+      signal,
+    );
+    const totals = statistics === 'not-found' ? undefined : statistics.elements[0]?.totalShareStatistics;
+    if (totals === undefined) return { status: 'OK', engagement };
+    return {
+      status: 'OK',
+      engagement: {
+        ...engagement,
+        impressions: totals.impressionCount ?? null,
+        likes: totals.likeCount ?? engagement.likes,
+        replies: totals.commentCount ?? engagement.replies,
+        reposts: totals.shareCount ?? null,
+        clicks: totals.clickCount ?? null,
+      },
+    };
+  }
+
   async function create(path: string, body: unknown, signal: AbortSignal | undefined): Promise<string> {
     const response: JsonResponse = await requestJson({ provider: 'linkedin', method: 'POST', url: `${base}${path}`, headers, body, timeoutMs: settings.timeoutMs, signal });
     if (response.status < 200 || response.status >= 300) throw httpError('linkedin', response, path === '/rest/messages' ? messageRefusal(response) : undefined);
@@ -81,6 +147,12 @@ export function linkedinClient(settings: LinkedinSettings): SocialClient {
         signal,
       );
       return { provider: 'linkedin', externalId: id, summary: `post ${id}` };
+    },
+    postMetricsBatch: 1,
+    async readPostMetrics(urns, signal) {
+      const readings = new Map<string, PostMetricsReading>();
+      for (const urn of urns) readings.set(urn, await readOne(urn, signal));
+      return readings;
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { Batcher } from '../../db/batcher.js';
+import { Batcher } from '../../core/batcher.js';
 import { arrayBinding, preparedAs } from '../../db/bindings.js';
 import type { ChannelAdapter, OutboundMessage, SendResult } from '../adapter.js';
 

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
+import type { RedisClient } from '../../redis/connection.js';
 import type { BreakerState } from './breakers.js';
 import { redisKeys } from '../../redis/keys.js';
 
@@ -14,7 +14,7 @@ export interface BreakerStateStore {
 }
 
 /** The states in one Redis hash under the queue prefix. */
-export function redisBreakerStates(redis: Redis, prefix: string): BreakerStateStore {
+export function redisBreakerStates(redis: RedisClient, prefix: string): BreakerStateStore {
   return { publish: (state) => publishBreakerState(redis, prefix, state), read: () => readBreakerStates(redis, prefix) };
 }
 
@@ -40,13 +40,13 @@ export function postgresBreakerStates(db: Knex, now: () => Date): BreakerStateSt
  * Records a breaker's new state where every process can read it: breakers live in the worker
  * processes, `/readyz` is answered by the API process. The last state reported by any worker wins.
  */
-export async function publishBreakerState(redis: Redis, prefix: string, state: BreakerState): Promise<void> {
+export async function publishBreakerState(redis: RedisClient, prefix: string, state: BreakerState): Promise<void> {
   // One hash per deployment: field = breaker name, value = its last reported state.
   await redis.hset(redisKeys.breakerStates(prefix), state.name, JSON.stringify({ ...state, pid: process.pid }));
 }
 
 /** Every breaker state reported by the workers, by name. */
-export async function readBreakerStates(redis: Redis, prefix: string): Promise<BreakerState[]> {
+export async function readBreakerStates(redis: RedisClient, prefix: string): Promise<BreakerState[]> {
   const fields = await redis.hgetall(redisKeys.breakerStates(prefix));
   return Object.values(fields)
     .map((value) => JSON.parse(value) as BreakerState)

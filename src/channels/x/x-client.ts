@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PermanentSendError } from '../adapter.js';
 import { httpError, requestJson, type HttpRefusal, type JsonResponse } from '../http/http-json.js';
-import type { SocialClient } from '../social-client.js';
+import type { PostMetricsReading, SocialClient } from '../social-client.js';
 
 export interface XSettings {
   baseUrl: string;
@@ -11,6 +11,28 @@ export interface XSettings {
 
 const dmAnswer = z.object({ data: z.object({ dm_event_id: z.string(), dm_conversation_id: z.string().optional() }) });
 const tweetAnswer = z.object({ data: z.object({ id: z.string() }) });
+/** `GET /2/tweets?ids=…&tweet.fields=public_metrics`: the tweets found, and a problem per id that was not. */
+const tweetMetricsAnswer = z.object({
+  data: z
+    .array(
+      z.object({
+        id: z.string(),
+        public_metrics: z.object({
+          retweet_count: z.number().int(),
+          reply_count: z.number().int(),
+          like_count: z.number().int(),
+          quote_count: z.number().int(),
+          bookmark_count: z.number().int().optional(),
+          impression_count: z.number().int().optional(),
+        }),
+      }),
+    )
+    .optional(),
+  errors: z.array(z.object({ resource_id: z.string().optional(), value: z.string().optional(), type: z.string().optional() })).optional(),
+});
+
+/** X looks up at most 100 tweets per request. */
+const tweetsPerLookup = 100;
 
 /**
  * X API v2 error bodies are problem documents: `{ type, title, detail, status }`, an invalid
@@ -50,8 +72,9 @@ function xRefusal(response: JsonResponse, directMessage: boolean): HttpRefusal |
 }
 
 /**
- * X API v2: `POST /2/dm_conversations/with/:participant_id/messages` for direct messages and
- * `POST /2/tweets` for posts, with an OAuth 2.0 user-context bearer token. X takes no
+ * X API v2: `POST /2/dm_conversations/with/:participant_id/messages` for direct messages,
+ * `POST /2/tweets` for posts and `GET /2/tweets` for their metrics, with an OAuth 2.0
+ * user-context bearer token. X takes no
  * idempotency key, so a timeout after the request left is ambiguous and never retried. Media
  * needs X's separate upload API; a post's media URL is appended to its text (X shows a card).
  */
@@ -76,6 +99,39 @@ export function xClient(settings: XSettings): SocialClient {
       const text = request.mediaUrl === null ? request.text : `${request.text} ${request.mediaUrl}`;
       const answer = await post('/2/tweets', { text }, tweetAnswer, signal, false);
       return { provider: 'x', externalId: answer.data.id, summary: `tweet ${answer.data.id}` };
+    },
+    postMetricsBatch: tweetsPerLookup,
+    /**
+     * One lookup of up to 100 tweets with their `public_metrics`: impressions, likes, reposts
+     * (retweets and quotes), replies and saves (bookmarks); X has no public click count. A tweet
+     * X reports as `resource-not-found` was deleted (or its account is gone).
+     */
+    async readPostMetrics(ids, signal) {
+      const query = new URLSearchParams({ ids: ids.join(','), 'tweet.fields': 'public_metrics' });
+      const response = await requestJson({ provider: 'x', method: 'GET', url: `${base}/2/tweets?${query.toString()}`, headers, timeoutMs: settings.timeoutMs, signal });
+      if (response.status < 200 || response.status >= 300) throw httpError('x', response);
+      const parsed = tweetMetricsAnswer.safeParse(response.body);
+      if (!parsed.success) throw new PermanentSendError(`x answered ${response.status} with an unexpected body`);
+      const readings = new Map<string, PostMetricsReading>();
+      for (const tweet of parsed.data.data ?? []) {
+        const figures = tweet.public_metrics;
+        readings.set(tweet.id, {
+          status: 'OK',
+          engagement: {
+            impressions: figures.impression_count ?? null,
+            likes: figures.like_count,
+            reposts: figures.retweet_count + figures.quote_count,
+            replies: figures.reply_count,
+            clicks: null,
+            saves: figures.bookmark_count ?? null,
+          },
+        });
+      }
+      for (const problem of parsed.data.errors ?? []) {
+        const id = problem.resource_id ?? problem.value;
+        if (id !== undefined && problem.type?.endsWith('/resource-not-found') === true) readings.set(id, { status: 'DELETED' });
+      }
+      return readings;
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { Redis } from '../../redis/connection.js';
-import type { Clock } from '../../runtime/clock.js';
+import type { RedisClient } from '../../redis/connection.js';
+import type { Clock } from '../../core/clock.js';
 import { clockMinute, redisKeys } from '../../redis/keys.js';
 import { countHit, windowCounterNames } from '../../db/window-counter-store.js';
 
@@ -11,7 +11,7 @@ export interface FormRateLimit {
 }
 
 /** One Redis counter per IP and minute, expiring on its own. */
-export function redisFormRateLimit(redis: Redis, prefix: string, perMinute: number, clock: Clock): FormRateLimit {
+export function redisFormRateLimit(redis: RedisClient, prefix: string, perMinute: number, clock: Clock): FormRateLimit {
   return {
     async overRate(ip) {
       const key = redisKeys.formRate(prefix, ip, clockMinute(clock.now()));

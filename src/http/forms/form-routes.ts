@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response, Router } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Config } from '../../config/config.js';
-import type { Clock } from '../../runtime/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { captureLeads } from '../../leads/lead-capture.js';
 import { wantsHtml } from '../negotiation.js';
 import type { FormRateLimit } from './form-rate-limit.js';

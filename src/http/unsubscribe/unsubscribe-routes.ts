@@ -1,8 +1,8 @@
 import type { NextFunction, Request, Response, Router } from 'express';
 import type { Knex } from 'knex';
-import type { Clock } from '../../runtime/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { escapeHtml } from '../login-page.js';
-import { unsubscribeService } from '../../suppression/unsubscribe-service.js';
+import { unsubscribeService } from '../../leads/unsubscribe-service.js';
 
 function page(title: string, body: string): string {
   return `<!DOCTYPE html>

@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import type { AppContext } from '../../runtime/context.js';
+import type { HttpContext } from '../http-context.js';
 import { formRoutes } from '../forms/form-routes.js';
 import { unsubscribeRoutes } from '../unsubscribe/unsubscribe-routes.js';
 
@@ -8,7 +8,7 @@ import { unsubscribeRoutes } from '../unsubscribe/unsubscribe-routes.js';
  * one-click unsubscribe (by unguessable token) and lead capture forms (honeypot and per-IP
  * rate limit). Provider webhooks are `webhookRoutes`, mounted on their own.
  */
-export function publicFeedbackRoutes(router: Router, ctx: AppContext): void {
+export function publicFeedbackRoutes(router: Router, ctx: HttpContext): void {
   unsubscribeRoutes(router, ctx);
   formRoutes(router, ctx);
 }

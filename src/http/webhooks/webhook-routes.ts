@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response, Router } from 'express';
 import type { Knex } from 'knex';
 import type { Config } from '../../config/config.js';
 import type { Logger } from '../../log/logger.js';
-import type { Clock } from '../../runtime/clock.js';
+import type { Clock } from '../../core/clock.js';
 import type { QueueRegistry } from '../../jobs/queue-registry.js';
 import { MalformedEventError } from '../../events/feedback-event.js';
 import { inboundEvent } from '../../events/inbound-reply.js';
