@@ -13,6 +13,7 @@ import pg from 'pg';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { createRedisConnection, type ConnectionRole, type RedisClient } from '../redis/connection.js';
+import { describeTopologySettings, redisTopology } from '../redis/topology.js';
 
 /** The schema BullMQ's Postgres backend lives in (its default; a shared pool cannot name another). */
 export const QUEUE_SCHEMA = 'bullmq';
@@ -107,7 +108,7 @@ function redisQueueStore(config: Config, role: ConnectionRole, log: Logger): Red
       };
     },
     available: () => Promise.resolve(redis.status === 'ready'),
-    describe: () => `Queues run on Redis under the prefix "${config.QUEUE_PREFIX}".`,
+    describe: () => `Queues run on ${describeTopologySettings(redisTopology(config))} under the prefix "${config.QUEUE_PREFIX}".`,
     close: () => redis.quit().then(
       () => undefined,
       () => redis.disconnect(),

@@ -13,6 +13,7 @@ import { freePort } from '../support/private-redis.js';
 import { signIn } from '../http/http-harness.js';
 import { clockNow } from '../support/clock.js';
 import { inboxCounts } from '../webhooks/webhook-support.js';
+import { allQueues } from '../../queues/index.js';
 
 const webhookSecret = 'whsec-postgres-only-0123456789';
 const password = 'a-long-enough-password';
@@ -141,7 +142,9 @@ describe('QUEUE_BACKEND=postgres: one service, no Redis', function () {
     const preflight = await runDrumbeat(['preflight'], env);
     expect(preflight.code, preflight.stdout + preflight.stderr).to.equal(0);
     expect(preflight.stdout).to.match(/^ok {3}queue-store: Queues run on Postgres/m);
-    expect(preflight.stdout).to.match(/^ok {3}queue-connections: max_connections is \d+ with \d+ in use; a worker process opens up to 26 /m);
+    // DATABASE_POOL_MAX (10, its default) + QUEUE_POOL_MAX (4) + one LISTEN per queue.
+    const workerConnections = 10 + 4 + allQueues.length;
+    expect(preflight.stdout).to.match(new RegExp(`^ok {3}queue-connections: max_connections is \\d+ with \\d+ in use; a worker process opens up to ${workerConnections} `, 'm'));
     expect(preflight.stdout, 'no Redis check').to.not.match(/^\S+ +redis/m);
   });
 });
