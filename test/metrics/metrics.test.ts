@@ -8,7 +8,7 @@ import { mergeExpositions } from '../../src/metrics/prometheus-text.js';
 import { MetricsRegistry } from '../../src/metrics/metrics-registry.js';
 import { eventService } from '../../src/events/event-service.js';
 import { inboxService } from '../../src/events/inbox-service.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { clockNow } from '../support/clock.js';
 import { startSmtpServer, type SmtpHarness } from '../channels/smtp-harness.js';
@@ -67,7 +67,7 @@ describe('Prometheus metrics', function () {
 
     beforeEach(async () => {
       await resetDatabase();
-      await resetRedis();
+      await resetQueueStore();
       smtp = await startSmtpServer();
       ctx = engineContext({
         clock: clockNow(),
@@ -190,7 +190,7 @@ describe('Prometheus metrics', function () {
   describe('without METRICS_TOKEN', () => {
     it('the api’s /metrics is open', async () => {
       await resetDatabase();
-      await resetRedis();
+      await resetQueueStore();
       const ctx = engineContext({});
       const server = await new Promise<Server>((resolve) => {
         const listening = buildHttpApp(ctx).listen(0, '127.0.0.1', () => resolve(listening));
