@@ -12,6 +12,7 @@ import * as campaignDefinition from './20261130200000_campaign_definition.js';
 import * as learning from './20261201100000_learning.js';
 import * as deliverabilityGuardAndPostMetrics from './20261201200000_deliverability_guard_and_post_metrics.js';
 import * as auditLog from './20261201350000_audit_log.js';
+import * as queueStoreCounters from './20261201450000_queue_store_counters.js';
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -36,6 +37,7 @@ const migrations: ReadonlyArray<readonly [string, MigrationModule]> = [
   ['20261201100000_learning', learning],
   ['20261201200000_deliverability_guard_and_post_metrics', deliverabilityGuardAndPostMetrics],
   ['20261201350000_audit_log', auditLog],
+  ['20261201450000_queue_store_counters', queueStoreCounters],
 ];
 
 /** The Knex migration source for drumbeat's schema. */

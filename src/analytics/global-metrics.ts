@@ -1,9 +1,8 @@
-import type { Queue } from 'bullmq';
 import type { Knex } from 'knex';
-import type { RedisClient } from '../redis/connection.js';
+import type { AppQueue } from '../jobs/queue-store.js';
 import { channels } from '../core/channels.js';
 import type { CampaignMode, CampaignStatus } from '../campaigns/campaign-store.js';
-import { readBreakerStates } from '../channels/resilience/breaker-states.js';
+import type { BreakerStateStore } from '../channels/resilience/breaker-states.js';
 import { MESSAGE_STATUSES } from '../messages/message-lifecycle.js';
 import { readKillSwitch } from '../settings/kill-switch.js';
 import { MetricsRegistry } from '../metrics/metrics-registry.js';
@@ -14,11 +13,10 @@ const campaignModes: readonly CampaignMode[] = ['LIVE', 'PROOF'];
 
 export interface GlobalMetricsDeps {
   db: Knex;
-  redis: RedisClient;
-  /** The BullMQ key prefix (breaker states are kept under it). */
-  prefix: string;
+  /** Where the workers report their breakers (in the queue store's database). */
+  breakerStates: Pick<BreakerStateStore, 'read'>;
   /** Every queue drumbeat runs. */
-  queues: readonly Queue[];
+  queues: readonly AppQueue[];
 }
 
 /**
@@ -26,10 +24,10 @@ export interface GlobalMetricsDeps {
  * every queue (`bullmq_job_count{queue,state}`, and the completed and failed counters the
  * workers record), merged into one family each, then gauges read now: messages by channel, mode
  * and status (one GROUP BY), campaigns by status, the kill switch (Postgres), and each circuit
- * breaker's last reported state (Redis). Every known label combination is written, zeros
+ * breaker's last reported state (the queue store's database). Every known label combination is written, zeros
  * included, so a series never vanishes when its count drops to nothing.
  */
-export async function globalMetrics({ db, redis, prefix, queues }: GlobalMetricsDeps): Promise<string> {
+export async function globalMetrics({ db, breakerStates, queues }: GlobalMetricsDeps): Promise<string> {
   const [queueTexts, messageRows, campaignRows, killSwitch, breakers] = await Promise.all([
     Promise.all(queues.map((queue) => queue.exportPrometheusMetrics())),
     db.raw<{ rows: Array<{ channel: string; mode: string; status: string; count: number }> }>(
@@ -39,7 +37,7 @@ export async function globalMetrics({ db, redis, prefix, queues }: GlobalMetrics
     ),
     db.raw<{ rows: Array<{ status: string; count: number }> }>(`SELECT status, count(*)::int AS count FROM campaigns GROUP BY status`),
     readKillSwitch(db),
-    readBreakerStates(redis, prefix),
+    breakerStates.read(),
   ]);
 
   const registry = new MetricsRegistry();

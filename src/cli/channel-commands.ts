@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { cliActor, CliError, parseId, print, withContext } from './cli-support.js';
 import { PostStateError } from '../content/content-calendar.js';
-import { readBreakerStates } from '../channels/resilience/breaker-states.js';
 import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 
 /** `drumbeat posts …`: the content calendar (list, schedule, approve, reject). */
@@ -67,7 +66,7 @@ export function registerChannelCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
       await withContext(async (ctx) => {
-        const states = await readBreakerStates(ctx.redis, ctx.config.QUEUE_PREFIX);
+        const states = await ctx.breakerStates.read();
         if (options.json === true) return print(states, true);
         for (const state of states) print(`${state.name}  ${state.state}  since ${state.since}${state.retryAt === undefined ? '' : `  trial at ${state.retryAt}`}`, false);
         if (states.length === 0) print('no breaker has reported yet', false);

@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../config/config.js';
 import { ensureDatabase, migrateLatest } from '../db/migrate.js';
+import { migrateQueueSchema } from '../jobs/queue-schema.js';
+import { QUEUE_SCHEMA } from '../jobs/queue-store.js';
 import { runPreflight } from '../preflight/preflight.js';
 import { runProcess, runWorkersUntilIdle } from '../runtime/processes.js';
 import { createAppContext } from '../runtime/context.js';
@@ -33,11 +35,12 @@ function registerProcessCommands(program: Command): void {
         const applied = await migrateLatest(db);
         print(applied.length === 0 ? 'schema already current' : `applied ${applied.length} migration(s): ${applied.join(', ')}`, false);
       });
+      if (cfg.QUEUE_BACKEND === 'postgres') print(`queue schema "${QUEUE_SCHEMA}" at BullMQ version ${await migrateQueueSchema(cfg.DATABASE_URL)}`, false);
     });
 
   program
     .command('preflight')
-    .description('check Redis, Postgres, the schema, LIVE channel settings and the SMTP login; exit 1 on any problem')
+    .description('check the queue store (Redis, or the queue schema with QUEUE_BACKEND=postgres), Postgres, the schema, LIVE channel settings and the SMTP login; exit 1 on any problem')
     .option('--json', 'print the checks as JSON')
     .action(async (options: { json?: boolean }) => {
       const report = await runPreflight(config(), undefined, { smtpLogin: true, storedTemplates: true });
@@ -114,6 +117,7 @@ function registerReportCommands(program: Command): void {
       const ctx = createAppContext(cfg, logger({ ...cfg, LOG_LEVEL: 'warn' }));
       try {
         await migrateLatest(ctx.db);
+        if (cfg.QUEUE_BACKEND === 'postgres') await migrateQueueSchema(cfg.DATABASE_URL);
         const report = await runDemo(ctx, options.leads);
         process.stdout.write(reportToMarkdown(report));
       } finally {

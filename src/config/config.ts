@@ -77,6 +77,13 @@ export const configSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _ - { } only (a {hash-tag} keeps Redis Cluster working)')
     .default('drumbeat'),
+  /**
+   * Where the queues live: `redis` (BullMQ on Redis), or `postgres` (BullMQ's Postgres backend in
+   * schema `bullmq` of DATABASE_URL; no Redis is used at all).
+   */
+  QUEUE_BACKEND: z.enum(['redis', 'postgres']).default('redis'),
+  /** Postgres queue store: query connections of each process's queue pool (each worker's LISTEN connection comes on top). */
+  QUEUE_POOL_MAX: positiveInt(10),
 
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),

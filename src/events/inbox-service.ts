@@ -17,7 +17,7 @@ export interface InboxServiceDeps {
 export interface StoreOutcome {
   stored: number;
   duplicates: number;
-  /** Stored, but their apply jobs could not be queued now (Redis away): the reconciler queues them. */
+  /** Stored, but their apply jobs could not be queued now (the queue store away): the reconciler queues them. */
   deferred: number;
 }
 
@@ -50,13 +50,13 @@ export function inboxService({ db, queues, clock }: InboxServiceDeps) {
   }
 
   /**
-   * Enqueues what is pending; when Redis is down, refuses, or does not answer within
+   * Enqueues what is pending; when the queue store is down, refuses, or does not answer within
    * {@link enqueueDeadlineMs}, the events are marked deferred instead (they are stored).
    */
   async function enqueueOrDefer(stored: readonly StoredEvent[]): Promise<StoredOrDeferred[]> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), enqueueDeadlineMs)));
-    const deferred = queues.connectionReady()
+    const deferred = (await queues.available())
       ? await Promise.race([
           enqueue(stored).then(
             () => false,

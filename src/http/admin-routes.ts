@@ -1,5 +1,5 @@
 import express, { type Router } from 'express';
-import type { Queue } from 'bullmq';
+import type { AppQueue } from '../jobs/queue-store.js';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
@@ -39,7 +39,7 @@ export interface AdminRouterDeps {
   log: Logger;
   db: Knex;
   clock: Clock;
-  boardQueues: readonly Queue[];
+  boardQueues: readonly AppQueue[];
   /** The operator console's pages, behind the wall (none in tests of the wall alone). */
   pages?: Router | undefined;
 }

@@ -11,7 +11,7 @@ import { messageRoutes } from './message-routes.js';
 import { route } from './route.js';
 import { leadApiRoutes } from './lead-api-routes.js';
 import { suppressionApiRoutes } from './suppression-api-routes.js';
-import { requireRedis } from './redis-guard.js';
+import { requireQueueStore } from './redis-guard.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
 import { accessRoutes } from './access-routes.js';
@@ -65,7 +65,7 @@ export function apiRoutes(router: Router, ctx: HttpContext): void {
   router.post(
     '/campaigns/:id/:action',
     requireRole(OPERATE_ROLES, 'approve, start, pause, resume or archive campaigns'),
-    requireRedis(ctx.redis),
+    requireQueueStore(ctx.queues),
     route(async (req, res) => {
       const { id, action } = actionParam.parse(req.params);
       const note = action === 'approve' ? (strategyBody.parse(req.body ?? {}).note ?? null) : null;

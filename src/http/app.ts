@@ -1,6 +1,6 @@
 import express from 'express';
 import cookieParser from 'cookie-parser';
-import type { Queue } from 'bullmq';
+import type { AppQueue } from '../jobs/queue-store.js';
 import type { Config } from '../config/config.js';
 import type { Knex } from '../db/knex.js';
 import type { Logger } from '../log/logger.js';
@@ -20,7 +20,7 @@ export interface HttpDeps {
   db: Knex;
   clock: Clock;
   /** The BullMQ queues shown (and operable) in Bull Board at `/admin/queues`. */
-  boardQueues: Queue[];
+  boardQueues: AppQueue[];
   /** Answers `GET /readyz`: 200 when `ok`, 503 otherwise, with the checks either way. */
   readiness: () => Promise<ReadinessReport>;
   /**

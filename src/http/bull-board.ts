@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import type { Queue } from 'bullmq';
+import type { AppQueue } from '../jobs/queue-store.js';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { errorResponse } from '@bull-board/api/dist/errors.js';
@@ -10,7 +11,7 @@ type BoardServerAdapter = Parameters<typeof createBullBoard>[0]['serverAdapter']
 
 /** What {@link bullBoardApp} needs. */
 export interface BullBoardOptions {
-  queues: readonly Queue[];
+  queues: readonly AppQueue[];
   /** The path the board is mounted at; its pages and API calls are relative to it. */
   basePath: string;
   log: Logger;
@@ -26,7 +27,9 @@ export function bullBoardApp({ queues, basePath, log }: BullBoardOptions): Expre
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(basePath);
   createBullBoard({
-    queues: queues.map((queue) => new BullMQAdapter(queue)),
+    // The adapter is typed for Redis queues but reads a queue through its backend: on BullMQ's
+    // Postgres backend it shows the same queues and jobs, and Postgres's statistics for Redis's.
+    queues: queues.map((queue) => new BullMQAdapter(queue as Queue)),
     // @bull-board/express 9.10.1 pins its own copy of @bull-board/api 9.10.1 while the board
     // here is 9.10.2, so TypeScript sees two declarations of the same adapter interface (its
     // private fields make them nominal). The contract is identical in both (compared by hand);

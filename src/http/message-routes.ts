@@ -4,7 +4,7 @@ import type { HttpContext } from './http-context.js';
 import { DomainError, NotFoundError } from '../core/domain-error.js';
 import { deadLetterService, describeRefusals } from '../messages/dead-letter-service.js';
 import { apiActions } from './api-auditor.js';
-import { requireRedis } from './redis-guard.js';
+import { requireQueueStore } from './redis-guard.js';
 import { route } from './route.js';
 import { requireRole } from './require-role.js';
 import { OPERATE_ROLES } from '../operators/roles.js';
@@ -35,7 +35,7 @@ export function messageRoutes(router: Router, ctx: HttpContext): void {
   router.post(
     '/messages/retry',
     requireRole(OPERATE_ROLES, 'retry dead messages'),
-    requireRedis(ctx.redis),
+    requireQueueStore(ctx.queues),
     route(async (req, res) => {
       const body = retryBody.parse(req.body);
       const outcome = await apiActions(req, ctx).retryDead('ids' in body ? { ids: body.ids } : { campaignId: body.campaignId });

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { RedisClient } from '../redis/connection.js';
+import type { QueueRegistry } from '../jobs/queue-registry.js';
 
-const unavailableBody = { error: 'the queue store (Redis) is unavailable; nothing was changed, try again shortly' };
+const unavailableBody = { error: 'the queue store is unavailable; nothing was changed, try again shortly' };
 
 /**
  * Whether an error means Redis could not be reached: the HTTP producer connection refuses
@@ -17,11 +17,19 @@ export function isRedisUnavailable(error: unknown): boolean {
   );
 }
 
-/** Answers 503 at once, before anything changes, when a route that enqueues finds Redis down. */
-export function requireRedis(redis: RedisClient) {
+/**
+ * Answers 503 at once, before anything changes, when a route that enqueues finds the queue store
+ * (Redis, or Postgres with `QUEUE_BACKEND=postgres`) down.
+ */
+export function requireQueueStore(queues: Pick<QueueRegistry, 'available'>) {
   return (_req: Request, res: Response, next: NextFunction): void => {
-    if (redis.status === 'ready') next();
-    else res.status(503).set('Retry-After', '5').json(unavailableBody);
+    queues.available().then(
+      (available) => {
+        if (available) next();
+        else res.status(503).set('Retry-After', '5').json(unavailableBody);
+      },
+      next,
+    );
   };
 }
 

@@ -1,32 +1,27 @@
-import { Queue, type JobsOptions } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import type { z } from 'zod';
-import type { RedisClient } from '../redis/connection.js';
 import type { QueueDefinition } from './queue-definition.js';
+import type { AppQueue, QueueStore } from './queue-store.js';
 import type { QueueDirectory } from './queue-directory.js';
 
 /**
- * One BullMQ `Queue` per definition, created on first use over a shared connection and the
- * configured prefix. Producers go through here so that every job is parsed before it is added.
+ * One BullMQ `Queue` per definition, created on first use in the queue store (Redis or
+ * Postgres). Producers go through here so that every job is parsed before it is added.
  */
 export class QueueRegistry {
-  private readonly queues = new Map<string, Queue>();
+  private readonly queues = new Map<string, AppQueue>();
 
   constructor(
-    private readonly connection: RedisClient,
-    private readonly prefix: string,
+    private readonly store: QueueStore,
     /** The queues of the catalogue by role, for code that adds jobs. */
     readonly directory: QueueDirectory,
   ) {}
 
   /** The queue for a definition. */
-  get(definition: QueueDefinition): Queue {
+  get(definition: QueueDefinition): AppQueue {
     let queue = this.queues.get(definition.name);
     if (queue === undefined) {
-      queue = new Queue(definition.name, {
-        connection: this.connection,
-        prefix: this.prefix,
-        defaultJobOptions: definition.defaultJobOptions,
-      });
+      queue = this.store.createQueue(definition.name, definition.defaultJobOptions);
       queue.on('error', () => {
         // Connection errors are logged once by the connection's own listener.
       });
@@ -53,13 +48,13 @@ export class QueueRegistry {
     return jobs.length;
   }
 
-  /** Whether the shared connection is up now; BullMQ would otherwise wait for it, however long Redis is away. */
-  connectionReady(): boolean {
-    return this.connection.status === 'ready';
+  /** Whether the store takes jobs now; BullMQ would otherwise wait for it, however long it is away. */
+  available(): Promise<boolean> {
+    return this.store.available();
   }
 
   /** Every queue created so far. */
-  all(): Queue[] {
+  all(): AppQueue[] {
     return [...this.queues.values()];
   }
 

@@ -1,6 +1,8 @@
+import type { Knex } from 'knex';
 import type { RedisClient } from '../redis/connection.js';
 import type { Clock } from '../core/clock.js';
 import { clockMinute, redisKeys } from '../redis/keys.js';
+import { adjustAmount, takeHitAndAmount, windowCounterNames } from '../db/window-counter-store.js';
 
 /** Reserves one request and `tokens` in the minute's window, or nothing when either would overflow. */
 const reserveScript = `
@@ -15,7 +17,17 @@ return 1`;
 /** A granted reservation; settle it with the tokens really used. */
 export interface BudgetReservation {
   key: string;
+  /** The clock minute whose window it was taken from. */
+  minute: number;
   tokens: number;
+}
+
+/** The LLM's per-minute budget, shared by every worker: reserve the worst case, then settle the real usage. */
+export interface LlmBudget {
+  /** Reserves one request and `tokens` in this minute, or nothing (undefined) when either limit would be passed. */
+  reserve(tokens: number): Promise<BudgetReservation | undefined>;
+  /** Corrects a reservation to the tokens really used. */
+  settle(reservation: BudgetReservation, usedTokens: number): Promise<void>;
 }
 
 /**
@@ -24,17 +36,31 @@ export interface BudgetReservation {
  * atomically against both limits, so concurrent workers can never overrun the budget; after the
  * call the reservation is corrected to the real usage.
  */
-export function llmBudget(redis: RedisClient, prefix: string, limits: { rpm: number; tpm: number }, clock: Clock) {
+export function llmBudget(redis: RedisClient, prefix: string, limits: { rpm: number; tpm: number }, clock: Clock): LlmBudget {
   return {
-    async reserve(tokens: number): Promise<BudgetReservation | undefined> {
-      const key = redisKeys.llmBudget(prefix, clockMinute(clock.now()));
+    async reserve(tokens) {
+      const minute = clockMinute(clock.now());
+      const key = redisKeys.llmBudget(prefix, minute);
       const granted = (await redis.eval(reserveScript, 1, key, limits.rpm, limits.tpm, tokens)) as number;
-      return granted === 1 ? { key, tokens } : undefined;
+      return granted === 1 ? { key, minute, tokens } : undefined;
     },
-    async settle(reservation: BudgetReservation, usedTokens: number): Promise<void> {
+    async settle(reservation, usedTokens) {
       if (usedTokens !== reservation.tokens) await redis.hincrby(reservation.key, 'tokens', usedTokens - reservation.tokens);
     },
   };
 }
 
-export type LlmBudget = ReturnType<typeof llmBudget>;
+/** The same budget in Postgres (`QUEUE_BACKEND=postgres`): one window counter, requests as hits and tokens as its amount. */
+export function postgresLlmBudget(db: Knex, limits: { rpm: number; tpm: number }, clock: Clock): LlmBudget {
+  const name = windowCounterNames.llmBudget();
+  return {
+    async reserve(tokens) {
+      const minute = clockMinute(clock.now());
+      const granted = await takeHitAndAmount(db, name, minute, { amount: tokens, maxHits: limits.rpm, maxAmount: limits.tpm });
+      return granted ? { key: name, minute, tokens } : undefined;
+    },
+    async settle(reservation, usedTokens) {
+      if (usedTokens !== reservation.tokens) await adjustAmount(db, reservation.key, reservation.minute, usedTokens - reservation.tokens);
+    },
+  };
+}

@@ -5,6 +5,8 @@ import type { Clock } from '../core/clock.js';
 import { sweepStaleUploads, uploadDirectory } from '../leads/import-uploads.js';
 import { loginThrottle } from '../operators/login-throttle.js';
 import { deleteExpiredSessions } from '../operators/session-store.js';
+import { deleteWindowsBefore } from '../db/window-counter-store.js';
+import { clockMinute } from '../redis/keys.js';
 
 /** How often the chores run, across all workers: at most once an hour. */
 export const HOUSEKEEPING_EVERY_MS = 3_600_000;
@@ -19,6 +21,8 @@ export interface HousekeepingResult {
   idleLoginThrottles: number;
   /** Admin sessions past their expiry. */
   expiredSessions: number;
+  /** Per-minute counters of past minutes (the Postgres queue store's form, throttle and LLM windows). */
+  pastCounterWindows: number;
 }
 
 /**
@@ -45,7 +49,7 @@ export interface HousekeepingDeps {
 
 /**
  * The chores that keep the disk and a few tables from growing: stale uploads, idle login
- * counters, expired sessions. The reconcile job calls {@link runIfDue} on every run; the chores
+ * counters, expired sessions, past counter windows. The reconcile job calls {@link runIfDue} on every run; the chores
  * themselves run at most once an hour (no queue of their own).
  */
 export function housekeeping({ db, clock, log, config }: HousekeepingDeps) {
@@ -59,6 +63,7 @@ export function housekeeping({ db, clock, log, config }: HousekeepingDeps) {
         staleUploads: await sweepStaleUploads(uploadDirectory(config), now),
         idleLoginThrottles: await throttle.prune(),
         expiredSessions: await deleteExpiredSessions(db, now),
+        pastCounterWindows: await deleteWindowsBefore(db, clockMinute(now)),
       };
       if (result.staleUploads > 0) log.warn({ staleUploads: result.staleUploads }, 'removed upload files older than a day');
       return result;

@@ -2,11 +2,10 @@ import type { Knex } from 'knex';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../core/clock.js';
-import type { RedisClient } from '../redis/connection.js';
+import type { JobPresence } from '../jobs/job-presence.js';
 import type { QueueRegistry } from '../jobs/queue-registry.js';
 import type { CampaignService } from '../orchestration/campaign-service.js';
 import type { Channel } from '../core/channels.js';
-import { jobKey } from '../redis/keys.js';
 import { listActiveCampaigns } from '../campaigns/campaign-store.js';
 import { enqueueSends } from '../messages/enqueue-sends.js';
 import { markStaleSendingUnknown, MESSAGES, WAITING_FOR_SEND_JOB_STATUSES } from '../messages/message-lifecycle.js';
@@ -33,7 +32,7 @@ export interface ReconcilerDeps {
   log: Logger;
   config: Config;
   campaigns: CampaignService;
-  redis: RedisClient;
+  jobs: JobPresence;
   inbox: Pick<InboxService, 'requeueUnapplied'>;
 }
 
@@ -44,19 +43,11 @@ export interface ReconcilerDeps {
  * `SENDING_STALE_AFTER` becomes UNKNOWN, never resent on its own. Stored webhook events that are
  * not applied yet get their apply jobs back the same way.
  */
-export function reconcilerService({ db, queues, clock, log, config, campaigns, redis, inbox }: ReconcilerDeps) {
-  /** Which of these messages have no job in their send queue, checked with one pipelined round trip. */
+export function reconcilerService({ db, queues, clock, log, config, campaigns, jobs, inbox }: ReconcilerDeps) {
+  /** Which of these messages have no job in their send queue, asked for the whole batch at once. */
   async function withoutJobs(messages: WaitingMessage[]): Promise<WaitingMessage[]> {
-    const pipeline = redis.pipeline();
-    for (const message of messages) {
-      pipeline.exists(jobKey(queues.get(queues.directory.send[message.channel]), message.idempotency_key));
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    return messages.filter((_, index) => {
-      const [error, exists] = replies[index] ?? [null, 0];
-      if (error !== null) throw error;
-      return exists === 0;
-    });
+    const exists = await jobs.exists(messages.map((message) => ({ queue: queues.get(queues.directory.send[message.channel]), jobId: message.idempotency_key })));
+    return messages.filter((_, index) => exists[index] !== true);
   }
 
   async function requeueLost(batchSize = 1000): Promise<number> {

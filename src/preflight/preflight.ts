@@ -1,3 +1,5 @@
+import { assertSchemaCompatibility } from 'bullmq';
+import pg from 'pg';
 import type { Config } from '../config/config.js';
 import { redactUrl } from '../config/config.js';
 import { createDb, type Knex } from '../db/knex.js';
@@ -8,6 +10,8 @@ import type { Channel } from '../core/channels.js';
 import { smtpAccount } from '../channels/email/smtp-adapter.js';
 import { verifySmtpLogin } from '../channels/email/smtp-login.js';
 import { parsedTemplate } from '../templates/render.js';
+import { QUEUE_SCHEMA } from '../jobs/queue-store.js';
+import { allQueues } from '../../queues/index.js';
 
 export interface PreflightCheck {
   name: string;
@@ -86,6 +90,41 @@ async function checkRedis(config: Config): Promise<PreflightCheck[]> {
     ];
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * The Postgres queue store (`QUEUE_BACKEND=postgres`): BullMQ's schema migrated for this BullMQ,
+ * and room under `max_connections` for a worker process's connections (its Knex pool, its queue
+ * pool and one LISTEN connection per worker), which warns rather than fails: it depends on how
+ * many processes run.
+ */
+async function checkPostgresQueueStore(config: Config): Promise<PreflightCheck[]> {
+  const client = new pg.Client({ connectionString: config.DATABASE_URL, connectionTimeoutMillis: 2000 });
+  client.on('error', () => {
+    // Reported through the failed query below.
+  });
+  try {
+    await client.connect();
+    const version = await assertSchemaCompatibility(client, QUEUE_SCHEMA);
+    const { rows } = await client.query<{ max: number; used: number }>(
+      `SELECT current_setting('max_connections')::int AS max, (SELECT count(*) FROM pg_stat_activity)::int AS used`,
+    );
+    const { max, used } = rows[0] ?? { max: 0, used: 0 };
+    const worker = config.DATABASE_POOL_MAX + config.QUEUE_POOL_MAX + allQueues.length;
+    const api = config.DATABASE_POOL_MAX + config.QUEUE_POOL_MAX;
+    const budget = `max_connections is ${max} with ${used} in use; a worker process opens up to ${worker} (DATABASE_POOL_MAX + QUEUE_POOL_MAX + ${allQueues.length} LISTEN), an api process up to ${api}`;
+    return [
+      { name: 'queue-store', ok: true, message: `Queues run on Postgres: BullMQ schema "${QUEUE_SCHEMA}" at version ${version}; no Redis is used.` },
+      max - used >= worker
+        ? { name: 'queue-connections', ok: true, message: `${budget}.` }
+        : { name: 'queue-connections', ok: true, warning: true, message: `${budget}: another worker process would not fit; raise max_connections or lower DATABASE_POOL_MAX and QUEUE_POOL_MAX.` },
+    ];
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return [{ name: 'queue-store', ok: false, message: `The Postgres queue store is not ready (${reason}); run "drumbeat migrate".` }];
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 
@@ -195,7 +234,8 @@ async function checkStoredTemplates(db: Knex): Promise<PreflightCheck> {
 }
 
 /**
- * Checks that this process can do its work: Redis reachable with a safe eviction policy,
+ * Checks that this process can do its work: the queue store ready (Redis reachable with a safe
+ * eviction policy, or BullMQ's Postgres schema migrated with room for the connections),
  * Postgres reachable with a current schema, every channel used by a LIVE campaign configured,
  * and (with `smtpLogin`) the SMTP relay accepting our credentials. Used by `drumbeat preflight`
  * and `/readyz`.
@@ -204,7 +244,8 @@ export async function runPreflight(config: Config, db?: Knex, options: Preflight
   const ownDb = db === undefined;
   const database = db ?? createDb({ ...config, DATABASE_POOL_MAX: 1 });
   try {
-    const checks = (await Promise.all([checkRedis(config), checkPostgres(config, database, options)])).flat();
+    const queueStore = config.QUEUE_BACKEND === 'postgres' ? checkPostgresQueueStore(config) : checkRedis(config);
+    const checks = (await Promise.all([queueStore, checkPostgres(config, database, options)])).flat();
     return { ok: checks.every((check) => check.ok), checks };
   } finally {
     if (ownDb) await database.destroy();

@@ -3,8 +3,10 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { createDb } from '../db/knex.js';
 import { QueueRegistry } from '../jobs/queue-registry.js';
-import { queueDirectory } from '../../queues/index.js';
-import { createRedisConnection, type ConnectionRole, type RedisClient } from '../redis/connection.js';
+import type { ConnectionRole } from '../redis/connection.js';
+import { createQueueStore, type QueueStore } from '../jobs/queue-store.js';
+import { jobPresence } from '../jobs/job-presence.js';
+import { allQueues, queueDirectory } from '../../queues/index.js';
 import { campaignService, type CampaignService } from '../orchestration/campaign-service.js';
 import { tickService, type TickService } from '../orchestration/tick-service.js';
 import { sendService, type SendService } from '../messages/send-service.js';
@@ -16,18 +18,19 @@ import type { Channel } from '../core/channels.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Random } from '../core/random.js';
 import { BreakerRegistry, breakerOptions } from '../channels/resilience/breakers.js';
-import { publishBreakerState } from '../channels/resilience/breaker-states.js';
+import { postgresBreakerStates, redisBreakerStates, type BreakerStateStore } from '../channels/resilience/breaker-states.js';
 import { buildLiveChannels, type PostPublisher } from '../channels/live-channels.js';
 import type { SocialPlatform } from '../core/channels.js';
-import { domainThrottle } from '../channels/email/domain-throttle.js';
+import { domainThrottle, postgresDomainThrottle, type DomainThrottle } from '../channels/email/domain-throttle.js';
 import { contentCalendar, type ContentCalendar } from '../content/content-calendar.js';
 import { composeService, type ComposeService } from '../llm/compose-service.js';
-import { llmBudget } from '../llm/llm-budget.js';
+import { llmBudget, postgresLlmBudget, type LlmBudget } from '../llm/llm-budget.js';
 import { llmClient } from '../llm/llm-client.js';
 import { findCampaign } from '../campaigns/campaign-store.js';
 import { templateService, type TemplateService } from '../templates/template-service.js';
 import { reviewService, type ReviewService } from '../review/review-service.js';
 import { housekeeping, type Housekeeping } from '../maintenance/housekeeping.js';
+import { postgresFormRateLimit, redisFormRateLimit, type FormRateLimit } from '../http/forms/form-rate-limit.js';
 import { metricsRollup, type MetricsRollup } from '../analytics/metrics-rollup.js';
 import { workerMetrics, type WorkerMetrics } from '../metrics/worker-metrics.js';
 import { postMetricsService, type PostMetricsService } from '../analytics/post-metrics-service.js';
@@ -39,8 +42,13 @@ export interface AppContext {
   log: Logger;
   clock: Clock;
   db: Knex;
-  redis: RedisClient;
+  /** Where the queues live (`QUEUE_BACKEND`): Redis, or BullMQ's Postgres backend (then no Redis connection exists). */
+  queueStore: QueueStore;
   queues: QueueRegistry;
+  /** The circuit-breaker states the workers report, in the queue store's database. */
+  breakerStates: BreakerStateStore;
+  /** Form submissions per client IP and minute, shared by every API process. */
+  formRateLimit: FormRateLimit;
   campaigns: CampaignService;
   ticks: TickService;
   sends: SendService;
@@ -66,7 +74,7 @@ export interface AppContext {
   /** Reads published posts' engagement from the platforms (the `post-metrics` queue, `metrics fetch`). */
   postMetrics: PostMetricsService;
   /**
-   * Shuts the breakers, closes the queues, the Redis connection and the database pool (unless it
+   * Shuts the breakers, closes the queues, the queue store's connection and the database pool (unless it
    * was given in `ContextOptions.db`), in that order.
    */
   close(): Promise<void>;
@@ -85,12 +93,43 @@ export interface ContextOptions {
   random?: Random;
 }
 
-/** The LLM personalisation service, with its client when `LLM_BASE_URL` is set and its budget in Redis. */
-function buildComposeService(deps: { db: Knex; queues: QueueRegistry; config: Config; clock: Clock; log: Logger; breakers: BreakerRegistry; redis: RedisClient }) {
-  const { config, redis, clock } = deps;
+/**
+ * The counters and states every process shares, in the queue store's database: Redis under
+ * `QUEUE_PREFIX`, or Postgres tables when the queues run on Postgres (no Redis then).
+ */
+interface SharedStores {
+  breakerStates: BreakerStateStore;
+  llmBudget: LlmBudget;
+  domainThrottle: DomainThrottle | undefined;
+  formRateLimit: FormRateLimit;
+}
+
+function sharedStores(queueStore: QueueStore, db: Knex, config: Config, clock: Clock): SharedStores {
+  const limits = { rpm: config.LLM_RPM, tpm: config.LLM_TPM };
+  const perDomain = config.EMAIL_DOMAIN_PER_MINUTE;
+  if (queueStore.kind === 'postgres') {
+    return {
+      breakerStates: postgresBreakerStates(db, () => clock.now()),
+      llmBudget: postgresLlmBudget(db, limits, clock),
+      domainThrottle: perDomain === undefined ? undefined : postgresDomainThrottle(db, perDomain, clock),
+      formRateLimit: postgresFormRateLimit(db, config.FORM_RATE_PER_MINUTE, clock),
+    };
+  }
+  const { redis } = queueStore;
+  const prefix = config.QUEUE_PREFIX;
+  return {
+    breakerStates: redisBreakerStates(redis, prefix),
+    llmBudget: llmBudget(redis, prefix, limits, clock),
+    domainThrottle: perDomain === undefined ? undefined : domainThrottle(redis, prefix, perDomain, clock),
+    formRateLimit: redisFormRateLimit(redis, prefix, config.FORM_RATE_PER_MINUTE, clock),
+  };
+}
+
+/** The LLM personalisation service, with its client when `LLM_BASE_URL` is set and its budget in the queue store. */
+function buildComposeService(deps: { db: Knex; queues: QueueRegistry; config: Config; clock: Clock; log: Logger; breakers: BreakerRegistry; budget: LlmBudget }) {
+  const { config } = deps;
   return composeService({
     ...deps,
-    budget: llmBudget(redis, config.QUEUE_PREFIX, { rpm: config.LLM_RPM, tpm: config.LLM_TPM }, clock),
     llm:
       config.LLM_BASE_URL === undefined
         ? undefined
@@ -114,22 +153,25 @@ function buildPostMetricsService(deps: { db: Knex; clock: Clock; log: Logger; qu
 export function createAppContext(config: Config, log: Logger, options: ContextOptions = {}): AppContext {
   const clock = options.clock ?? systemClock;
   const db = options.db ?? createDb(config);
-  const redis = createRedisConnection(config, options.redisRole ?? 'worker', log);
-  const queues = new QueueRegistry(redis, config.QUEUE_PREFIX, queueDirectory);
+  const role = options.redisRole ?? 'worker';
+  const queueStore = createQueueStore(config, { role, queues: allQueues.length }, log);
+  const queues = new QueueRegistry(queueStore, queueDirectory);
+  const shared = sharedStores(queueStore, db, config, clock);
   const campaigns = campaignService({ db, queues, clock, log });
+  const { breakerStates, formRateLimit } = shared;
   const breakers = new BreakerRegistry(breakerOptions(config), log, (state) => {
-    publishBreakerState(redis, config.QUEUE_PREFIX, state).catch((error: unknown) => log.warn({ err: error }, 'could not record a breaker state'));
+    breakerStates.publish(state).catch((error: unknown) => log.warn({ err: error }, 'could not record a breaker state'));
   });
   const live = buildLiveChannels(config, breakers);
   const publishers = options.publishers ?? live.publishers;
   const content = contentCalendar({ db, queues, clock, log, publishers, campaigns });
-  const compose = buildComposeService({ db, queues, config, clock, log, breakers, redis });
+  const compose = buildComposeService({ db, queues, config, clock, log, breakers, budget: shared.llmBudget });
   const ticks = tickService({ db, queues, clock, log, config, campaigns, content, compose, ...(options.random === undefined ? {} : { random: options.random }) });
   const liveAdapters = options.liveAdapters ?? live.adapters;
-  const throttle = config.EMAIL_DOMAIN_PER_MINUTE === undefined ? undefined : domainThrottle(redis, config.QUEUE_PREFIX, config.EMAIL_DOMAIN_PER_MINUTE, clock);
+  const throttle = shared.domainThrottle;
   const metrics = workerMetrics();
   const sends = sendService({ db, config, clock, log, liveAdapters, proof: proofAdapter(db), campaigns, metrics, ...(throttle === undefined ? {} : { domainThrottle: throttle }) });
-  const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, redis, inbox: inboxService({ db, queues, clock }) });
+  const reconciler = reconcilerService({ db, queues, clock, log, config, campaigns, jobs: jobPresence(queueStore), inbox: inboxService({ db, queues, clock }) });
   const postMetrics = buildPostMetricsService({ db, clock, log, queues, readers: live.postMetrics });
   const templates = templateService({ db, clock, campaignExists: async (id) => (await findCampaign(db, id)) !== undefined });
   const reviews = reviewService({ db, queues, config, clock, log });
@@ -138,8 +180,10 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     log,
     clock,
     db,
-    redis,
+    queueStore,
     queues,
+    breakerStates,
+    formRateLimit,
     campaigns,
     ticks,
     sends,
@@ -158,7 +202,7 @@ export function createAppContext(config: Config, log: Logger, options: ContextOp
     async close() {
       breakers.shutdown();
       await queues.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await queueStore.close();
       if (options.db === undefined) await db.destroy();
     },
   };

@@ -11,7 +11,7 @@ import { publicFeedbackRoutes } from '../http/webhooks/public-feedback-routes.js
 import { webhookRoutes } from '../http/webhooks/webhook-routes.js';
 import { runPreflight, type PreflightCheck, type PreflightReport } from '../preflight/preflight.js';
 import { campaignsPausedByDrumbeat, type Campaign } from '../campaigns/campaign-store.js';
-import { breakerChecks, readBreakerStates } from '../channels/resilience/breaker-states.js';
+import { breakerChecks } from '../channels/resilience/breaker-states.js';
 import { createAppContext, type AppContext } from './context.js';
 import { installShutdown, type ShutdownStep } from './shutdown.js';
 import { startWorkers, warnOnEvictionPolicy, type RunningWorkers } from './worker-runtime.js';
@@ -38,7 +38,7 @@ function pausedCampaignChecks(paused: readonly Campaign[]): PreflightCheck[] {
 export async function readiness(ctx: AppContext): Promise<PreflightReport> {
   const [report, states, paused] = await Promise.all([
     runPreflight(ctx.config, ctx.db),
-    readBreakerStates(ctx.redis, ctx.config.QUEUE_PREFIX).catch(() => []),
+    ctx.breakerStates.read().catch(() => []),
     campaignsPausedByDrumbeat(ctx.db).catch(() => []),
   ]);
   return { ok: report.ok, checks: [...report.checks, ...breakerChecks(states), ...pausedCampaignChecks(paused)] };
@@ -54,7 +54,7 @@ export function buildHttpApp(ctx: AppContext) {
     boardQueues: allQueues.map((definition) => ctx.queues.get(definition)),
     readiness: () => readiness(ctx),
     adminPages: () => adminPages(ctx),
-    metrics: () => globalMetrics({ db: ctx.db, redis: ctx.redis, prefix: ctx.config.QUEUE_PREFIX, queues: allQueues.map((definition) => ctx.queues.get(definition)) }),
+    metrics: () => globalMetrics({ db: ctx.db, breakerStates: ctx.breakerStates, queues: allQueues.map((definition) => ctx.queues.get(definition)) }),
     apiRoutes: (router) => apiRoutes(router, ctx),
     webhookRoutes: (router) => webhookRoutes(router, ctx),
     publicRoutes: (router) => publicFeedbackRoutes(router, ctx),

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { MetricsTime, Worker } from 'bullmq';
+import { MetricsTime, type Job } from 'bullmq';
 import type { z } from 'zod';
 import { allQueues } from '../../queues/index.js';
 import { reconcileQueue, reconcileSchedulerId } from '../../queues/reconcile.js';
@@ -8,24 +8,27 @@ import { postMetricsQueue, postMetricsSchedulerId } from '../../queues/post-metr
 import { allProcessors, type ProcessorContext } from '../../processors/index.js';
 import { checkCatalogue } from '../jobs/catalogue.js';
 import { bindProcessor, type ProcessorDefinition } from '../jobs/processor.js';
-import { createRedisConnection, readEvictionPolicy, topologyMismatch, type RedisClient } from '../redis/connection.js';
+import { readEvictionPolicy, topologyMismatch } from '../redis/connection.js';
 import { redisTopology } from '../redis/topology.js';
+import type { AppWorker } from '../jobs/queue-store.js';
 import type { AppContext } from './context.js';
 import { startWorkerMetricsServer, type WorkerMetricsServer } from '../metrics/worker-metrics-server.js';
 
 export interface RunningWorkers {
-  workers: Worker[];
+  workers: AppWorker[];
   /** This process's own metrics endpoint, when `WORKER_METRICS_PORT` is set. */
   metricsServer: WorkerMetricsServer | undefined;
   /** Stops taking jobs, waits for active ones to finish, then closes the workers' connections. */
   close(): Promise<void>;
 }
 
-/** Warns loudly when Redis may evict keys: BullMQ jobs would silently disappear. */
+/** Warns loudly when Redis may evict keys: BullMQ jobs would silently disappear. Postgres evicts nothing. */
 export async function warnOnEvictionPolicy(ctx: AppContext): Promise<void> {
+  if (ctx.queueStore.kind !== 'redis') return;
+  const { redis } = ctx.queueStore;
   // An HTTP-role connection refuses commands until it is ready instead of queueing them.
-  if (ctx.redis.status !== 'ready') await once(ctx.redis, 'ready');
-  const policy = await readEvictionPolicy(ctx.redis);
+  if (redis.status !== 'ready') await once(redis, 'ready');
+  const policy = await readEvictionPolicy(redis);
   if (policy !== 'noeviction') {
     ctx.log.warn(
       { policy },
@@ -37,10 +40,13 @@ export async function warnOnEvictionPolicy(ctx: AppContext): Promise<void> {
 /**
  * Refuses to run workers against a Redis Cluster node configured as one server (REDIS_URL or a
  * Sentinel's primary): BullMQ would fail every command for another node's slots with MOVED.
+ * Queues on Postgres have no topology to check.
  */
 export async function refuseMismatchedTopology(ctx: AppContext): Promise<void> {
-  if (ctx.redis.status !== 'ready') await once(ctx.redis, 'ready');
-  const mismatch = await topologyMismatch(ctx.redis, redisTopology(ctx.config));
+  if (ctx.queueStore.kind !== 'redis') return;
+  const { redis } = ctx.queueStore;
+  if (redis.status !== 'ready') await once(redis, 'ready');
+  const mismatch = await topologyMismatch(redis, redisTopology(ctx.config));
   if (mismatch !== undefined) throw new Error(mismatch);
 }
 
@@ -87,12 +93,10 @@ export async function startWorkers(
   }
   // First: a port already taken stops the start-up before any worker takes a job.
   const metricsServer = await startMetricsServer(ctx);
-  const connection: RedisClient = createRedisConnection(ctx.config, 'worker', ctx.log);
+  const factory = ctx.queueStore.openWorkers();
   const workers = processors.map((processor) => {
     const limiter = processor.queue.limiter?.(ctx.config);
-    const worker = new Worker(processor.queue.name, bindProcessor(processor, ctx), {
-      connection,
-      prefix: ctx.config.QUEUE_PREFIX,
+    const worker = factory.create(processor.queue.name, bindProcessor(processor, ctx), {
       concurrency: processor.queue.concurrency(ctx.config),
       // A job whose worker died is retried once its lock lapses and the stall check sees it.
       lockDuration: ctx.config.JOB_LOCK_DURATION,
@@ -101,8 +105,8 @@ export async function startWorkers(
       metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
       ...(limiter === undefined ? {} : { limiter }),
     });
-    worker.on('error', (error) => ctx.log.warn({ err: error, queue: processor.queue.name }, 'worker error'));
-    worker.on('failed', (job, error) => {
+    worker.on('error', (error: Error) => ctx.log.warn({ err: error, queue: processor.queue.name }, 'worker error'));
+    worker.on('failed', (job: Job | undefined, error: Error) => {
       // Log once, on the final attempt, not on every retry.
       const attempts = job?.opts.attempts ?? 1;
       if (job !== undefined && job.attemptsMade >= attempts) {
@@ -121,7 +125,7 @@ export async function startWorkers(
     }, ctx.config.RECONCILE_EVERY);
   }
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));
-  ctx.log.info({ queues: processors.map((processor) => processor.queue.name) }, 'workers started');
+  ctx.log.info({ queues: processors.map((processor) => processor.queue.name), store: ctx.queueStore.describe() }, 'workers started');
   return {
     workers,
     metricsServer,
@@ -132,7 +136,7 @@ export async function startWorkers(
       // The workers take no new jobs now; LIVE sends queued behind the call slots hand theirs back.
       ctx.sends.releaseWaitingSends();
       await closing;
-      await connection.quit().catch(() => connection.disconnect());
+      await factory.close();
     },
   };
 }

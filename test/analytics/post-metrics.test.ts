@@ -8,7 +8,7 @@ import { linkedinClient } from '../../src/channels/linkedin/linkedin-client.js';
 import { instagramClient } from '../../src/channels/instagram/instagram-client.js';
 import { RateLimitedError } from '../../src/channels/adapter.js';
 import { postMetricsQueue } from '../../queues/post-metrics.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, runDrumbeat, seedCampaign } from '../support/engine.js';
 import { clockNow, type AnchoredClock } from '../support/clock.js';
 import { engagementApi, rateLimited, startPlatformServer, type FakePost, type PlatformServer } from '../channels/platform-harness.js';
@@ -87,7 +87,7 @@ describe('post metrics from the platforms', function () {
 
     beforeEach(async () => {
       await resetDatabase();
-      await resetRedis();
+      await resetQueueStore();
       x = await startPlatformServer(engagementApi(new Map()));
       linkedin = await startPlatformServer(engagementApi(new Map()));
       instagram = await startPlatformServer(engagementApi(new Map()));

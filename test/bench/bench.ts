@@ -7,7 +7,8 @@
  * and one tick's selection on a campaign with 1,000,000 enrollments of which 1,000 are due.
  * Prints its figures; the last line is JSON. Uses its own database (`drumbeat_bench`, where only
  * the 1M-enrollment campaign stays between runs) and queue prefix, so it never touches the
- * demo's or the tests' data.
+ * demo's or the tests' data. `--backend postgres` runs B and P on BullMQ's Postgres backend
+ * (`QUEUE_BACKEND=postgres`, the queue schema of `drumbeat_bench`) instead of Redis.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,6 +19,8 @@ import { loadConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/log/logger.js';
 import { createDb, type Knex } from '../../src/db/knex.js';
 import { ensureDatabase, migrateLatest } from '../../src/db/migrate.js';
+import { migrateQueueSchema } from '../../src/jobs/queue-schema.js';
+import { QUEUE_SCHEMA } from '../../src/jobs/queue-store.js';
 import { createAppContext } from '../../src/runtime/context.js';
 import { startWorkers } from '../../src/runtime/worker-runtime.js';
 import { parseCampaignSpec } from '../../src/campaigns/campaign-spec.js';
@@ -32,9 +35,17 @@ function argument(name: string, fallback: number): number {
 }
 
 const leads = argument('leads', 20_000);
+const backendIndex = process.argv.indexOf('--backend');
+const backend = z.enum(['redis', 'postgres']).parse(backendIndex === -1 ? 'redis' : process.argv[backendIndex + 1]);
 const baseUrl = new URL(loadConfig().DATABASE_URL);
 baseUrl.pathname = '/drumbeat_bench';
-const config: Config = loadConfig({ ...process.env, DATABASE_URL: baseUrl.toString(), QUEUE_PREFIX: `bench${process.pid}`, LOG_LEVEL: 'warn' });
+const config: Config = loadConfig({
+  ...process.env,
+  DATABASE_URL: baseUrl.toString(),
+  QUEUE_PREFIX: `bench${process.pid}`,
+  QUEUE_BACKEND: backend,
+  LOG_LEVEL: 'warn',
+});
 
 function reportCpu(phase: string, before: CpuSnapshot, wallSeconds: number): void {
   process.stderr.write(`${describeCpu(phase, before, cpuSnapshot(), leads, wallSeconds)}\n`);
@@ -53,7 +64,15 @@ async function usedMemoryMb(redis: Redis): Promise<number> {
 async function bareBullmq(): Promise<number> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('bare-bullmq.ts', import.meta.url)), String(leads), String(config.SEND_CONCURRENCY), `${config.QUEUE_PREFIX}bare`],
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('bare-bullmq.ts', import.meta.url)),
+      String(leads),
+      String(config.SEND_CONCURRENCY),
+      `${config.QUEUE_PREFIX}bare`,
+      ...(backend === 'postgres' ? [config.DATABASE_URL] : []),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let output = '';
@@ -92,7 +111,7 @@ async function removePipelineCampaign(db: Knex, campaignId: number, leadPrefix: 
 }
 
 /** P: the whole engine on a one-step PROOF campaign; returns leads/s, wall time and peak RSS. */
-async function pipeline(redis: Redis): Promise<{ perSecond: number; wallSeconds: number; peakRssMb: number; redisDeltaMb: number }> {
+async function pipeline(redis: Redis | undefined): Promise<{ perSecond: number; wallSeconds: number; peakRssMb: number; redisDeltaMb: number | undefined }> {
   const ctx = createAppContext(config, createLogger(config));
   const stamp = Date.now().toString(36);
   const campaignId = await ctx.campaigns.create(
@@ -112,7 +131,9 @@ async function pipeline(redis: Redis): Promise<{ perSecond: number; wallSeconds:
   // The bench drives the one tick itself; drop the scheduler's.
   await ctx.queues.get(campaignTickQueue).removeJobScheduler(tickSchedulerId(campaignId));
   await ctx.queues.get(campaignTickQueue).drain(true);
-  const memoryBefore = await usedMemoryMb(redis);
+  // On Postgres the scheduler's first run is already waiting, and BullMQ 6.7 removes it neither with the scheduler nor by drain.
+  if (backend === 'postgres') await ctx.db.raw(`DELETE FROM ${QUEUE_SCHEMA}.job WHERE queue = ? AND scheduler_id = ?`, [campaignTickQueue.name, tickSchedulerId(campaignId)]);
+  const memoryBefore = redis === undefined ? undefined : await usedMemoryMb(redis);
 
   const workers = await startWorkers(ctx, undefined, { schedule: false });
   let peakRss = process.memoryUsage().rss;
@@ -140,7 +161,7 @@ async function pipeline(redis: Redis): Promise<{ perSecond: number; wallSeconds:
   const [{ rows }] = (await ctx.db('proof_deliveries').where('idempotency_key', 'like', `c${campaignId}-%`).count('* as rows')) as [{ rows: number }];
   if (sent !== leads || rows !== leads) throw new Error(`pipeline sent ${sent} messages and wrote ${rows} proof rows for ${leads} leads`);
   for (const queue of ctx.queues.all()) await queue.clean(0, 100_000, 'completed');
-  const redisDeltaMb = (await usedMemoryMb(redis)) - memoryBefore;
+  const redisDeltaMb = redis === undefined || memoryBefore === undefined ? undefined : (await usedMemoryMb(redis)) - memoryBefore;
   await removePipelineCampaign(ctx.db, campaignId, leadPrefix);
   await ctx.close();
   return { perSecond: leads / wallSeconds, wallSeconds, peakRssMb: peakRss / 1024 / 1024, redisDeltaMb };
@@ -205,32 +226,36 @@ async function main(): Promise<void> {
   await ensureDatabase(config.DATABASE_URL);
   const db = createDb(config);
   await migrateLatest(db);
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  if (backend === 'postgres') await migrateQueueSchema(config.DATABASE_URL);
+  const redis = backend === 'redis' ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }) : undefined;
   try {
-    process.stderr.write(`bench: ${leads} leads, send concurrency ${config.SEND_CONCURRENCY}\n`);
+    process.stderr.write(`bench: ${leads} leads, send concurrency ${config.SEND_CONCURRENCY}, queues on ${backend}\n`);
     const bare = await bareBullmq();
     process.stderr.write(`B bare BullMQ: ${bare.toFixed(0)} jobs/s\n`);
     const piped = await pipeline(redis);
     process.stderr.write(
-      `P pipeline: ${piped.perSecond.toFixed(0)} leads/s, ${piped.wallSeconds.toFixed(2)} s, peak RSS ${piped.peakRssMb.toFixed(0)} MB, Redis +${piped.redisDeltaMb.toFixed(2)} MB\n`,
+      `P pipeline: ${piped.perSecond.toFixed(0)} leads/s, ${piped.wallSeconds.toFixed(2)} s, peak RSS ${piped.peakRssMb.toFixed(0)} MB${piped.redisDeltaMb === undefined ? '' : `, Redis +${piped.redisDeltaMb.toFixed(2)} MB`}\n`,
     );
     const selectMs = await tickSelection(db);
     process.stderr.write(`tick selection on 1M enrollments (1,000 due): ${selectMs.toFixed(1)} ms (median of 5)\n`);
     process.stdout.write(
       `${JSON.stringify({
         leads,
+        backend,
         bare_jobs_per_s: Math.round(bare),
         pipeline_leads_per_s: Math.round(piped.perSecond),
         ratio: Number((piped.perSecond / bare).toFixed(3)),
         pipeline_wall_s: Number(piped.wallSeconds.toFixed(2)),
         worker_peak_rss_mb: Math.round(piped.peakRssMb),
-        redis_used_memory_delta_mb: Number(piped.redisDeltaMb.toFixed(2)),
+        redis_used_memory_delta_mb: piped.redisDeltaMb === undefined ? null : Number(piped.redisDeltaMb.toFixed(2)),
         tick_select_ms_1m_enrollments: Number(selectMs.toFixed(1)),
       })}\n`,
     );
   } finally {
-    await deletePrefix(redis, config.QUEUE_PREFIX);
-    redis.disconnect();
+    if (redis !== undefined) {
+      await deletePrefix(redis, config.QUEUE_PREFIX);
+      redis.disconnect();
+    }
     await db.destroy();
   }
 }

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { readdir } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
 import type { Knex } from 'knex';
-import type { Queue } from 'bullmq';
+import type { AppQueue } from '../../src/jobs/queue-store.js';
 import { signDrumbeat } from '../../src/events/webhook-signatures.js';
 import { badIds, badTexts, bodiesFor, percentEncode, templateEscapePayloads, unboundedDelays } from '../security/corpus.js';
 import type { RouteMethod } from '../support/api-routes.js';
@@ -54,7 +54,7 @@ export interface ProbeTarget {
   canaryFile: string;
   uploadDir: string;
   /** The import-leads queue, as Bull Board shows it. */
-  importQueue: Queue;
+  importQueue: AppQueue;
   /** How many requests run at once in the bulk classes. */
   concurrency: number;
 }

@@ -5,7 +5,7 @@ import { buildHttpApp } from '../../src/runtime/processes.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { addOperator } from '../../src/operators/operator-service.js';
 import type { Role } from '../../src/operators/roles.js';
-import { resetDatabase, resetRedis, testDb } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore, testDb } from '../setup/hooks.js';
 import { engineContext } from '../support/engine.js';
 import { clockNow } from '../support/clock.js';
 import { freePort } from '../support/private-redis.js';
@@ -37,7 +37,7 @@ export interface RunningConsole {
  */
 export async function startConsole(): Promise<RunningConsole> {
   await resetDatabase();
-  await resetRedis();
+  await resetQueueStore();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const ctx = engineContext({ env: { PUBLIC_URL: base }, db: testDb(), clock: clockNow() });

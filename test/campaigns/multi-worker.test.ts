@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import type { AppContext } from '../../src/runtime/context.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, ledger, makeLeads, seedCampaign, spawnDrumbeat, statusCounts, stopProcess } from '../support/engine.js';
 
 describe('three worker processes on one campaign', function () {
@@ -12,7 +12,7 @@ describe('three worker processes on one campaign', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     ctx = engineContext();
   });
 

@@ -6,7 +6,7 @@ import { sendEmailQueue } from '../../queues/send-email.js';
 import { TransientSendError, PermanentSendError, type ChannelAdapter, type OutboundMessage } from '../../src/channels/adapter.js';
 import { suppress } from '../../src/suppression/suppression-service.js';
 import { setKillSwitch } from '../../src/settings/kill-switch.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { clockOnNext } from '../support/clock.js';
 
@@ -41,7 +41,7 @@ describe('send windows, caps and retries', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
   });
 
   afterEach(async () => {
@@ -108,9 +108,11 @@ describe('send windows, caps and retries', function () {
     const counter = (await ctx.db('send_counters').where({ scope: `campaign-${campaignId}` }).first()) as { used: number; day: string };
     expect(counter).to.deep.include({ used: 12, day: clock.day() });
 
-    // A held message is QUEUED in Postgres a moment before its job is back in BullMQ's delayed
-    // set (a busy machine shows the gap): promote only once all 12 are there.
-    await eventually(async () => (await ctx.queues.get(sendEmailQueue).getDelayedCount()) === 12, 'the 12 held jobs delayed');
+    // A held message is QUEUED as soon as its job decides to wait; the job itself is delayed a moment later.
+    await eventually(async () => {
+      const jobs = await ctx.queues.get(sendEmailQueue).getJobCounts('active', 'delayed');
+      return jobs.active === 0 && jobs.delayed === 12;
+    }, 'the 12 held jobs delayed');
     clock.setAt(1, '00:00:30');
     for (const job of await ctx.queues.get(sendEmailQueue).getJobs(['delayed'])) await job.promote();
     await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 24, 'held messages sent the next day');
@@ -272,7 +274,11 @@ describe('send windows, caps and retries', function () {
     await run();
     await eventually(async () => (await statusCounts(ctx, campaignId)).DEAD === 1, 'DEAD');
     expect(bouncing.calls).to.have.length(1);
-    const suppression = (await ctx.db('suppressions').where({ kind: 'email', value: 'lead-0@example.com' }).first()) as { reason: string };
+    // The suppression is written right after the DEAD outcome commits.
+    const suppression = await eventually(
+      async () => (await ctx.db('suppressions').where({ kind: 'email', value: 'lead-0@example.com' }).first()) as { reason: string } | undefined,
+      'the address suppressed',
+    );
     expect(suppression.reason).to.equal('hard bounce');
     const enrollment = (await ctx.db('campaign_leads').where({ campaign_id: campaignId }).first()) as { state: string };
     expect(enrollment.state).to.equal('BOUNCED');

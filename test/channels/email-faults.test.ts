@@ -4,7 +4,7 @@ import type { AppContext } from '../../src/runtime/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { readiness } from '../../src/runtime/processes.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
 import { startApp, type RunningApp } from '../http/http-harness.js';
 import { startSmtpServer, type SmtpHarness } from './smtp-harness.js';
@@ -37,7 +37,7 @@ describe('LIVE email: a fault that is not the lead’s never consumes the lead',
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
   });
 
   afterEach(async () => {

@@ -11,7 +11,7 @@ import { CampaignSpecError, parseCampaignSpec, type CampaignSpecInput } from '..
 import { TemplateValidationError } from '../../src/templates/validate.js';
 import { emailParts } from '../../src/channels/email/smtp-adapter.js';
 import type { Preview } from '../../src/messages/preview.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, runDrumbeat, seedCampaign, specFor, statusCounts } from '../support/engine.js';
 import { startApp } from '../http/http-harness.js';
 import { startPlatformServer, type PlatformServer, type RecordedRequest } from './platform-harness.js';
@@ -61,7 +61,7 @@ describe('what the recipient reads: one body format, escaped exactly once', func
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     smtp = await startSmtpServer();
     llm = await startPlatformServer(completion);
   });

@@ -9,7 +9,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { createAppContext } from '../../src/runtime/context.js';
 import { smtpAdapter, HeaderInjectionError } from '../../src/channels/email/smtp-adapter.js';
 import type { OutboundMessage } from '../../src/channels/adapter.js';
-import { resetDatabase, resetRedis, testConfig } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore, testConfig } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { startSmtpServer, type SmtpHarness } from './smtp-harness.js';
 
@@ -39,7 +39,7 @@ describe('LIVE email through a real SMTP server', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
   });
 
   afterEach(async () => {

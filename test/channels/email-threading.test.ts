@@ -7,7 +7,7 @@ import { createApiToken } from '../../src/operators/api-token-service.js';
 import type { CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import type { Preview } from '../../src/messages/preview.js';
 import { ReviewError } from '../../src/review/review-service.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
 import { clockNow } from '../support/clock.js';
 import { startApp } from '../http/http-harness.js';
@@ -38,7 +38,7 @@ describe('follow-up emails thread like a person wrote them', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     clock.reanchor(clockNow());
     smtp = await startSmtpServer();
   });

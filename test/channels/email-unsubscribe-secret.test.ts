@@ -4,7 +4,7 @@ import type { ParsedMail } from 'mailparser';
 import type { AppContext } from '../../src/runtime/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { unsubscribeSecret } from '../../src/settings/installation-secrets.js';
-import { resetDatabase, resetRedis, testConfig } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore, testConfig } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import type { RunningApp } from '../http/http-harness.js';
 import { isSuppressed, startFeedbackApp } from '../webhooks/webhook-support.js';
@@ -36,7 +36,7 @@ describe('LIVE email with no UNSUBSCRIBE_SECRET or SESSION_SECRET', function () 
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     smtp = await startSmtpServer();
   });
 

@@ -5,7 +5,7 @@ import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runt
 import { readiness } from '../../src/runtime/processes.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
 import { sendXQueue } from '../../queues/send-x.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { startPlatformServer, type PlatformServer } from './platform-harness.js';
 import { startSmtpServer, type SmtpHarness } from './smtp-harness.js';
@@ -27,7 +27,7 @@ describe('limiters, breakers and throttles around LIVE sends', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
   });
 
   afterEach(async () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { sendXQueue } from '../../queues/send-x.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { startPlatformServer, type PlatformServer } from './platform-harness.js';
 
@@ -18,7 +18,7 @@ describe('LIVE social sends: a fault that is not the lead’s never consumes the
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     x = await startPlatformServer(() => dmSent);
     ctx = engineContext({ env: { X_BEARER_TOKEN: 'x-bearer-token-secret', X_API_BASE_URL: x.url, HTTP_TIMEOUT: '1s' } });
   });

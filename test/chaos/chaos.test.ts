@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { AppContext } from '../../src/runtime/context.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore, testRun } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, spawnDrumbeat, stopProcess } from '../support/engine.js';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 import { assertExactlyOnce, sentCount, untilCompleted } from '../support/exactly-once.js';
@@ -33,7 +33,7 @@ describe('chaos: crashes and outages in the middle of a campaign', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     ctx = engineContext();
   });
 
@@ -61,17 +61,17 @@ describe('chaos: crashes and outages in the middle of a campaign', function () {
     expect(outcome.completed).to.be.greaterThan(leads * 0.9);
   });
 
-  it('Redis flushed in the middle: completes with no duplicate and none missing', async () => {
+  it('the queue store flushed in the middle (Redis keys, or the Postgres queue tables): completes with no duplicate and none missing', async () => {
     const leads = 1500;
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(leads), scheduled: true, spec: twoSteps });
     startWorker();
     await eventually(async () => (await sentCount(ctx, campaignId)) >= 600, '600 sends', 60_000);
-    await resetRedis();
+    await resetQueueStore();
     await untilCompleted(ctx, campaignId);
     expect(await assertExactlyOnce(ctx, campaignId, leads, 2)).to.deep.equal({ completed: leads, unknown: 0 });
   });
 
-  it('Postgres backends of the worker terminated in the middle: the pool recovers and the process keeps running', async () => {
+  it('Postgres backends of the worker terminated in the middle (its queue pool and LISTEN connections too on Postgres): the pools recover and the process keeps running', async () => {
     const leads = 1500;
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(leads), scheduled: true, spec: twoSteps });
     const worker = startWorker();
@@ -119,7 +119,9 @@ describe('chaos: crashes and outages in the middle of a campaign', function () {
     expect(duplicates).to.deep.equal([]);
   });
 
-  it('Redis restarted in the middle (a private server): the same worker resumes without a restart and completes', async () => {
+  it('Redis restarted in the middle (a private server): the same worker resumes without a restart and completes', async function () {
+    // With every queue on Postgres there is no Redis to restart: the terminated backends above are that outage.
+    if (testRun.queueBackend === 'postgres') this.skip();
     privateRedis = await startPrivateRedis();
     await ctx.close();
     ctx = engineContext({ env: { REDIS_URL: privateRedis.url } });

@@ -7,7 +7,7 @@ import { publishLinkedinQueue } from '../../queues/publish-linkedin.js';
 import { publishXQueue } from '../../queues/publish-x.js';
 import { setKillSwitch } from '../../src/settings/kill-switch.js';
 import type { postSpecSchema } from '../../src/campaigns/campaign-spec.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign } from '../support/engine.js';
 import { startPlatformServer, type PlatformServer } from '../channels/platform-harness.js';
 import { clockOnNext } from '../support/clock.js';
@@ -35,7 +35,7 @@ describe('content calendar', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     clock = clockOnNext('mon', '09:00');
     x = await startPlatformServer(() => tweeted);
     linkedin = await startPlatformServer(() => ({ status: 201, headers: { 'x-restli-id': 'urn:li:share:1' } }));

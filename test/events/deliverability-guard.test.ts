@@ -7,7 +7,7 @@ import { guardEventsForCampaign } from '../../src/analytics/guard-report.js';
 import { campaignReport } from '../../src/analytics/campaign-report.js';
 import { guardBreaches, guardReason, readDeliverability } from '../../src/events/deliverability-guard.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { clockNow, type AnchoredClock } from '../support/clock.js';
 import type { RunningApp } from '../http/http-harness.js';
@@ -36,7 +36,7 @@ describe('deliverability guard', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     smtp = await startSmtpServer();
     clock = clockNow();
     ctx = engineContext({ clock, env: { WEBHOOK_SECRET: webhookSecret, SMTP_URL: smtp.url, PUBLIC_URL: 'https://drumbeat.example', POSTAL_ADDRESS: '1 Analytical Way, London' } });
@@ -93,6 +93,11 @@ describe('deliverability guard', function () {
    * as the email channel records them (the test decides the numbers; the SMTP path is proven above).
    */
   async function campaignWithSends(prefix: string, sends: number, spec: Partial<CampaignSpecInput> = {}): Promise<{ campaignId: number; messages: SentMessage[] }> {
+    // Running workers could take the new campaign's first scheduled tick before seedCampaign
+    // removes it (on Postgres it is a waiting job at once) and write these messages themselves;
+    // the next event starts them again.
+    await workers?.close();
+    workers = undefined;
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(sends, prefix), spec: { ...liveTwoSteps, ...spec } });
     const enrollments = (await ctx.db('campaign_leads as cl')
       .join('leads as l', 'l.id', 'cl.lead_id')

@@ -4,7 +4,7 @@ import { eventService } from '../../src/events/event-service.js';
 import { inboxService } from '../../src/events/inbox-service.js';
 import type { InboxEventInput } from '../../src/events/feedback-event.js';
 import { eventsQueue } from '../../queues/events.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, makeLeads, seedCampaign } from '../support/engine.js';
 import { clockNow } from '../support/clock.js';
 
@@ -14,7 +14,7 @@ describe('inbox events: store once, apply once', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     ctx = engineContext({ clock: clockNow() });
   });
 
@@ -60,12 +60,12 @@ describe('inbox events: store once, apply once', function () {
   it('re-enqueues a stored but unapplied event on redelivery after Redis lost its job', async () => {
     const inbox = inboxService(ctx);
     await inbox.store([complaint('c-3')]);
-    await resetRedis();
+    await resetQueueStore();
     expect(await ctx.queues.get(eventsQueue).getJobCounts('waiting')).to.deep.equal({ waiting: 0 });
     const again = await inbox.store([complaint('c-3')]);
     expect(again).to.deep.equal({ stored: 0, duplicates: 1, deferred: 0 });
     expect(await ctx.queues.get(eventsQueue).getJobCounts('waiting'), 'the redelivery restored the job').to.deep.equal({ waiting: 1 });
-    await resetRedis();
+    await resetQueueStore();
     expect(await inbox.requeueUnapplied()).to.equal(1);
   });
 });

@@ -9,7 +9,7 @@ import { importLeadsCsv, type ImportOptions, type ImportReport } from '../../src
 import { parseColumnMap } from '../../src/leads/lead-row.js';
 import { writeLeadsCsv, csvCell } from '../../src/leads/lead-export.js';
 import { suppress } from '../../src/suppression/suppression-service.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, runDrumbeat, seedCampaign } from '../support/engine.js';
 import { clockNow } from '../support/clock.js';
 
@@ -23,7 +23,7 @@ describe('streaming lead import', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     ctx = engineContext({ clock: clockNow() });
     ({ campaignId } = await seedCampaign(ctx, { leads: [], start: false }));
     dir = await mkdtemp(join(tmpdir(), 'drumbeat-import-'));

@@ -8,7 +8,7 @@ import { publicFeedbackRoutes } from '../../src/http/webhooks/public-feedback-ro
 import { createApiToken } from '../../src/operators/api-token-service.js';
 import { suppress } from '../../src/suppression/suppression-service.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
-import { resetDatabase, resetRedis, testRun } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore, testRun } from '../setup/hooks.js';
 import { engineContext, eventually, seedCampaign } from '../support/engine.js';
 import { startApp, type RunningApp } from '../http/http-harness.js';
 import { clockNow } from '../support/clock.js';
@@ -26,7 +26,7 @@ describe('lead intake: JSON API, CSV upload job and form capture', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     ctx = engineContext({
       clock: clockNow(),
       env: { IMPORT_MAX_BYTES: '4kb', IMPORT_UPLOAD_DIR: uploadDir, FORM_RATE_PER_MINUTE: '3', FORM_THANK_YOU_URL: 'https://example.com/thanks' },

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { checkOpening } from '../../src/llm/compose-service.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { startPlatformServer, type PlatformServer, type RecordedRequest } from '../channels/platform-harness.js';
 import { clockNow } from '../support/clock.js';
@@ -65,7 +65,7 @@ describe('LLM personalisation through the compose queue', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     llm = await startPlatformServer(completion);
   });
 
@@ -188,7 +188,7 @@ describe('LLM personalisation through the compose queue', function () {
     await engine.close();
 
     // Tokens: each call reserves its worst case, so the model's reported use stays within LLM_TPM.
-    await resetRedis();
+    await resetQueueStore();
     llm.requests.length = 0;
     const tight = context({ LLM_RPM: '100', LLM_TPM: '400', LLM_MAX_TOKENS: '60', COMPOSE_CONCURRENCY: '4' });
     const second = await seedCampaign(tight, { leads: makeLeads(6, 'tpm'), spec: personalised() });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { claimForSending } from '../../src/messages/message-lifecycle.js';
 import type { ChannelAdapter, OutboundMessage } from '../../src/channels/adapter.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, makeLeads, seedCampaign } from '../support/engine.js';
 
 describe('claiming a message for sending', () => {
@@ -10,7 +10,7 @@ describe('claiming a message for sending', () => {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
   });
 
   afterEach(() => ctx.close());

@@ -6,7 +6,7 @@ import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runt
 import { unknownService } from '../../src/messages/unknown-service.js';
 import { apiRoutes } from '../../src/http/api-routes.js';
 import { createApiToken } from '../../src/operators/api-token-service.js';
-import { resetRedis } from '../setup/hooks.js';
+import { resetQueueStore } from '../setup/hooks.js';
 import { startApp } from '../http/http-harness.js';
 import { eventually, freshEngine, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
 
@@ -129,7 +129,7 @@ describe('dead letters an operator can act on', function () {
     const { campaignId, ids } = await allDead();
     await ownWorkers.close();
     ownWorkers = undefined;
-    await resetRedis();
+    await resetQueueStore();
     const keys = (await ctx.db('messages').where({ campaign_id: campaignId }).pluck('idempotency_key')) as string[];
     for (const key of keys) expect(await ctx.queues.get(sendEmailQueue).getJob(key), 'the failed jobs are gone').to.equal(undefined);
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
-import { resetRedis } from '../setup/hooks.js';
+import { resetQueueStore } from '../setup/hooks.js';
 import { eventually, freshEngineWithClock, ledger, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 
 describe('reconciler', function () {
@@ -15,7 +15,7 @@ describe('reconciler', function () {
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(300) });
     await ctx.ticks.runTick(campaignId, clock.now());
     // Redis loses everything before a worker ran (a restart without persistence).
-    await resetRedis();
+    await resetQueueStore();
     expect(await ctx.queues.get(sendEmailQueue).getJobCounts('waiting')).to.deep.equal({ waiting: 0 });
     const first = await ctx.reconciler.reconcile();
     expect(first.requeued).to.equal(300);

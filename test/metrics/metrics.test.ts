@@ -4,12 +4,11 @@ import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { buildHttpApp } from '../../src/runtime/processes.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
-import { publishBreakerState } from '../../src/channels/resilience/breaker-states.js';
 import { mergeExpositions } from '../../src/metrics/prometheus-text.js';
 import { MetricsRegistry } from '../../src/metrics/metrics-registry.js';
 import { eventService } from '../../src/events/event-service.js';
 import { inboxService } from '../../src/events/inbox-service.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, statusCounts } from '../support/engine.js';
 import { clockNow } from '../support/clock.js';
 import { startSmtpServer, type SmtpHarness } from '../channels/smtp-harness.js';
@@ -68,7 +67,7 @@ describe('Prometheus metrics', function () {
 
     beforeEach(async () => {
       await resetDatabase();
-      await resetRedis();
+      await resetQueueStore();
       smtp = await startSmtpServer();
       ctx = engineContext({
         clock: clockNow(),
@@ -113,8 +112,8 @@ describe('Prometheus metrics', function () {
       await ctx.ticks.runTick(live.campaignId, ctx.clock.now());
       workers = await startWorkers(ctx, undefined, { schedule: false });
       await eventually(async () => (await statusCounts(ctx, proof.campaignId)).SENT_PROOF === 5 && (await statusCounts(ctx, live.campaignId)).SENT === 3, 'every message sent');
-      await publishBreakerState(ctx.redis, ctx.config.QUEUE_PREFIX, { name: 'smtp-default', state: 'open', since: ctx.clock.now().toISOString() });
-      await publishBreakerState(ctx.redis, ctx.config.QUEUE_PREFIX, { name: 'x-api', state: 'closed', since: ctx.clock.now().toISOString() });
+      await ctx.breakerStates.publish({ name: 'smtp-default', state: 'open', since: ctx.clock.now().toISOString() });
+      await ctx.breakerStates.publish({ name: 'x-api', state: 'closed', since: ctx.clock.now().toISOString() });
 
       const metrics = await scrape(await apiUrl());
       const counted = (await ctx.db.raw<{ rows: Array<{ channel: string; mode: string; status: string; count: number }> }>(
@@ -191,7 +190,7 @@ describe('Prometheus metrics', function () {
   describe('without METRICS_TOKEN', () => {
     it('the api’s /metrics is open', async () => {
       await resetDatabase();
-      await resetRedis();
+      await resetQueueStore();
       const ctx = engineContext({});
       const server = await new Promise<Server>((resolve) => {
         const listening = buildHttpApp(ctx).listen(0, '127.0.0.1', () => resolve(listening));

@@ -5,7 +5,7 @@ import { findCampaign, type Campaign } from '../../src/campaigns/campaign-store.
 import { nextLocalMidnight } from '../../src/campaigns/send-window.js';
 import { isIdle } from '../../src/runtime/idle.js';
 import { setKillSwitch } from '../../src/settings/kill-switch.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, makeLeads, seedCampaign } from '../support/engine.js';
 import { clockOnNext } from '../support/clock.js';
 
@@ -15,7 +15,7 @@ describe('campaign gate', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
   });
 
   afterEach(async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { convert } from 'html-to-text';
 import { projectRoot } from '../support/engine.js';
-import { resetDatabase, resetRedis, testEnv } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore, testEnv } from '../setup/hooks.js';
 import { startSmtpServer, type SmtpHarness } from '../channels/smtp-harness.js';
 
 /** The README's "Your first LIVE email campaign" commands: its second shell block. */
@@ -28,7 +28,7 @@ describe('the README: your first LIVE email campaign, word for word', function (
   beforeEach(async () => {
     // The README's worker line describes this campaign alone: nothing another test left may wait beside it.
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     smtp = await startSmtpServer();
     // A checkout of our own: the README's files are written here, never into the repository.
     dir = await mkdtemp(join(tmpdir(), 'drumbeat-first-live-'));

@@ -14,7 +14,7 @@ import { webhookRoutes } from '../../src/http/webhooks/webhook-routes.js';
 import { resetDatabase, resetRedis, testConfig, testDb, testRun } from '../setup/hooks.js';
 import { runPreflight } from '../../src/preflight/preflight.js';
 import { campaignReport, type CampaignReport } from '../../src/analytics/campaign-report.js';
-import { engineContext, eventually, makeLeads, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
+import { engineContext, eventually, makeLeads, redisOf, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
 import { clockNow, type AnchoredClock } from '../support/clock.js';
 import { startRedisCluster, type PrivateRedisCluster } from '../support/redis-topology.js';
 import { startApp, type RunningApp } from '../http/http-harness.js';
@@ -118,14 +118,14 @@ describe('Redis Cluster: a private password-protected three-node cluster runs th
   });
 
   it('runs the breaker states, domain throttle, LLM budget and the reconciler’s job check on the cluster', async () => {
-    await publishBreakerState(ctx.redis, prefix, { name: 'smtp:default', state: 'open', since: clock.now().toISOString() });
-    expect((await readBreakerStates(ctx.redis, prefix)).map((state) => `${state.name} ${state.state}`)).to.deep.equal(['smtp:default open']);
+    await publishBreakerState(redisOf(ctx), prefix, { name: 'smtp:default', state: 'open', since: clock.now().toISOString() });
+    expect((await readBreakerStates(redisOf(ctx), prefix)).map((state) => `${state.name} ${state.state}`)).to.deep.equal(['smtp:default open']);
 
-    const throttle = domainThrottle(ctx.redis, prefix, 1, clock);
+    const throttle = domainThrottle(redisOf(ctx), prefix, 1, clock);
     expect(await throttle.take('example.com')).to.equal(undefined);
     expect(await throttle.take('example.com'), 'the second email to the domain in the minute waits').to.be.instanceOf(Date);
 
-    const budget = llmBudget(ctx.redis, prefix, { rpm: 1, tpm: 1000 }, clock);
+    const budget = llmBudget(redisOf(ctx), prefix, { rpm: 1, tpm: 1000 }, clock);
     const reservation = await budget.reserve(100);
     expect(reservation).to.not.equal(undefined);
     if (reservation !== undefined) await budget.settle(reservation, 40);

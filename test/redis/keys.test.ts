@@ -6,7 +6,7 @@ import { clockMinute, jobKey, redisKeys } from '../../src/redis/keys.js';
 import { publishBreakerState } from '../../src/channels/resilience/breaker-states.js';
 import { domainThrottle } from '../../src/channels/email/domain-throttle.js';
 import { llmBudget } from '../../src/llm/llm-budget.js';
-import { freshEngineWithClock } from '../support/engine.js';
+import { freshEngineWithClock, redisOf } from '../support/engine.js';
 
 describe('Redis keys', function () {
   this.timeout(20_000);
@@ -20,7 +20,7 @@ describe('Redis keys', function () {
     const found: string[] = [];
     let cursor = '0';
     do {
-      const [next, keys] = await ctx.redis.scan(cursor, 'MATCH', redisKeys.everyKey(ctx.config.QUEUE_PREFIX), 'COUNT', 1000);
+      const [next, keys] = await redisOf(ctx).scan(cursor, 'MATCH', redisKeys.everyKey(ctx.config.QUEUE_PREFIX), 'COUNT', 1000);
       cursor = next;
       found.push(...keys);
     } while (cursor !== '0');
@@ -46,9 +46,9 @@ describe('Redis keys', function () {
 
   it('the breaker states, domain throttle and LLM budget write exactly the keys the module names', async () => {
     const prefix = ctx.config.QUEUE_PREFIX;
-    await publishBreakerState(ctx.redis, prefix, { name: 'smtp:default', state: 'open', since: clock.now().toISOString() });
-    expect(await domainThrottle(ctx.redis, prefix, 5, clock).take('Example.COM')).to.equal(undefined);
-    expect(await llmBudget(ctx.redis, prefix, { rpm: 10, tpm: 1000 }, clock).reserve(100)).to.not.equal(undefined);
+    await publishBreakerState(redisOf(ctx), prefix, { name: 'smtp:default', state: 'open', since: clock.now().toISOString() });
+    expect(await domainThrottle(redisOf(ctx), prefix, 5, clock).take('Example.COM')).to.equal(undefined);
+    expect(await llmBudget(redisOf(ctx), prefix, { rpm: 10, tpm: 1000 }, clock).reserve(100)).to.not.equal(undefined);
     const minute = clockMinute(clock.now());
     expect(await keysUnderPrefix()).to.deep.equal(
       [redisKeys.breakerStates(prefix), redisKeys.domainThrottle(prefix, 'example.com', minute), redisKeys.llmBudget(prefix, minute)].sort(),
@@ -62,7 +62,7 @@ describe('Redis keys', function () {
       { data: { messageId: 2 }, opts: { jobId: 'c1-l2-s0', delay: 60_000 } },
     ]);
     await queue.remove('c1-l2-s0');
-    const replies = await ctx.redis.pipeline().exists(jobKey(queue, 'c1-l1-s0')).exists(jobKey(queue, 'c1-l2-s0')).exec();
+    const replies = await redisOf(ctx).pipeline().exists(jobKey(queue, 'c1-l1-s0')).exists(jobKey(queue, 'c1-l2-s0')).exec();
     expect(replies?.map(([, exists]) => exists)).to.deep.equal([1, 0]);
   });
 });

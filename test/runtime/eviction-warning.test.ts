@@ -4,6 +4,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { createAppContext } from '../../src/runtime/context.js';
 import { warnOnEvictionPolicy } from '../../src/runtime/worker-runtime.js';
 import { testConfig } from '../setup/hooks.js';
+import { redisOf } from '../support/engine.js';
 
 describe('Redis eviction policy at start-up', () => {
   it('warns loudly when maxmemory-policy is not noeviction, and not when it is', async () => {
@@ -16,17 +17,18 @@ describe('Redis eviction policy at start-up', () => {
     });
     const config = testConfig({ LOG_LEVEL: 'warn' });
     const ctx = createAppContext(config, createLogger(config, sink));
-    const original = ((await ctx.redis.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction';
+    const redis = redisOf(ctx);
+    const original = ((await redis.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction';
     try {
-      await ctx.redis.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      await redis.config('SET', 'maxmemory-policy', 'allkeys-lru');
       await warnOnEvictionPolicy(ctx);
       expect(lines.join('')).to.include('REDIS MAXMEMORY-POLICY IS \\"allkeys-lru\\", NOT \\"noeviction\\"');
       lines.length = 0;
-      await ctx.redis.config('SET', 'maxmemory-policy', 'noeviction');
+      await redis.config('SET', 'maxmemory-policy', 'noeviction');
       await warnOnEvictionPolicy(ctx);
       expect(lines).to.deep.equal([]);
     } finally {
-      await ctx.redis.config('SET', 'maxmemory-policy', original);
+      await redis.config('SET', 'maxmemory-policy', original);
       await ctx.close();
     }
   });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { once } from 'node:events';
 import type { AppContext } from '../../src/runtime/context.js';
 import { campaignTickQueue } from '../../queues/campaign-tick.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, spawnDrumbeat, stopProcess } from '../support/engine.js';
 
 describe('graceful shutdown', function () {
@@ -11,7 +11,7 @@ describe('graceful shutdown', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     ctx = engineContext();
   });
 

@@ -8,7 +8,7 @@ import type { Job } from 'bullmq';
 import type { AppContext } from '../../src/runtime/context.js';
 import { importLeadsQueue } from '../../queues/import-leads.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, seedCampaign } from '../support/engine.js';
 
 describe('security: import jobs name an upload by id, never a path', function () {
@@ -23,7 +23,7 @@ describe('security: import jobs name an upload by id, never a path', function ()
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     root = await mkdtemp(join(tmpdir(), 'drumbeat-import-jobs-'));
     uploadDir = join(root, 'uploads');
     await mkdir(uploadDir);

@@ -10,7 +10,7 @@ import type { AppContext } from '../../src/runtime/context.js';
 import { bindProcessor } from '../../src/jobs/processor.js';
 import reconcileProcessor from '../../processors/reconcile.js';
 import type { RunningApp } from '../http/http-harness.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { clockNow, type AnchoredClock } from '../support/clock.js';
 import { engineContext, eventually, seedCampaign } from '../support/engine.js';
 import { bearerFor, startApiApp } from './security-support.js';
@@ -32,7 +32,7 @@ describe('security: uploads leave nothing behind', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     uploadDir = await mkdtemp(join(tmpdir(), 'drumbeat-uploads-'));
     clock = clockNow();
     ctx = engineContext({ clock, env: { IMPORT_UPLOAD_DIR: uploadDir, IMPORT_MAX_BYTES: '4kb' } });

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { signDrumbeat } from '../../src/events/webhook-signatures.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, seedCampaign } from '../support/engine.js';
 import { clockNow } from '../support/clock.js';
 import type { RunningApp } from '../http/http-harness.js';
@@ -21,7 +21,7 @@ describe('signed webhooks are never lost to odd text, depth or a missing Redis',
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     ctx = engineContext({ clock: clockNow(), env: { WEBHOOK_SECRET: webhookSecret } });
     app = await startFeedbackApp(ctx);
     ({ campaignId } = await seedCampaign(ctx, { leads: [{ email: 'ada@example.com', firstName: 'Ada' }] }));

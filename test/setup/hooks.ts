@@ -6,13 +6,17 @@ import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createDb, type Knex } from '../../src/db/knex.js';
 import { ensureDatabase, migrateLatest } from '../../src/db/migrate.js';
+import { migrateQueueSchema } from '../../src/jobs/queue-schema.js';
 import { redisKeys } from '../../src/redis/keys.js';
+import { QUEUE_SCHEMA } from '../../src/jobs/queue-store.js';
 
 chai.use(chaiAsPromised);
 
 const runId = `${process.pid}${randomBytes(3).toString('hex')}`;
 const baseDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** `TEST_QUEUE_BACKEND=postgres` runs the same tests with every queue on BullMQ's Postgres backend (`npm run test:postgres`). */
+const queueBackend: 'redis' | 'postgres' = process.env.TEST_QUEUE_BACKEND === 'postgres' ? 'postgres' : 'redis';
 
 /** This run's own database and queue prefix: nothing is shared with other runs or the demo. */
 export const testRun = {
@@ -24,6 +28,8 @@ export const testRun = {
   })(),
   redisUrl,
   queuePrefix: `dbtest${runId}`,
+  /** Where this run's queues live; with `postgres`, in the schema `bullmq` of the run's own database. */
+  queueBackend,
 };
 
 /** A config for tests: this run's database and prefix, quiet logs, overrides applied. */
@@ -34,6 +40,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     DATABASE_URL: testRun.databaseUrl,
     REDIS_URL: testRun.redisUrl,
     QUEUE_PREFIX: testRun.queuePrefix,
+    QUEUE_BACKEND: testRun.queueBackend,
     SESSION_SECRET: 'test-session-secret-that-is-long-enough-123',
     SEND_BACKOFF: '50ms',
     ...overrides,
@@ -51,6 +58,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     DATABASE_URL: testRun.databaseUrl,
     REDIS_URL: testRun.redisUrl,
     QUEUE_PREFIX: testRun.queuePrefix,
+    QUEUE_BACKEND: testRun.queueBackend,
     SEND_BACKOFF: '50ms',
     ...overrides,
   };
@@ -86,6 +94,17 @@ export async function resetRedis(): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Empties this run's queues: the Redis keys under its prefix, or the tables of its queue schema
+ * (BullMQ's Postgres backend ignores the prefix; the run's own database is what isolates it).
+ */
+export async function resetQueueStore(backend: 'redis' | 'postgres' = testRun.queueBackend): Promise<void> {
+  if (backend === 'redis') return resetRedis();
+  const db = testDb();
+  const { rows } = await db.raw<{ rows: Array<{ tablename: string }> }>(`SELECT tablename FROM pg_tables WHERE schemaname = ? AND tablename <> 'migration'`, [QUEUE_SCHEMA]);
+  await db.raw(`TRUNCATE ${rows.map((row) => `"${QUEUE_SCHEMA}"."${row.tablename}"`).join(', ')} RESTART IDENTITY CASCADE`);
 }
 
 async function dropDatabase(): Promise<void> {
@@ -133,6 +152,7 @@ export const mochaHooks = {
     await ensureDatabase(testRun.databaseUrl);
     sharedDb = createDb({ DATABASE_URL: testRun.databaseUrl, DATABASE_POOL_MAX: 10 });
     await migrateLatest(sharedDb);
+    if (testRun.queueBackend === 'postgres') await migrateQueueSchema(testRun.databaseUrl);
   },
   afterEach() {
     sinon.restore();
@@ -141,7 +161,8 @@ export const mochaHooks = {
     this.timeout(60_000);
     await sharedDb?.destroy();
     sharedDb = undefined;
-    await resetRedis();
+    // The Postgres queue schema goes with the database.
+    if (testRun.queueBackend === 'redis') await resetRedis();
     await dropDatabase();
     await assertNothingLeaked();
   },

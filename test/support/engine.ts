@@ -3,15 +3,23 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/log/logger.js';
 import { createAppContext, type AppContext, type ContextOptions } from '../../src/runtime/context.js';
+import type { RedisClient } from '../../src/redis/connection.js';
+import { QUEUE_SCHEMA } from '../../src/jobs/queue-store.js';
 import { parseCampaignSpec, type CampaignSpecInput } from '../../src/campaigns/campaign-spec.js';
 import { upsertLeads, type NewLead } from '../../src/leads/lead-store.js';
 import { enrollLeads } from '../../src/enrollments/enrollment-lifecycle.js';
-import { resetDatabase, resetRedis, testConfig, testEnv } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore, testConfig, testEnv } from '../setup/hooks.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { campaignTickQueue, tickSchedulerId } from '../../queues/campaign-tick.js';
 import { clockNow } from './clock.js';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The Redis connection of a context whose queues are on Redis (a test of Redis itself). */
+export function redisOf(ctx: AppContext): RedisClient {
+  if (ctx.queueStore.kind !== 'redis') throw new Error('this test needs QUEUE_BACKEND=redis');
+  return ctx.queueStore.redis;
+}
 
 /** A context on this run's database and queue prefix; close it in `afterEach`. */
 export function engineContext(options: ContextOptions & { env?: Record<string, string> } = {}): AppContext {
@@ -72,6 +80,14 @@ export async function seedCampaign(
       await ticks.removeJobScheduler(tickSchedulerId(campaignId));
       // The scheduler's next tick is already a delayed job; remove it too.
       await ticks.drain(true);
+      if (ctx.queueStore.kind === 'postgres') {
+        // BullMQ 6.7's Postgres backend adds a scheduler's first run as a waiting job, which neither
+        // removing the scheduler, draining the queue nor Job#remove (it still names its scheduler) takes away.
+        await ctx.db.raw(`DELETE FROM ${QUEUE_SCHEMA}.job WHERE queue = ? AND scheduler_id = ? AND state IN ('waiting', 'delayed')`, [
+          campaignTickQueue.name,
+          tickSchedulerId(campaignId),
+        ]);
+      }
     }
   }
   return { campaignId, leadIds };
@@ -156,7 +172,7 @@ export function freshEngine(options: () => ContextOptions = () => ({})) {
   let workers: RunningWorkers | undefined;
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     current = engineContext(options());
   });
   afterEach(async () => {

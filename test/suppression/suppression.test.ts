@@ -8,7 +8,7 @@ import { createApiToken } from '../../src/operators/api-token-service.js';
 import { identityHash } from '../../src/core/identity.js';
 import { captureLeads } from '../../src/leads/lead-capture.js';
 import { forgetLead, leadTimeline } from '../../src/leads/lead-privacy.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, makeLeads, runDrumbeat, seedCampaign } from '../support/engine.js';
 import { startApp, type RunningApp } from '../http/http-harness.js';
 import { clockNow } from '../support/clock.js';
@@ -22,7 +22,7 @@ describe('suppressions and erasure', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     ctx = engineContext({ clock: clockNow() });
     app = await startApp({ config: ctx.config, db: ctx.db, clock: ctx.clock, log: ctx.log, apiRoutes: (router) => apiRoutes(router, ctx) });
     auth = { authorization: `Bearer ${(await createApiToken(ctx.db, 'suppressions')).token}`, 'content-type': 'application/json' };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { unsubscribeTokenHash } from '../../src/leads/unsubscribe-service.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, ledger, makeLeads, seedCampaign } from '../support/engine.js';
 import type { RunningApp } from '../http/http-harness.js';
 import { enrollmentState, isSuppressed, startFeedbackApp } from '../webhooks/webhook-support.js';
@@ -16,7 +16,7 @@ describe('one-click unsubscribe (GET/POST /u/:token)', function () {
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     clock = clockNow();
     ctx = engineContext({ clock });
     app = await startFeedbackApp(ctx);

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { signDrumbeat } from '../../src/events/webhook-signatures.js';
-import { resetDatabase, resetRedis } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore } from '../setup/hooks.js';
 import { engineContext, eventually, seedCampaign } from '../support/engine.js';
 import type { RunningApp } from '../http/http-harness.js';
 import {
@@ -41,7 +41,7 @@ describe('provider webhooks: verify first, store once, apply once', function () 
 
   beforeEach(async () => {
     await resetDatabase();
-    await resetRedis();
+    await resetQueueStore();
     clock = clockNow();
     ctx = engineContext({
       clock,

@@ -1,6 +1,8 @@
 import type { RedisClient } from '../../redis/connection.js';
+import type { Knex } from 'knex';
 import type { Clock } from '../../core/clock.js';
 import { clockMinute, redisKeys } from '../../redis/keys.js';
+import { takeHit, windowCounterNames } from '../../db/window-counter-store.js';
 
 /** Takes one slot if the window has one left; gives it back otherwise. Atomic, so it holds across workers. */
 const takeSlotScript = `
@@ -30,6 +32,17 @@ export function domainThrottle(redis: RedisClient, prefix: string, perMinute: nu
       const key = redisKeys.domainThrottle(prefix, domain, minute);
       const allowed = (await redis.eval(takeSlotScript, 1, key, perMinute, 120_000)) as number;
       return allowed === 1 ? undefined : new Date((minute + 1) * 60_000);
+    },
+  };
+}
+
+/** The same throttle in Postgres (`QUEUE_BACKEND=postgres`): one window counter per recipient domain. */
+export function postgresDomainThrottle(db: Knex, perMinute: number, clock: Clock): DomainThrottle {
+  return {
+    async take(domain) {
+      const minute = clockMinute(clock.now());
+      const allowed = await takeHit(db, windowCounterNames.domainThrottle(domain), minute, perMinute);
+      return allowed ? undefined : new Date((minute + 1) * 60_000);
     },
   };
 }

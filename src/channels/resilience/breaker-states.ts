@@ -1,6 +1,40 @@
+import type { Knex } from 'knex';
 import type { RedisClient } from '../../redis/connection.js';
 import type { BreakerState } from './breakers.js';
 import { redisKeys } from '../../redis/keys.js';
+
+/**
+ * Where the workers' breaker states are shared: breakers live in the worker processes, `/readyz`
+ * and `drumbeat breakers` read them from anywhere. Redis or Postgres, as the queues are.
+ */
+export interface BreakerStateStore {
+  publish(state: BreakerState): Promise<void>;
+  /** Every reported state, by name. */
+  read(): Promise<BreakerState[]>;
+}
+
+/** The states in one Redis hash under the queue prefix. */
+export function redisBreakerStates(redis: RedisClient, prefix: string): BreakerStateStore {
+  return { publish: (state) => publishBreakerState(redis, prefix, state), read: () => readBreakerStates(redis, prefix) };
+}
+
+const BREAKER_STATES = 'breaker_states';
+
+/** The states in Postgres (`breaker_states`, one row per breaker), for `QUEUE_BACKEND=postgres`. */
+export function postgresBreakerStates(db: Knex, now: () => Date): BreakerStateStore {
+  return {
+    async publish(state) {
+      await db(BREAKER_STATES)
+        .insert({ name: state.name, state: JSON.stringify({ ...state, pid: process.pid }), updated_at: now() })
+        .onConflict('name')
+        .merge(['state', 'updated_at']);
+    },
+    async read() {
+      const rows = (await db(BREAKER_STATES).orderBy('name').select('state')) as Array<{ state: BreakerState }>;
+      return rows.map((row) => row.state);
+    },
+  };
+}
 
 /**
  * Records a breaker's new state where every process can read it: breakers live in the worker

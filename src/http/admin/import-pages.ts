@@ -9,7 +9,7 @@ import { acceptImportUpload } from '../../leads/import-intake.js';
 import { errorReportCsv } from '../../leads/lead-export.js';
 import { OPERATE_ROLES } from '../../operators/roles.js';
 import { importLeadsQueue } from '../../../queues/import-leads.js';
-import { requireRedis } from '../redis-guard.js';
+import { requireQueueStore } from '../redis-guard.js';
 import { route } from '../route.js';
 import { entityId, idParam } from '../params.js';
 import { pageActions, pageActor, pageRoute, refusalOf, requirePageRole } from './page-route.js';
@@ -54,7 +54,7 @@ export function importPages(router: Router, ctx: HttpContext): void {
   router.post(
     '/imports/upload',
     operate,
-    requireRedis(ctx.redis),
+    requireQueueStore(ctx.queues),
     route(async (req, res) => {
       try {
         const { campaign } = uploadQuery.parse(req.query);

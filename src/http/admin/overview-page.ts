@@ -2,7 +2,6 @@ import type { Router } from 'express';
 import type { HttpContext } from '../http-context.js';
 import { allQueues } from '../../../queues/index.js';
 import { operationsOverview } from '../../analytics/operations-overview.js';
-import { readBreakerStates } from '../../channels/resilience/breaker-states.js';
 import type { BreakerState } from '../../channels/resilience/breakers.js';
 import { pageRoute } from './page-route.js';
 import { renderAdminPage } from './render.js';
@@ -39,9 +38,9 @@ async function queueHealth(ctx: Pick<HttpContext, 'queues'>): Promise<QueueHealt
   }
 }
 
-async function breakerStates(ctx: Pick<HttpContext, 'redis' | 'config'>): Promise<BreakerState[] | undefined> {
+async function breakerStates(ctx: Pick<HttpContext, 'breakerStates'>): Promise<BreakerState[] | undefined> {
   try {
-    return await readBreakerStates(ctx.redis, ctx.config.QUEUE_PREFIX);
+    return await ctx.breakerStates.read();
   } catch {
     return undefined;
   }

@@ -3,10 +3,9 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Config } from '../../config/config.js';
 import type { Clock } from '../../core/clock.js';
-import type { RedisClient } from '../../redis/connection.js';
 import { captureLeads } from '../../leads/lead-capture.js';
 import { wantsHtml } from '../negotiation.js';
-import { clockMinute, redisKeys } from '../../redis/keys.js';
+import type { FormRateLimit } from './form-rate-limit.js';
 import { findCampaignBySlug } from '../../campaigns/campaign-store.js';
 
 /** The hidden field bots fill in and people never see: a filled one is accepted and dropped. */
@@ -41,7 +40,7 @@ export interface FormDeps {
   config: Config;
   db: Knex;
   clock: Clock;
-  redis: RedisClient;
+  formRateLimit: FormRateLimit;
 }
 
 /**
@@ -59,18 +58,11 @@ export function formRoutes(router: Router, deps: FormDeps): void {
     else res.status(status).json(body);
   }
 
-  /** One counter per IP and minute in Redis, shared by every API process. */
-  async function overRate(ip: string): Promise<boolean> {
-    const key = redisKeys.formRate(config.QUEUE_PREFIX, ip, clockMinute(deps.clock.now()));
-    const [[, count]] = (await deps.redis.multi().incr(key).expire(key, 120).exec()) as [[Error | null, number], [Error | null, number]];
-    return count > config.FORM_RATE_PER_MINUTE;
-  }
-
   router.post('/forms/:campaignSlug', (req: Request<{ campaignSlug: string }>, res: Response, next: NextFunction) => {
     const handle = async () => {
-      const limited = await overRate(req.ip ?? 'unknown').catch(() => undefined);
+      const limited = await deps.formRateLimit.overRate(req.ip ?? 'unknown').catch(() => undefined);
       if (limited === undefined) {
-        // Redis is away: refuse rather than run without the rate limit.
+        // The counter's store is away: refuse rather than run without the rate limit.
         res.status(503).set('Retry-After', '10').json({ error: 'temporarily unavailable' });
         return;
       }
