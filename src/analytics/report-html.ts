@@ -30,8 +30,11 @@ th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: left; } td.
 svg.chart { max-width: 100%; height: auto; display: block; margin: 0.5rem 0; }
 `;
 
-/** The page's three charts: daily outcomes, the step funnel and the variants' reply rates. */
-function reportCharts(report: CampaignReport): { daily: string; funnel: string; variants: string } {
+/**
+ * The report's three charts as inline SVG (daily outcomes, the step funnel, the variants' reply
+ * rates), every value from the record escaped: for this page and the console's campaign page.
+ */
+export function reportCharts(report: CampaignReport): { daily: string; funnel: string; variants: string } {
   const daily = barChartSvg({
     title: 'Daily sends, replies and bounces',
     categories: report.daily.map((day) => day.day),

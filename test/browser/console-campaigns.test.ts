@@ -100,7 +100,7 @@ describe('the campaign pages in Chromium', function () {
     expect(await rows.first().innerText()).to.include('AT&T <Labs>');
   });
 
-  it('has no serious accessibility violation on the campaign list, a campaign and the new-campaign form at both widths, and takes the screenshots', async () => {
+  it('shows a campaign’s charts within the screen, has no serious accessibility violation on the campaign list, a campaign and the new-campaign form at both widths, and takes the screenshots', async () => {
     const { campaignId } = await seedCampaign(app.ctx, { leads: makeLeads(8), spec: { name: 'Q4 launch' } });
     await app.ctx.ticks.runTick(campaignId, app.ctx.clock.now());
     for (const viewport of VIEWPORTS) {
@@ -109,6 +109,10 @@ describe('the campaign pages in Chromium', function () {
       await page.goto(app.url('/admin/campaigns'));
       await expectNoSeriousA11yViolations(page, `the campaign list at ${viewport.width} px`);
       await page.goto(app.url(`/admin/campaigns/${campaignId}`));
+      const charts = page.locator('.charts svg[role="img"]');
+      expect(await charts.count(), 'the daily and funnel charts (this campaign has no variants to chart)').to.equal(2);
+      const chartWidth = (await charts.first().boundingBox())?.width ?? Infinity;
+      expect(chartWidth, 'a chart fits the screen').to.be.at.most(viewport.width);
       await expectNoSeriousA11yViolations(page, `a campaign at ${viewport.width} px`);
       if (viewport.width === 1280) await takeReadmeScreenshot(page, projectRoot, 'campaign');
       await page.goto(app.url('/admin/campaigns/new'));

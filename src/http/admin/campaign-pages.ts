@@ -2,6 +2,7 @@ import type { Request, Router } from 'express';
 import { z } from 'zod';
 import type { HttpContext } from '../http-context.js';
 import { campaignReport } from '../../analytics/campaign-report.js';
+import { reportCharts } from '../../analytics/report-html.js';
 import { campaignSummaries, emptySummary } from '../../analytics/campaign-summaries.js';
 import { loadCampaignDefinition } from '../../campaigns/campaign-definition.js';
 import { parseCampaignSpecText } from '../../campaigns/campaign-spec.js';
@@ -142,6 +143,7 @@ export function campaignPages(router: Router, ctx: HttpContext): void {
         campaign,
         steps: definition.steps,
         report,
+        charts: reportCharts(report),
         leadPage,
         search: query.q ?? '',
         after: query.after ?? 0,
