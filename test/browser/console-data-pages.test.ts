@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
-import { expectNoSeriousA11yViolations, launchChromium } from '../support/browser.js';
+import type { Page } from 'playwright-core';
+import { expectNoSeriousA11yViolations } from '../support/browser.js';
 import { seedCampaign } from '../support/engine.js';
-import { startConsole, VIEWPORTS, type RunningConsole } from './console-harness.js';
+import { consoleSession, VIEWPORTS } from './console-harness.js';
 
 /** A CSV as people have them: real names, one bad address, one row already there. */
 const upload = [
@@ -21,24 +21,12 @@ async function auditTable(page: Page): Promise<string[][]> {
 
 describe('the data pages in Chromium: imports, leads, suppressions, operators, audit log', function () {
   this.timeout(90_000);
-  let browser: Browser;
-  let app: RunningConsole;
-
-  before(async () => {
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser.close();
-  });
-  beforeEach(async () => {
-    app = await startConsole();
-  });
-  afterEach(() => app.close());
+  const session = consoleSession();
 
   it('uploads a CSV to a campaign and watches its import finish, downloads the error report, and finds the lead with the message it was sent', async () => {
-    const { campaignId } = await seedCampaign(app.ctx, { spec: { name: 'Spring 春 & <Summer>' }, leads: [] });
-    await app.startWorkers();
-    const { page, email } = await app.signIn(browser, 'operator');
+    const { campaignId } = await seedCampaign(session.app.ctx, { spec: { name: 'Spring 春 & <Summer>' }, leads: [] });
+    await session.app.startWorkers();
+    const { page, email } = await session.app.signIn(session.browser, 'operator');
     await page.getByRole('link', { name: 'Imports' }).click();
     await page.getByLabel('Campaign', { exact: true }).selectOption(String(campaignId));
     await page.getByLabel(/^CSV file/).setInputFiles({ name: 'crm export.csv', mimeType: 'text/csv', buffer: Buffer.from(upload) });
@@ -51,7 +39,7 @@ describe('the data pages in Chromium: imports, leads, suppressions, operators, a
     expect(report.split('\r\n')[1]).to.match(/^4,email: /);
 
     // The lead, found by a part of its company name, with the message the tick wrote for it.
-    await app.ctx.ticks.runTick(campaignId, app.ctx.clock.now());
+    await session.app.ctx.ticks.runTick(campaignId, session.app.ctx.clock.now());
     await page.getByRole('link', { name: 'Leads' }).click();
     await page.getByLabel('Search by email, name or company').fill('procter');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
@@ -61,15 +49,15 @@ describe('the data pages in Chromium: imports, leads, suppressions, operators, a
     await page.getByText('Subject: Hello Niamh').waitFor();
     expect(await page.getByRole('link', { name: 'Forget this person' }).count(), 'an operator may not forget people').to.equal(0);
 
-    const audit = (await app.ctx.db('audit_log').orderBy('id').select('actor', 'via', 'action', 'subject_type', 'subject_id')) as Array<Record<string, unknown>>;
+    const audit = (await session.app.ctx.db('audit_log').orderBy('id').select('actor', 'via', 'action', 'subject_type', 'subject_id')) as Array<Record<string, unknown>>;
     expect(audit.filter((entry) => entry.action !== 'sign-in')).to.deep.equal([{ actor: email, via: 'page', action: 'import.upload', subject_type: 'campaign', subject_id: String(campaignId) }]);
   });
 
   it('lets an admin forget a person, manage suppressions, operators and tokens, and shows every change in the audit log', async () => {
-    const { leadIds } = await seedCampaign(app.ctx, { leads: [{ email: "sean.o'brien@example.com", firstName: 'Seán', lastName: "O'Brien", company: 'AT&T <Labs>' }] });
-    const { page, email } = await app.signIn(browser, 'admin');
+    const { leadIds } = await seedCampaign(session.app.ctx, { leads: [{ email: "sean.o'brien@example.com", firstName: 'Seán', lastName: "O'Brien", company: 'AT&T <Labs>' }] });
+    const { page, email } = await session.app.signIn(session.browser, 'admin');
 
-    await page.goto(app.url(`/admin/leads/${leadIds[0]}`));
+    await page.goto(session.app.url(`/admin/leads/${leadIds[0]}`));
     await page.getByRole('link', { name: 'Forget this person' }).click();
     await page.getByText('This cannot be undone.').waitFor();
     await page.getByRole('button', { name: 'Forget this person now' }).click();
@@ -137,21 +125,21 @@ describe('the data pages in Chromium: imports, leads, suppressions, operators, a
   });
 
   it('shows a viewer every data page without an action button, answers its posts with 403, and none of them (as an admin sees them, with every control) has a serious accessibility violation at both widths', async () => {
-    const { leadIds } = await seedCampaign(app.ctx, { leads: [{ email: 'ana@example.com', firstName: 'Ana', company: 'Acme' }] });
-    await app.ctx.db('suppressions').insert({ kind: 'domain', value: 'spam.example', reason: 'manual', created_by: 'test', created_at: app.ctx.clock.now() });
+    const { leadIds } = await seedCampaign(session.app.ctx, { leads: [{ email: 'ana@example.com', firstName: 'Ana', company: 'Acme' }] });
+    await session.app.ctx.db('suppressions').insert({ kind: 'domain', value: 'spam.example', reason: 'manual', created_by: 'test', created_at: session.app.ctx.clock.now() });
     const pages = ['/admin/imports', '/admin/leads', `/admin/leads/${leadIds[0]}`, '/admin/suppressions', '/admin/audit'];
     for (const viewport of VIEWPORTS) {
-      const admin = await app.signIn(browser, 'admin', viewport);
+      const admin = await session.app.signIn(session.browser, 'admin', viewport);
       for (const path of [...pages, '/admin/operators']) {
-        await admin.page.goto(app.url(path));
+        await admin.page.goto(session.app.url(path));
         await expectNoSeriousA11yViolations(admin.page, `${path} for an admin at ${viewport.width} px`);
       }
-      const { page, context } = await app.signIn(browser, 'viewer', viewport);
+      const { page, context } = await session.app.signIn(session.browser, 'viewer', viewport);
       for (const path of pages) {
-        await page.goto(app.url(path));
+        await page.goto(session.app.url(path));
         expect(await page.locator('main form[method="post"]').count(), `${path} has no action for a viewer`).to.equal(0);
       }
-      await page.goto(app.url('/admin/operators'));
+      await page.goto(session.app.url('/admin/operators'));
       await page.getByText('your role (viewer) may not manage operators and API tokens').waitFor();
       const csrf = (await context.cookies()).find((cookie) => cookie.name === 'XSRF-TOKEN')?.value ?? '';
       const posts: Array<[string, Record<string, string>]> = [
@@ -165,16 +153,16 @@ describe('the data pages in Chromium: imports, leads, suppressions, operators, a
         ['/admin/tokens/1/revoke', {}],
       ];
       for (const [path, form] of posts) {
-        expect((await page.request.post(app.url(path), { form: { _csrf: csrf, ...form } })).status(), path).to.equal(403);
+        expect((await page.request.post(session.app.url(path), { form: { _csrf: csrf, ...form } })).status(), path).to.equal(403);
       }
-      const uploadRefused = await page.request.post(app.url(`/admin/imports/upload?campaign=1`), {
+      const uploadRefused = await page.request.post(session.app.url(`/admin/imports/upload?campaign=1`), {
         headers: { 'x-csrf-token': csrf },
         multipart: { file: { name: 'x.csv', mimeType: 'text/csv', buffer: Buffer.from('email\nx@example.com\n') } },
       });
       expect(uploadRefused.status()).to.equal(403);
     }
-    expect(await app.ctx.db('suppressions').count({ n: '*' }).first()).to.deep.equal({ n: 1 });
-    expect(await app.ctx.db('operators').count({ n: '*' }).first()).to.deep.equal({ n: 2 });
-    expect((await app.ctx.db('leads').where({ id: leadIds[0] }).first('email'))?.email).to.equal('ana@example.com');
+    expect(await session.app.ctx.db('suppressions').count({ n: '*' }).first()).to.deep.equal({ n: 1 });
+    expect(await session.app.ctx.db('operators').count({ n: '*' }).first()).to.deep.equal({ n: 2 });
+    expect((await session.app.ctx.db('leads').where({ id: leadIds[0] }).first('email'))?.email).to.equal('ana@example.com');
   });
 });

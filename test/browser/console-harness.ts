@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../support/browser.js';
 import type { AppContext } from '../../src/runtime/context.js';
 import { buildHttpApp } from '../../src/runtime/processes.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
@@ -75,4 +76,30 @@ export async function startConsole(): Promise<RunningConsole> {
       await ctx.close();
     },
   };
+}
+
+/** What a browser test of the console works with: one Chromium, and a fresh console for each test. */
+export interface ConsoleSession {
+  browser: Browser;
+  app: RunningConsole;
+}
+
+/**
+ * Registers, in the calling `describe`, the hooks every console test needs: Chromium launched once,
+ * a console (api, workers, empty database and queues) started before each test and closed after it.
+ * The session's fields are set by those hooks, so read them inside a test, not at `describe` time.
+ */
+export function consoleSession(): ConsoleSession {
+  const session = {} as ConsoleSession;
+  before(async () => {
+    session.browser = await launchChromium();
+  });
+  after(async () => {
+    await session.browser.close();
+  });
+  beforeEach(async () => {
+    session.app = await startConsole();
+  });
+  afterEach(() => session.app.close());
+  return session;
 }
