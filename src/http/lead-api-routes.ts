@@ -1,4 +1,5 @@
-import type { Router } from 'express';
+import type { Response, Router } from 'express';
+import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { HttpContext } from './http-context.js';
 import { NotFoundError } from '../core/domain-error.js';
@@ -130,10 +131,14 @@ export function leadApiRoutes(router: Router, ctx: HttpContext): void {
   router.get(
     '/imports/:id/errors.csv',
     route(async (req, res) => {
-      const { id } = idParam.parse(req.params);
-      const batch = await findImportBatch(ctx.db, id);
-      if (batch === undefined) throw new NotFoundError(`import ${id} does not exist`);
-      res.type('text/csv').set('Content-Disposition', `attachment; filename="import-${id}-errors.csv"`).send(errorReportCsv(batch.errors));
+      await sendImportErrorReport(ctx.db, idParam.parse(req.params).id, res);
     }),
   );
+}
+
+/** Answers an import batch's error report as a CSV download (for the API and the Imports page). */
+export async function sendImportErrorReport(db: Knex, id: number, res: Response): Promise<void> {
+  const batch = await findImportBatch(db, id);
+  if (batch === undefined) throw new NotFoundError(`import ${id} does not exist`);
+  res.type('text/csv').set('Content-Disposition', `attachment; filename="import-${id}-errors.csv"`).send(errorReportCsv(batch.errors));
 }

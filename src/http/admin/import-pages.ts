@@ -4,12 +4,12 @@ import { z } from 'zod';
 import type { HttpContext } from '../http-context.js';
 import { NotFoundError } from '../../core/domain-error.js';
 import { listCampaigns } from '../../campaigns/campaign-store.js';
-import { findImportBatch, listRecentImportBatches } from '../../leads/import-batch-store.js';
+import { listRecentImportBatches } from '../../leads/import-batch-store.js';
 import { acceptImportUpload } from '../../leads/import-intake.js';
-import { errorReportCsv } from '../../leads/lead-export.js';
 import { OPERATE_ROLES } from '../../operators/roles.js';
 import { importLeadsQueue } from '../../../queues/import-leads.js';
 import { requireQueueStore } from '../redis-guard.js';
+import { sendImportErrorReport } from '../lead-api-routes.js';
 import { route } from '../route.js';
 import { entityId, idParam } from '../params.js';
 import { pageActions, pageActor, pageRoute, refusalOf, requirePageRole } from './page-route.js';
@@ -93,10 +93,7 @@ export function importPages(router: Router, ctx: HttpContext): void {
   router.get(
     '/imports/:id/errors.csv',
     route(async (req, res) => {
-      const { id } = idParam.parse(req.params);
-      const batch = await findImportBatch(ctx.db, id);
-      if (batch === undefined) throw new NotFoundError(`import ${id} does not exist`);
-      res.type('text/csv').set('Content-Disposition', `attachment; filename="import-${id}-errors.csv"`).send(errorReportCsv(batch.errors));
+      await sendImportErrorReport(ctx.db, idParam.parse(req.params).id, res);
     }),
   );
 }
