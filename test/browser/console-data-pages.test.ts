@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { expectNoSeriousA11yViolations } from '../support/browser.js';
-import { seedCampaign } from '../support/engine.js';
+import { eventually, seedCampaign } from '../support/engine.js';
 import { consoleSession, VIEWPORTS } from './console-harness.js';
 
 /** A CSV as people have them: real names, one bad address, one row already there. */
@@ -69,7 +69,8 @@ describe('the data pages in Chromium: imports, leads, suppressions, operators, a
     await page.getByRole('button', { name: 'Add suppression' }).click();
     await page.getByText('Suppressed domain spam.example everywhere.').waitFor();
     await page.getByLabel(/^File \(one address/).setInputFiles({ name: 'optouts.csv', mimeType: 'text/csv', buffer: Buffer.from('email\nana@example.com\nnot an address\n') });
-    await expect(page.getByLabel(/^Lines to import/).inputValue()).to.eventually.include('ana@example.com');
+    // The page's script reads the file into the text box asynchronously (FileReader): wait for it.
+    await eventually(async () => (await page.getByLabel(/^Lines to import/).inputValue()).includes('ana@example.com'), 'the chosen file in the text box');
     await page.getByRole('button', { name: 'Import suppressions' }).click();
     await page.getByText('Suppressed 1. Refused 1: line 3').waitFor();
     await page.getByRole('button', { name: 'Remove spam.example' }).click();
