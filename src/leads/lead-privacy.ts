@@ -3,8 +3,8 @@ import type { Clock } from '../core/clock.js';
 import { listContactEvents, type ContactEvent } from './contact-event-store.js';
 import { addSuppression } from '../suppression/suppression-store.js';
 import { eraseEnrollments } from '../enrollments/enrollment-lifecycle.js';
-import { eraseMessageContent, MESSAGES } from '../messages/message-lifecycle.js';
-import { messageNoteSql } from '../messages/message-store.js';
+import { eraseMessageContent } from '../messages/message-lifecycle.js';
+import { leadMessages } from './lead-directory.js';
 import { identityHash, normaliseEmail } from '../core/identity.js';
 
 /** Everything drumbeat holds about one person, for `leads show`. */
@@ -50,18 +50,15 @@ export async function leadTimeline(db: Knex, email: string): Promise<LeadTimelin
       'cl.end_reason as endReason',
       'cl.enrolled_at as enrolledAt',
     )) as LeadTimeline['enrollments'];
-  const messages = (await db(`${MESSAGES} as m`)
-    .where({ 'm.lead_id': lead.id })
-    .orderBy('m.id')
-    .select(
-      'm.id',
-      'm.campaign_id as campaignId',
-      db.raw('m.step_index + 1 AS step'),
-      'm.channel',
-      'm.status',
-      db.raw(`${messageNoteSql('m')} AS "skipReason"`),
-      'm.sent_at as sentAt',
-    )) as LeadTimeline['messages'];
+  const messages = (await leadMessages(db, lead.id)).map(({ id, campaignId, step, channel, status, note, sentAt }) => ({
+    id,
+    campaignId,
+    step,
+    channel,
+    status,
+    skipReason: note,
+    sentAt,
+  }));
   return { lead, identityHash: identity, enrollments, messages, events: await listContactEvents(db, lead.id), suppressions };
 }
 

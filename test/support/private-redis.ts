@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { eventually } from './engine.js';
 
 /** A free TCP port on loopback, as the kernel hands one out. */
@@ -14,8 +14,10 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-async function answersPing(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+/** Whether a Redis server answers PING at `url`, or on 127.0.0.1 with the given options (port, password, TLS). */
+export async function answersPing(target: string | RedisOptions): Promise<boolean> {
+  const probeOptions: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 };
+  const probe = typeof target === 'string' ? new Redis(target, probeOptions) : new Redis({ host: '127.0.0.1', ...target, ...probeOptions });
   probe.on('error', () => undefined);
   try {
     await probe.connect();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { eventually } from './engine.js';
-import { freePort } from './private-redis.js';
+import { answersPing, freePort } from './private-redis.js';
 
 const run = promisify(execFile);
 
@@ -84,23 +84,10 @@ function clientOptions(access: ClientAccess) {
   };
 }
 
-async function answersPing(port: number, access: ClientAccess): Promise<boolean> {
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, ...clientOptions(access) });
-  probe.on('error', () => undefined);
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
 async function startServer(args: string[], port: number, access: ClientAccess): Promise<Server> {
   const child = spawn('redis-server', args, { stdio: 'ignore' });
   await eventually(
-    async () => (child.exitCode === null ? answersPing(port, access) : Promise.reject(new Error(`redis-server on port ${port} exited with ${child.exitCode}`))),
+    async () => (child.exitCode === null ? answersPing({ port, ...clientOptions(access) }) : Promise.reject(new Error(`redis-server on port ${port} exited with ${child.exitCode}`))),
     `redis-server on port ${port}`,
     10_000,
   );
