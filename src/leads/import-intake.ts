@@ -56,7 +56,7 @@ function receiveUpload(req: Request, directory: string, maxBytes: number): Promi
       return;
     }
     const fields: Record<string, string> = {};
-    let file: { uploadId: string; fileName: string; written: Promise<void>; stop: () => void } | undefined;
+    let file: { uploadId: string; fileName: string; written: Promise<void>; closed: Promise<void>; stop: () => void } | undefined;
     let settled = false;
 
     const fail = (error: Error) => {
@@ -70,8 +70,9 @@ function receiveUpload(req: Request, directory: string, maxBytes: number): Promi
         return;
       }
       partial.stop();
-      // Wait for the write stream to close before removing the file it was writing.
-      const removed = partial.written.catch(() => undefined).then(() => removeUpload(directory, partial.uploadId));
+      // Wait for the write stream to close, not just for the pipeline to settle: a stream destroyed
+      // while still opening creates its file after the pipeline has already rejected.
+      const removed = partial.closed.then(() => removeUpload(directory, partial.uploadId));
       removed.then(
         () => reject(error),
         () => reject(error),
@@ -88,6 +89,7 @@ function receiveUpload(req: Request, directory: string, maxBytes: number): Promi
       }
       const uploadId = newUploadId();
       const output = createWriteStream(uploadPath(directory, uploadId), { flags: 'wx' });
+      const closed = new Promise<void>((resolveClosed) => output.once('close', () => resolveClosed()));
       // After busboy's own bookkeeping of the limit (it still touches the stream when this fires).
       stream.on('limit', () => queueMicrotask(() => fail(new UploadError(413, `the file is larger than the limit of ${maxBytes} bytes`))));
       const written = pipeline(stream, output);
@@ -95,6 +97,7 @@ function receiveUpload(req: Request, directory: string, maxBytes: number): Promi
         uploadId,
         fileName: info.filename || 'upload.csv',
         written,
+        closed,
         stop: () => {
           stream.destroy();
           output.destroy();
