@@ -14,6 +14,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { createRedisConnection, type ConnectionRole, type RedisClient } from '../redis/connection.js';
 import { describeTopologySettings, redisTopology } from '../redis/topology.js';
+import { sharedListenBackends } from './shared-listen.js';
 
 /** The schema BullMQ's Postgres backend lives in (its default; a shared pool cannot name another). */
 export const QUEUE_SCHEMA = 'bullmq';
@@ -70,7 +71,7 @@ export interface RedisQueueStore extends QueueStoreBase {
  */
 export interface PostgresQueueStore extends QueueStoreBase {
   readonly kind: 'postgres';
-  /** Sized `QUEUE_POOL_MAX` for queries, plus one connection per open worker (its LISTEN). */
+  /** Sized `QUEUE_POOL_MAX` for queries, plus one connection the process's workers LISTEN on. */
   readonly pool: pg.Pool;
 }
 
@@ -154,22 +155,23 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
       return queue;
     },
     openWorkers() {
+      // The workers of this process share one LISTEN connection, held out of the pool as long as
+      // they run: the pool grows by one so queries keep QUEUE_POOL_MAX.
+      const backends = sharedListenBackends(pool);
+      pool.options.max += 1;
       let opened = 0;
       return {
         create(name, handler, workerOptions) {
-          // A worker holds one pool connection for as long as it runs (its LISTEN, checked out
-          // of a pool it did not create): the pool grows by one so queries keep QUEUE_POOL_MAX.
           opened += 1;
-          pool.options.max += 1;
           pool.setMaxListeners(pool.getMaxListeners() + 1);
-          const worker: PostgresWorker = new Worker(name, handler, { ...workerOptions, connection: pool }, createPostgresBackend);
+          const worker: PostgresWorker = new Worker(name, handler, { ...workerOptions, connection: pool }, backends.factory);
           return worker;
         },
-        close() {
-          pool.options.max -= opened;
+        async close() {
+          await backends.close();
+          pool.options.max -= 1;
           pool.setMaxListeners(pool.getMaxListeners() - opened);
           opened = 0;
-          return Promise.resolve();
         },
       };
     },
@@ -187,7 +189,7 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
       return probe.result;
     },
     describe: () =>
-      `Queues run on Postgres (BullMQ's Postgres backend, schema "${QUEUE_SCHEMA}" of DATABASE_URL, a pool of ${config.QUEUE_POOL_MAX} connections per process plus one per worker); no Redis is used.`,
+      `Queues run on Postgres (BullMQ's Postgres backend, schema "${QUEUE_SCHEMA}" of DATABASE_URL, a pool of ${config.QUEUE_POOL_MAX} connections per process plus one its workers share to LISTEN); no Redis is used.`,
     close: () => pool.end(),
   };
 }

@@ -11,7 +11,6 @@ import { smtpAccount } from '../channels/email/smtp-adapter.js';
 import { verifySmtpLogin } from '../channels/email/smtp-login.js';
 import { parsedTemplate } from '../templates/render.js';
 import { QUEUE_SCHEMA } from '../jobs/queue-store.js';
-import { allQueues } from '../../queues/index.js';
 
 export interface PreflightCheck {
   name: string;
@@ -96,7 +95,7 @@ async function checkRedis(config: Config): Promise<PreflightCheck[]> {
 /**
  * The Postgres queue store (`QUEUE_BACKEND=postgres`): BullMQ's schema migrated for this BullMQ,
  * and room under `max_connections` for a worker process's connections (its Knex pool, its queue
- * pool and one LISTEN connection per worker), which warns rather than fails: it depends on how
+ * pool and the one LISTEN connection its workers share), which warns rather than fails: it depends on how
  * many processes run.
  */
 async function checkPostgresQueueStore(config: Config): Promise<PreflightCheck[]> {
@@ -111,9 +110,9 @@ async function checkPostgresQueueStore(config: Config): Promise<PreflightCheck[]
       `SELECT current_setting('max_connections')::int AS max, (SELECT count(*) FROM pg_stat_activity)::int AS used`,
     );
     const { max, used } = rows[0] ?? { max: 0, used: 0 };
-    const worker = config.DATABASE_POOL_MAX + config.QUEUE_POOL_MAX + allQueues.length;
+    const worker = config.DATABASE_POOL_MAX + config.QUEUE_POOL_MAX + 1;
     const api = config.DATABASE_POOL_MAX + config.QUEUE_POOL_MAX;
-    const budget = `max_connections is ${max} with ${used} in use; a worker process opens up to ${worker} (DATABASE_POOL_MAX + QUEUE_POOL_MAX + ${allQueues.length} LISTEN), an api process up to ${api}`;
+    const budget = `max_connections is ${max} with ${used} in use; a worker process opens up to ${worker} (DATABASE_POOL_MAX + QUEUE_POOL_MAX + 1 LISTEN), an api process up to ${api}`;
     return [
       { name: 'queue-store', ok: true, message: `Queues run on Postgres: BullMQ schema "${QUEUE_SCHEMA}" at version ${version}; no Redis is used.` },
       max - used >= worker

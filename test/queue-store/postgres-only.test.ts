@@ -83,7 +83,7 @@ describe('QUEUE_BACKEND=postgres: one service, no Redis', function () {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     start(['api'], { HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: base, FORM_RATE_PER_MINUTE: '3' });
-    start(['worker'], { RECONCILE_EVERY: '1s' });
+    const worker = start(['worker'], { RECONCILE_EVERY: '1s', DATABASE_POOL_MAX: '3' });
     const { campaignId } = await seedCampaign(ctx, {
       leads: makeLeads(40),
       scheduled: true,
@@ -98,6 +98,11 @@ describe('QUEUE_BACKEND=postgres: one service, no Redis', function () {
     });
     await eventually(async () => (await ctx.campaigns.require(campaignId)).status === 'COMPLETED', 'the campaign to complete', 60_000);
     expect(await ledger(ctx, campaignId)).to.deep.equal({ rows: 80, distinct: 80 });
+    // The worker's connections: its two pools (named after its pid) and the LISTEN its fifteen
+    // workers share, where BullMQ alone would hold one LISTEN per worker (named after its queue).
+    const queueConnectionNames = [`drumbeat-${worker.pid}`, ...allQueues.map((queue) => queue.name)];
+    const [{ count: queueConnections }] = (await ctx.db('pg_stat_activity').whereIn('application_name', queueConnectionNames).count('* as count')) as [{ count: string }];
+    expect(Number(queueConnections), 'DATABASE_POOL_MAX (3) + QUEUE_POOL_MAX (4) + one shared LISTEN').to.be.within(1, 8);
 
     await eventually(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, 'the api to listen');
     const ready = await fetch(`${base}/readyz`);
@@ -142,8 +147,8 @@ describe('QUEUE_BACKEND=postgres: one service, no Redis', function () {
     const preflight = await runDrumbeat(['preflight'], env);
     expect(preflight.code, preflight.stdout + preflight.stderr).to.equal(0);
     expect(preflight.stdout).to.match(/^ok {3}queue-store: Queues run on Postgres/m);
-    // DATABASE_POOL_MAX (10, its default) + QUEUE_POOL_MAX (4) + one LISTEN per queue.
-    const workerConnections = 10 + 4 + allQueues.length;
+    // DATABASE_POOL_MAX (10, its default) + QUEUE_POOL_MAX (4) + the one LISTEN its workers share.
+    const workerConnections = 10 + 4 + 1;
     expect(preflight.stdout).to.match(new RegExp(`^ok {3}queue-connections: max_connections is \\d+ with \\d+ in use; a worker process opens up to ${workerConnections} `, 'm'));
     expect(preflight.stdout, 'no Redis check').to.not.match(/^\S+ +redis/m);
   });

@@ -104,7 +104,16 @@ export async function resetQueueStore(backend: 'redis' | 'postgres' = testRun.qu
   if (backend === 'redis') return resetRedis();
   const db = testDb();
   const { rows } = await db.raw<{ rows: Array<{ tablename: string }> }>(`SELECT tablename FROM pg_tables WHERE schemaname = ? AND tablename <> 'migration'`, [QUEUE_SCHEMA]);
-  await db.raw(`TRUNCATE ${rows.map((row) => `"${QUEUE_SCHEMA}"."${row.tablename}"`).join(', ')} RESTART IDENTITY CASCADE`);
+  const truncate = `TRUNCATE ${rows.map((row) => `"${QUEUE_SCHEMA}"."${row.tablename}"`).join(', ')} RESTART IDENTITY CASCADE`;
+  // Running workers lock these tables in their own order: a TRUNCATE among them may be chosen as a deadlock's victim.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await db.raw(truncate);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '40P01' || attempt === 5) throw error;
+    }
+  }
 }
 
 async function dropDatabase(): Promise<void> {
