@@ -15,6 +15,7 @@ import type { Logger } from '../log/logger.js';
 import { createRedisConnection, type ConnectionRole, type RedisClient } from '../redis/connection.js';
 import { describeTopologySettings, redisTopology } from '../redis/topology.js';
 import { sharedListenBackends } from './shared-listen.js';
+import { keepCompleted, keepCompletedOnPostgres } from './queue-definition.js';
 
 /** The schema BullMQ's Postgres backend lives in (its default; a shared pool cannot name another). */
 export const QUEUE_SCHEMA = 'bullmq';
@@ -151,27 +152,35 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
     kind: 'postgres',
     pool,
     createQueue(name, defaultJobOptions) {
-      const queue: PostgresQueue = new Queue(name, { connection: pool, defaultJobOptions }, createPostgresBackend);
+      const retention = defaultJobOptions.removeOnComplete === keepCompleted ? { removeOnComplete: keepCompletedOnPostgres } : {};
+      const queue: PostgresQueue = new Queue(name, { connection: pool, defaultJobOptions: { ...defaultJobOptions, ...retention } }, createPostgresBackend);
       return queue;
     },
     openWorkers() {
+      const maxListenersBefore = pool.getMaxListeners();
+      const errorListenersBefore = new Set(pool.listeners('error'));
       // The workers of this process share one LISTEN connection, held out of the pool as long as
       // they run: the pool grows by one so queries keep QUEUE_POOL_MAX.
       const backends = sharedListenBackends(pool);
       pool.options.max += 1;
-      let opened = 0;
+      pool.setMaxListeners(maxListenersBefore + 1);
       return {
         create(name, handler, workerOptions) {
-          opened += 1;
           pool.setMaxListeners(pool.getMaxListeners() + 1);
-          const worker: PostgresWorker = new Worker(name, handler, { ...workerOptions, connection: pool }, backends.factory);
+          // Without BullMQ's per-minute metrics: on Postgres they are one row per queue that every
+          // completion updates, which serializes a queue's completions at the rate of commits.
+          const worker: PostgresWorker = new Worker(name, handler, { ...workerOptions, metrics: undefined, connection: pool }, backends.factory);
           return worker;
         },
         async close() {
           await backends.close();
           pool.options.max -= 1;
-          pool.setMaxListeners(pool.getMaxListeners() - opened);
-          opened = 0;
+          // BullMQ's connections listen for errors of a pool they do not own and never stop: the
+          // workers are closed, so their listeners go (the store's own stays).
+          for (const listener of pool.listeners('error')) {
+            if (!errorListenersBefore.has(listener)) pool.removeListener('error', listener as (error: Error) => void);
+          }
+          pool.setMaxListeners(maxListenersBefore);
         },
       };
     },

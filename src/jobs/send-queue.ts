@@ -35,9 +35,13 @@ export function defineSendQueue(channel: Channel) {
     concurrency: (config) => config.SEND_CONCURRENCY,
     limiter: (config) => {
       const perSecond = config[rateSettings[channel]];
-      // BullMQ honours a provider's Retry-After (Queue.rateLimit) only on a worker that has a
-      // limiter, so an unset rate still gets one, too high to ever bind.
-      return { max: typeof perSecond === 'number' ? perSecond : unboundedPerSecond, duration: 1000 };
+      if (typeof perSecond === 'number') return { max: perSecond, duration: 1000 };
+      // On Redis, BullMQ honours a provider's Retry-After (Queue.rateLimit) in every process only
+      // on a worker that has a limiter, so an unset rate still gets one, too high to ever bind.
+      // On Postgres a limiter takes a lock per queue at every claim (sends one at a time, half
+      // the throughput): without one, the worker that met the 429 waits out Retry-After, and so
+      // does any other process at its first 429.
+      return config.QUEUE_BACKEND === 'redis' ? { max: unboundedPerSecond, duration: 1000 } : undefined;
     },
     maxJobMs: 60_000,
   });

@@ -1,4 +1,5 @@
 import { PostgresConnection, PostgresQueueBackend, type BackendFactory, type PostgresConnectionOptions } from 'bullmq';
+import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 
 /**
@@ -26,8 +27,8 @@ class SharedListenConnection extends PostgresConnection {
     });
   }
 
-  override getListenClient(): ReturnType<PostgresConnection['getListenClient']> {
-    return this.shared.getListenClient();
+  override getListenClient(): Promise<ListenClient> {
+    return this.shared.getListenClient().then(serializedQueries);
   }
 
   override get hasListenClientKeepAlive(): boolean {
@@ -51,21 +52,51 @@ class SharedListenConnection extends PostgresConnection {
   }
 }
 
+type ListenClient = Awaited<ReturnType<PostgresConnection['getListenClient']>>;
+
+/** The maximum of notification waits one LISTEN client carries at once: one per queue, with room. */
+const maxWaitsPerClient = 64;
+
+const serializedClients = new WeakMap<ListenClient, ListenClient>();
+
+/**
+ * The shared client with its queries run one after the other: each worker issues its LISTEN on
+ * it, and node-postgres deprecates a query sent while another is running on the same client.
+ */
+function serializedQueries(client: ListenClient): ListenClient {
+  const known = serializedClients.get(client);
+  if (known !== undefined) return known;
+  // Every worker waiting for its queue adds a notification listener to the one client.
+  if (client instanceof EventEmitter) client.setMaxListeners(maxWaitsPerClient);
+  let tail: Promise<unknown> = Promise.resolve();
+  const query: ListenClient['query'] = <R>(text: string, params?: readonly unknown[]) => {
+    const run = tail.then(() => client.query<R>(text, params));
+    tail = run.catch(() => undefined);
+    return run;
+  };
+  const serialized = new Proxy(client, {
+    get(target, property) {
+      if (property === 'query') return query;
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  serializedClients.set(client, serialized);
+  return serialized;
+}
+
 /** Workers' backends over `pool` with one LISTEN connection between them; `close` ends it once the workers are closed. */
 export interface SharedListenBackends {
   factory: BackendFactory<PostgresQueueBackend, PostgresConnectionOptions>;
   close(): Promise<void>;
 }
 
-/** The maximum of notification waits one LISTEN client carries at once: one per queue, with room. */
-const maxWaitsPerClient = 64;
-
 export function sharedListenBackends(pool: pg.Pool): SharedListenBackends {
   const shared = new PostgresConnection(pool);
   // The shared connection's errors reach each worker through its view; this keeps one unanswered error from throwing.
   shared.on('error', () => undefined);
-  // Every worker waiting for its queue adds a notification listener to the one client.
-  pool.on('connect', (client) => client.setMaxListeners(maxWaitsPerClient));
+  // Each worker's view listens for rebuilds and errors of the shared connection.
+  shared.setMaxListeners(0);
   return {
     factory: (queueName, options) => new PostgresQueueBackend(new SharedListenConnection(pool, shared), queueName, options, true),
     close: () => shared.close(),
