@@ -152,4 +152,15 @@ describe('QUEUE_BACKEND=postgres: one service, no Redis', function () {
     expect(preflight.stdout).to.match(new RegExp(`^ok {3}queue-connections: max_connections is \\d+ with \\d+ in use; a worker process opens up to ${workerConnections} `, 'm'));
     expect(preflight.stdout, 'no Redis check').to.not.match(/^\S+ +redis/m);
   });
+
+  it('`drumbeat demo` completes without Redis and prints the totals a run on Redis prints', async () => {
+    const demo = await runDrumbeat(['demo', '--leads', '12'], env);
+    expect(demo.code, demo.stderr).to.equal(0);
+    expect(demo.stdout).to.match(/status COMPLETED/);
+    const totalsTable = /## Totals\n\n([^#]*)\n## /.exec(demo.stdout)?.[1] ?? '';
+    const totals = Object.fromEntries([...totalsTable.matchAll(/^\| (\w+) \| (\d+) \|$/gm)].map(([, metric, count]) => [metric, Number(count)]));
+    // What the same demo prints on Redis (test/cli/cli.test.ts): three PROOF sends per lead, nothing else.
+    const zero = ['planned', 'pendingReview', 'rejected', 'queued', 'sending', 'sent', 'failed', 'dead', 'skipped', 'unknown', 'replied', 'bounced', 'unsubscribed'];
+    expect(totals).to.deep.equal({ leads: 12, messages: 36, sentProof: 36, completed: 12, ...Object.fromEntries(zero.map((metric) => [metric, 0])) });
+  });
 });
