@@ -161,9 +161,9 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
       const errorListenersBefore = new Set(pool.listeners('error'));
       // The workers of this process share one LISTEN connection, held out of the pool as long as
       // they run: the pool grows by one so queries keep QUEUE_POOL_MAX.
+      pool.setMaxListeners(maxListenersBefore + 1);
       const backends = sharedListenBackends(pool);
       pool.options.max += 1;
-      pool.setMaxListeners(maxListenersBefore + 1);
       return {
         create(name, handler, workerOptions) {
           pool.setMaxListeners(pool.getMaxListeners() + 1);

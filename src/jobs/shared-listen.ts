@@ -85,6 +85,27 @@ function serializedQueries(client: ListenClient): ListenClient {
   return serialized;
 }
 
+/** Postgres errors after which the same statement may simply run again: deadlock, serialization failure. */
+const retryableCodes = new Set(['40P01', '40001']);
+
+/**
+ * A worker's backend that renews its jobs' locks again when Postgres chose the renewal as a
+ * deadlock's victim: BullMQ renews many jobs in one statement, which can deadlock with another
+ * worker's claim or finish under load, and a lock not renewed lets the job stall (a send caught
+ * so ends UNKNOWN, for an operator to resolve).
+ */
+class WorkerBackend extends PostgresQueueBackend {
+  override async extendLocks(jobIds: string[], tokens: string[], duration: number): Promise<string[]> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await super.extendLocks(jobIds, tokens, duration);
+      } catch (error) {
+        if (attempt === 3 || !retryableCodes.has((error as { code?: unknown }).code as string)) throw error;
+      }
+    }
+  }
+}
+
 /** Workers' backends over `pool` with one LISTEN connection between them; `close` ends it once the workers are closed. */
 export interface SharedListenBackends {
   factory: BackendFactory<PostgresQueueBackend, PostgresConnectionOptions>;
@@ -98,7 +119,7 @@ export function sharedListenBackends(pool: pg.Pool): SharedListenBackends {
   // Each worker's view listens for rebuilds and errors of the shared connection.
   shared.setMaxListeners(0);
   return {
-    factory: (queueName, options) => new PostgresQueueBackend(new SharedListenConnection(pool, shared), queueName, options, true),
+    factory: (queueName, options) => new WorkerBackend(new SharedListenConnection(pool, shared), queueName, options, true),
     close: () => shared.close(),
   };
 }

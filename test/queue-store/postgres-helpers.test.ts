@@ -91,6 +91,46 @@ describe('QUEUE_BACKEND=postgres: the helpers Redis held, in Postgres', function
       await queues.close();
     });
 
+    it('a worker renews its jobs’ locks again when Postgres picks the renewal as a deadlock’s victim', async () => {
+      await resetQueueStore('postgres');
+      const db = testDb();
+      // The first lock renewal of an active job fails as a deadlock would (a sequence: not undone with it).
+      await db.raw(`CREATE SEQUENCE bullmq.renewal_failures`);
+      await db.raw(`CREATE FUNCTION bullmq.fail_first_renewal() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF OLD.state = 'active' AND NEW.state = 'active' AND NEW.locked_until_ms IS DISTINCT FROM OLD.locked_until_ms
+             AND nextval('bullmq.renewal_failures') = 1 THEN
+            RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01';
+          END IF;
+          RETURN NEW;
+        END $$`);
+      await db.raw(`CREATE TRIGGER fail_first_renewal BEFORE UPDATE ON bullmq.job FOR EACH ROW EXECUTE FUNCTION bullmq.fail_first_renewal()`);
+      try {
+        store = createQueueStore(config, { role: 'worker', queues: 1 }, createLogger(config));
+        const queues = new QueueRegistry(store, queueDirectory);
+        await queues.addMany(sendEmailQueue, [{ data: { messageId: 1 }, opts: { jobId: 'c1-l1-s0' } }]);
+        const factory = store.openWorkers();
+        const errors: string[] = [];
+        let finish: () => void = () => undefined;
+        const finished = new Promise<void>((resolve) => (finish = resolve));
+        // Holds its job over two renewals (one a second with a 2 s lock).
+        const worker = factory.create(sendEmailQueue.name, () => new Promise((resolve) => setTimeout(resolve, 2500)), { concurrency: 1, lockDuration: 2000 });
+        worker.on('error', (error: Error) => errors.push(error.message));
+        worker.on('completed', () => finish());
+        await finished;
+        await worker.close();
+        await factory.close();
+        await queues.close();
+        const [{ renewals }] = (await db.raw(`SELECT last_value AS renewals FROM bullmq.renewal_failures`)).rows as [{ renewals: string }];
+        expect(Number(renewals), 'the renewal failed once, then ran again').to.be.at.least(2);
+        expect(errors, 'no lock lost').to.deep.equal([]);
+      } finally {
+        await db.raw(`DROP TRIGGER fail_first_renewal ON bullmq.job`);
+        await db.raw(`DROP FUNCTION bullmq.fail_first_renewal`);
+        await db.raw(`DROP SEQUENCE bullmq.renewal_failures`);
+      }
+    });
+
     it('says it is unavailable when Postgres does not answer (the 503 guard), and available when it does', async () => {
       store = createQueueStore(testConfig({ QUEUE_BACKEND: 'postgres', DATABASE_URL: 'postgres://root@127.0.0.1:1/nowhere' }), { role: 'http', queues: 1 }, createLogger(config));
       expect(await store.available()).to.equal(false);
