@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { cliDataActions, CliError, print, readPassword, withDb } from './cli-support.js';
-import { listOperators } from '../operators/operator-service.js';
-import { listApiTokens, tokenLifetimeSchema } from '../operators/api-token-service.js';
+import { CliError, print, readPassword, withDataActions, withDb } from './cli-support.js';
 import { ROLES } from '../operators/roles.js';
 
 function when(date: Date | null, otherwise: string): string {
@@ -23,8 +20,8 @@ export function registerAccessCommands(program: Command): void {
     .option('--role <role>', `${ROLES.join(', ')} (default: admin for the first operator ever, operator after that)`)
     .action(async (email: string, options: { password?: string; role?: string }) => {
       const password = await readPassword(options.password);
-      await withDb(async (db) => {
-        const added = await cliDataActions(db).addOperator(email, password, options.role);
+      await withDataActions(async (actions) => {
+        const added = await actions.addOperator(email, password, options.role);
         print(`operator ${added.email} added as ${added.role}`, false);
       });
     });
@@ -33,6 +30,7 @@ export function registerAccessCommands(program: Command): void {
     .description('list operators: email, role, created, last sign-in, state')
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
+      const { listOperators } = await import('../operators/operator-service.js');
       await withDb(async (db) => {
         const operators = await listOperators(db);
         if (options.json === true) {
@@ -49,8 +47,8 @@ export function registerAccessCommands(program: Command): void {
     .command('disable <email>')
     .description('disable an operator: ends their sessions now and refuses their API tokens')
     .action(async (email: string) => {
-      await withDb(async (db) => {
-        const { operator: disabled, changed } = await cliDataActions(db).setOperatorEnabled(email, false);
+      await withDataActions(async (actions) => {
+        const { operator: disabled, changed } = await actions.setOperatorEnabled(email, false);
         print(changed ? `operator ${disabled.email} disabled; their sessions ended and their tokens are refused` : `operator ${disabled.email} was already disabled`, false);
       });
     });
@@ -58,8 +56,8 @@ export function registerAccessCommands(program: Command): void {
     .command('enable <email>')
     .description('enable a disabled operator again (their unrevoked, unexpired tokens work again)')
     .action(async (email: string) => {
-      await withDb(async (db) => {
-        const { operator: enabled, changed } = await cliDataActions(db).setOperatorEnabled(email, true);
+      await withDataActions(async (actions) => {
+        const { operator: enabled, changed } = await actions.setOperatorEnabled(email, true);
         print(changed ? `operator ${enabled.email} enabled` : `operator ${enabled.email} was not disabled`, false);
       });
     });
@@ -71,10 +69,11 @@ export function registerAccessCommands(program: Command): void {
     .option('--operator <email>', 'the operator the token belongs to (it acts with their role; without one it acts as operator)')
     .option('--expires <lifetime>', 'how long it is accepted: 90d, 12h, 1w … or never', '90d')
     .action(async (name: string, options: { operator?: string; expires: string }) => {
+      const { tokenLifetimeSchema } = await import('../operators/api-token-service.js');
       const lifetime = tokenLifetimeSchema.safeParse(options.expires);
       if (!lifetime.success) throw new CliError(`--expires: ${lifetime.error.issues[0]?.message ?? 'invalid'}`);
-      await withDb(async (db) => {
-        const created = await cliDataActions(db).createToken(name, options.operator, lifetime.data);
+      await withDataActions(async (actions) => {
+        const created = await actions.createToken(name, options.operator, lifetime.data);
         // The token alone on stdout, so `TOKEN=$(drumbeat token create ci)` captures it; the rest is for the person.
         process.stderr.write(
           `token ${created.id} "${created.name}" acts as ${created.role}, ${created.expiresAt === null ? 'never expires' : `expires ${created.expiresAt.toISOString()}`}; it is shown only now\n`,
@@ -87,6 +86,7 @@ export function registerAccessCommands(program: Command): void {
     .description('list API tokens: id, name, owner, role, created, last used, expires, status (never the token)')
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
+      const { listApiTokens } = await import('../operators/api-token-service.js');
       await withDb(async (db) => {
         const tokens = await listApiTokens(db);
         if (options.json === true) {
@@ -106,8 +106,9 @@ export function registerAccessCommands(program: Command): void {
     .command('revoke <idOrName>')
     .description('revoke a token by id, or by name when one unrevoked token has it')
     .action(async (reference: string) => {
-      await withDb(async (db) => {
-        const { token: revoked, changed } = await cliDataActions(db).revokeToken(z.string().trim().min(1).parse(reference));
+      const { z } = await import('zod');
+      await withDataActions(async (actions) => {
+        const { token: revoked, changed } = await actions.revokeToken(z.string().trim().min(1).parse(reference));
         print(changed ? `token ${revoked.id} "${revoked.name}" revoked` : `token ${revoked.id} "${revoked.name}" was already revoked`, false);
       });
     });

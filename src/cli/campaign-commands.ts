@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { cliActions, parseId, print, withContext, withDb } from './cli-support.js';
-import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
-import { findSubmittedSpec, listCampaigns } from '../campaigns/campaign-store.js';
-import { campaignReport, reportToMarkdown } from '../analytics/campaign-report.js';
+import { parseId, print, withActions, withContext, withDb } from './cli-support.js';
 
 /**
  * `drumbeat campaign …`: create from a spec, approve, start, pause, resume, archive, list and
@@ -15,9 +12,10 @@ export function registerCampaignCommands(program: Command): void {
     .description('create a campaign from a JSON or YAML spec; prints its id last')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, options: { json?: boolean }) => {
+      const { readCampaignSpecFile } = await import('../campaigns/campaign-spec.js');
       const spec = await readCampaignSpecFile(file);
-      await withContext(async (ctx) => {
-        const id = await cliActions(ctx).createCampaign(spec);
+      await withActions(async (actions) => {
+        const id = await actions.createCampaign(spec);
         if (options.json === true) print({ id, name: spec.name, slug: spec.slug, status: 'DRAFT' }, true);
         else print(`created campaign "${spec.name}" (DRAFT; approve then start it)\n${id}`, false);
       });
@@ -27,8 +25,8 @@ export function registerCampaignCommands(program: Command): void {
     .description('approve the campaign strategy')
     .option('--note <note>', 'why it is approved')
     .action(async (id: string, options: { note?: string }) => {
-      await withContext(async (ctx) => {
-        const approved = await cliActions(ctx).campaign(parseId(id), 'approve', options.note ?? null);
+      await withActions(async (actions) => {
+        const approved = await actions.campaign(parseId(id), 'approve', options.note ?? null);
         print(`campaign ${approved.id} strategy APPROVED`, false);
       });
     });
@@ -37,8 +35,8 @@ export function registerCampaignCommands(program: Command): void {
       .command(`${action} <id>`)
       .description(`${action} the campaign`)
       .action(async (id: string) => {
-        await withContext(async (ctx) => {
-          const changed = await cliActions(ctx).campaign(parseId(id), action);
+        await withActions(async (actions) => {
+          const changed = await actions.campaign(parseId(id), action);
           print(`campaign ${changed.id} is ${changed.status}`, false);
         });
       });
@@ -48,6 +46,7 @@ export function registerCampaignCommands(program: Command): void {
     .description('list campaigns')
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
+      const { listCampaigns } = await import('../campaigns/campaign-store.js');
       await withDb(async (db) => {
         const campaigns = await listCampaigns(db);
         if (options.json === true) print(campaigns, true);
@@ -59,6 +58,10 @@ export function registerCampaignCommands(program: Command): void {
     .description('show a campaign and its report (--json: with the spec it was last created or edited from)')
     .option('--json', 'print as JSON')
     .action(async (id: string, options: { json?: boolean }) => {
+      const [{ findSubmittedSpec }, { campaignReport, reportToMarkdown }] = await Promise.all([
+        import('../campaigns/campaign-store.js'),
+        import('../analytics/campaign-report.js'),
+      ]);
       await withContext(async (ctx) => {
         const found = await ctx.campaigns.require(parseId(id));
         const report = await campaignReport(ctx.db, found.id);

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { cliActor, CliError, parseId, print, withContext } from './cli-support.js';
-import { PostStateError } from '../content/content-calendar.js';
-import { loadCampaignDefinition } from '../campaigns/campaign-definition.js';
 
 /** `drumbeat posts …`: the content calendar (list, schedule, approve, reject). */
 function registerPostCommands(program: Command): void {
@@ -26,6 +24,7 @@ function registerPostCommands(program: Command): void {
     .command('schedule <campaignId>')
     .description('add the publish jobs of the campaign’s waiting posts (each tick does this too)')
     .action(async (campaignId: string) => {
+      const { loadCampaignDefinition } = await import('../campaigns/campaign-definition.js');
       await withContext(async (ctx) => {
         const id = parseId(campaignId);
         const definition = await loadCampaignDefinition(ctx.db, id);
@@ -39,6 +38,7 @@ function registerPostCommands(program: Command): void {
       .command(`${verb} <postId>`)
       .description(verb === 'approve' ? 'approve a post held for review; it publishes at its time' : 'reject a post held for review; it is never published')
       .action(async (postId: string) => {
+        const { PostStateError } = await import('../content/content-calendar.js');
         await withContext(async (ctx) => {
           try {
             if (verb === 'approve') await ctx.content.approve(parseId(postId), cliActor());

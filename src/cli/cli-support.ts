@@ -1,14 +1,18 @@
-/** Helpers shared by every CLI command module. */
+/**
+ * Helpers shared by every CLI command module. The app is loaded per command: this module and the
+ * command registrations import only types and commander at the top, and each action imports what
+ * it runs when it runs (`await import(…)`), so `drumbeat --help` or `drumbeat campaign list` does
+ * not load BullMQ, Express or the whole context.
+ */
 import { userInfo } from 'node:os';
-import { z } from 'zod';
-import { loadConfig, type Config } from '../config/config.js';
 import { systemClock } from '../core/clock.js';
+import type { Config } from '../config/config.js';
 import type { Auditor } from '../audit/audited.js';
-import { auditedActions, auditedDataActions, type AuditedActions, type AuditedDataActions } from '../audit/audited-actions.js';
-import { pino } from 'pino';
-import { createLogger, type Logger } from '../log/logger.js';
-import { createDb, type Knex } from '../db/knex.js';
-import { createAppContext, type AppContext } from '../runtime/context.js';
+import type { AuditedActions } from '../audit/audited-actions.js';
+import type { AuditedDataActions } from '../audit/audited-data-actions.js';
+import type { Logger } from '../log/logger.js';
+import type { Knex } from '../db/knex.js';
+import type { AppContext } from '../runtime/context.js';
 
 /** An error whose message is the whole story for the operator: printed as one line. */
 export class CliError extends Error {}
@@ -32,7 +36,14 @@ export function parsePositive(value: string): number {
   return Number(value);
 }
 
-export function config(): Config {
+/** Whether a command-line word is one of `choices`; narrows it to them. */
+export function oneOf<Choice extends string>(value: string, choices: readonly Choice[]): value is Choice {
+  return (choices as readonly string[]).includes(value);
+}
+
+/** The configuration, parsed from the environment. @throws ConfigError listing every invalid variable. */
+export async function config(): Promise<Config> {
+  const { loadConfig } = await import('../config/config.js');
   return loadConfig();
 }
 
@@ -40,13 +51,15 @@ export function config(): Config {
  * The CLI's logger writes its JSON lines to standard error (fd 2): standard output carries only
  * what the command prints for people and scripts (`drumbeat report 1 --format json > f`).
  */
-export function logger(cfg: Config): Logger {
+export async function logger(cfg: Config): Promise<Logger> {
+  const [{ pino }, { createLogger }] = await Promise.all([import('pino'), import('../log/logger.js')]);
   return createLogger(cfg, pino.destination(2));
 }
 
 /** Runs a command body with a database pool, closed afterwards. */
 export async function withDb<T>(body: (db: Knex, cfg: Config) => Promise<T>): Promise<T> {
-  const cfg = config();
+  const cfg = await config();
+  const { createDb } = await import('../db/knex.js');
   const db = createDb(cfg);
   try {
     return await body(db, cfg);
@@ -57,8 +70,9 @@ export async function withDb<T>(body: (db: Knex, cfg: Config) => Promise<T>): Pr
 
 /** Runs a command body with the full context (database, Redis, queues), closed afterwards. */
 export async function withContext<T>(body: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const cfg = config();
-  const ctx = createAppContext(cfg, logger(cfg));
+  const cfg = await config();
+  const { createAppContext } = await import('../runtime/context.js');
+  const ctx = createAppContext(cfg, await logger(cfg));
   try {
     return await body(ctx);
   } finally {
@@ -78,9 +92,6 @@ export async function readPassword(option: string | undefined): Promise<string> 
   return Buffer.concat(chunks).toString('utf8').trim();
 }
 
-
-const byEmail = z.string().trim().toLowerCase().pipe(z.email());
-
 /** The global `--by <email>` of this run, set once by the program before its command runs. */
 let actingFor: string | undefined;
 
@@ -88,12 +99,13 @@ let actingFor: string | undefined;
  * Records the global `--by <email>` option (the operator a change is made for).
  * @throws CliError when it is not an email address.
  */
-export function setCliActor(by: string | undefined): void {
+export async function setCliActor(by: string | undefined): Promise<void> {
   if (by === undefined) {
     actingFor = undefined;
     return;
   }
-  const parsed = byEmail.safeParse(by);
+  const { z } = await import('zod');
+  const parsed = z.string().trim().toLowerCase().pipe(z.email()).safeParse(by);
   if (!parsed.success) throw new CliError(`--by takes the email of the person acting, not "${by}"`);
   actingFor = parsed.data;
 }
@@ -113,16 +125,22 @@ export function cliActor(): string {
 }
 
 /** The auditor of this CLI run (via `cli`). */
-export function cliAuditor(db: Knex): Auditor {
+function cliAuditor(db: Knex): Auditor {
   return { db, clock: systemClock, actor: cliActor(), via: 'cli' };
 }
 
-/** The audited actions of this CLI run, for commands with the full context. */
-export function cliActions(ctx: AppContext): AuditedActions {
-  return auditedActions(ctx, { ...cliAuditor(ctx.db), clock: ctx.clock });
+/** Runs a command body with the full context and the audited actions of this CLI run, closed afterwards. */
+export async function withActions<T>(body: (actions: AuditedActions, ctx: AppContext) => Promise<T>): Promise<T> {
+  return withContext(async (ctx) => {
+    const { auditedActions } = await import('../audit/audited-actions.js');
+    return body(auditedActions(ctx, { ...cliAuditor(ctx.db), clock: ctx.clock }), ctx);
+  });
 }
 
-/** The audited database-only actions of this CLI run, for commands that run without Redis. */
-export function cliDataActions(db: Knex): AuditedDataActions {
-  return auditedDataActions(db, cliAuditor(db));
+/** Runs a command body with a database pool and the audited database-only actions of this CLI run (no Redis). */
+export async function withDataActions<T>(body: (actions: AuditedDataActions, db: Knex) => Promise<T>): Promise<T> {
+  return withDb(async (db) => {
+    const { auditedDataActions } = await import('../audit/audited-data-actions.js');
+    return body(auditedDataActions(db, cliAuditor(db)), db);
+  });
 }

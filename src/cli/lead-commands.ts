@@ -1,14 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { systemClock } from '../core/clock.js';
-import { cliActor, cliDataActions, CliError, parseId, print, withDb } from './cli-support.js';
-import { importLeadsCsv } from '../leads/lead-import.js';
-import { parseColumnMap, ColumnMappingError, type Attribution } from '../leads/lead-row.js';
-import { findImportBatch, listImportBatches } from '../leads/import-batch-store.js';
-import { errorReportCsv, writeLeadsCsv } from '../leads/lead-export.js';
-import { leadTimeline } from '../leads/lead-privacy.js';
+import { cliActor, CliError, parseId, print, withDataActions, withDb } from './cli-support.js';
+import type { Attribution } from '../leads/lead-row.js';
 
 /** The import command's flags: the attribution given to every row, and how to run. */
 type ImportFlags = Omit<Attribution, 'referrer'> & {
@@ -38,6 +33,11 @@ export function registerLeadCommands(program: Command): void {
     .addOption(new Option('--consent <consent>', 'consent of rows without a consent column').choices(['UNKNOWN', 'GRANTED', 'DENIED']))
     .option('--json', 'print the report as JSON')
     .action(async (campaignId: string, file: string, flags: ImportFlags) => {
+      const [{ parseColumnMap, ColumnMappingError }, { importLeadsCsv }, { default: cliProgress }] = await Promise.all([
+        import('../leads/lead-row.js'),
+        import('../leads/lead-import.js'),
+        import('cli-progress'),
+      ]);
       let columnMap;
       try {
         columnMap = parseColumnMap(flags.map);
@@ -98,6 +98,7 @@ export function registerLeadCommands(program: Command): void {
     .option('--errors <batchId>', 'print the error report (CSV: line, reason) of this batch')
     .option('--json', 'print as JSON')
     .action(async (campaignId: string, flags: { errors?: string; json?: boolean }) => {
+      const [{ findImportBatch, listImportBatches }, { errorReportCsv }] = await Promise.all([import('../leads/import-batch-store.js'), import('../leads/lead-export.js')]);
       await withDb(async (db) => {
         if (flags.errors !== undefined) {
           const batch = await findImportBatch(db, parseId(flags.errors));
@@ -121,6 +122,7 @@ export function registerLeadCommands(program: Command): void {
     .command('export <campaignId>')
     .description("print a campaign's leads as CSV (formula cells neutralised)")
     .action(async (campaignId: string) => {
+      const { writeLeadsCsv } = await import('../leads/lead-export.js');
       await withDb(async (db) => {
         await writeLeadsCsv(db, parseId(campaignId), process.stdout);
       });
@@ -131,6 +133,7 @@ export function registerLeadCommands(program: Command): void {
     .description("print a lead's record, enrollments, messages, timeline and suppressions")
     .option('--json', 'print as JSON')
     .action(async (email: string, flags: { json?: boolean }) => {
+      const { leadTimeline } = await import('../leads/lead-privacy.js');
       await withDb(async (db) => {
         const timeline = await leadTimeline(db, email);
         if (timeline.lead === undefined) {
@@ -158,8 +161,8 @@ export function registerLeadCommands(program: Command): void {
     .command('forget <email>')
     .description('erase a person’s data everywhere; their identity hash stays suppressed')
     .action(async (email: string) => {
-      await withDb(async (db) => {
-        const { found } = await cliDataActions(db).forgetLead(email);
+      await withDataActions(async (actions) => {
+        const { found } = await actions.forgetLead(email);
         print(found ? 'erased; the identity stays suppressed' : 'no lead with that address; its identity is now suppressed', false);
       });
     });

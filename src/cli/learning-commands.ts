@@ -1,12 +1,8 @@
 import type { Command } from 'commander';
 import { CliError, parseId, print, withContext, withDb } from './cli-support.js';
 import { registerPostMetricsCommand } from './metrics-commands.js';
-import { describeRollup } from '../analytics/metrics-rollup.js';
-import { narrativeMemory, type Narrative } from '../analytics/narrative-memory.js';
+import type { Narrative } from '../analytics/narrative-memory.js';
 import { percent } from '../analytics/wilson-interval.js';
-import { addSegment } from '../segments/segment-service.js';
-import { describeCondition, NO_SEGMENT, segmentNameSchema } from '../segments/segment-rules.js';
-import { listSegments } from '../segments/segment-store.js';
 import { systemClock } from '../core/clock.js';
 
 /** Columns padded to their widest cell, two spaces apart. */
@@ -40,6 +36,7 @@ export function registerLearningCommands(program: Command): void {
     .option('--campaign <id>', 'recompute this campaign, all of its days')
     .action(async (flags: { campaign?: string }) => {
       const campaignId = flags.campaign === undefined ? undefined : parseId(flags.campaign);
+      const { describeRollup } = await import('../analytics/metrics-rollup.js');
       await withContext(async (ctx) => {
         if (campaignId !== undefined) await ctx.campaigns.require(campaignId);
         print(describeRollup(await ctx.rollup.run(campaignId === undefined ? {} : { campaignId })), false);
@@ -53,6 +50,7 @@ export function registerLearningCommands(program: Command): void {
     .option('--when <condition>', 'a condition, e.g. company~=acme or "custom.tier in gold,silver" (repeat for more)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .action(async (name: string, flags: { when: string[] }) => {
       if (flags.when.length === 0) throw new CliError('a segment needs at least one --when <field><op><value>');
+      const [{ addSegment }, { describeCondition }] = await Promise.all([import('../segments/segment-service.js'), import('../segments/segment-rules.js')]);
       await withDb(async (db) => {
         const added = await addSegment(db, { name, conditions: flags.when, now: systemClock.now() });
         print(`segment ${added.name} added: ${added.rules.map(describeCondition).join(' AND ')}`, false);
@@ -63,6 +61,7 @@ export function registerLearningCommands(program: Command): void {
     .description('list segments and their conditions')
     .option('--json', 'print as JSON')
     .action(async (flags: { json?: boolean }) => {
+      const [{ listSegments }, { describeCondition }] = await Promise.all([import('../segments/segment-store.js'), import('../segments/segment-rules.js')]);
       await withDb(async (db) => {
         const segments = await listSegments(db);
         if (flags.json === true) {
@@ -81,6 +80,7 @@ export function registerLearningCommands(program: Command): void {
     .option('--segment <name>', 'only this segment')
     .option('--json', 'print as JSON')
     .action(async (flags: { segment?: string; json?: boolean }) => {
+      const [{ NO_SEGMENT, segmentNameSchema }, { narrativeMemory }] = await Promise.all([import('../segments/segment-rules.js'), import('../analytics/narrative-memory.js')]);
       if (flags.segment !== undefined && flags.segment !== NO_SEGMENT && !segmentNameSchema.safeParse(flags.segment).success) throw new CliError(`"${flags.segment}" is not a segment name`);
       await withDb(async (db) => {
         const narratives = await narrativeMemory(db, flags.segment === undefined ? {} : { segment: flags.segment });

@@ -1,21 +1,9 @@
 import { Command, CommanderError } from 'commander';
-import { z } from 'zod';
-import { ConfigError } from '../config/config.js';
-import { ensureDatabase, migrateLatest } from '../db/migrate.js';
-import { migrateQueueSchema } from '../jobs/queue-schema.js';
-import { QUEUE_SCHEMA } from '../jobs/queue-store.js';
-import { runPreflight } from '../preflight/preflight.js';
-import { runProcess, runWorkersUntilIdle } from '../runtime/processes.js';
-import { createAppContext } from '../runtime/context.js';
-import { cliActions, CliError, config, logger, parseId, parsePositive, print, setCliActor, withContext, withDb } from './cli-support.js';
+import { ConfigError } from '../config/config-error.js';
+import { CliError, config, logger, oneOf, parseId, parsePositive, print, setCliActor, withActions, withContext, withDb } from './cli-support.js';
 import { registerLeadCommands } from './lead-commands.js';
 import { registerSuppressionCommands } from './suppression-commands.js';
-import { readKillSwitch } from '../settings/kill-switch.js';
-import { campaignReport, reportToCsv, reportToMarkdown } from '../analytics/campaign-report.js';
-import { reportToHtml } from '../analytics/report-html.js';
 import { registerAccessCommands } from './access-commands.js';
-import { campaignTickQueue } from '../../queues/campaign-tick.js';
-import { runDemo } from './demo.js';
 import { registerMessageCommands } from './message-commands.js';
 import { registerTemplateCommands } from './template-commands.js';
 import { registerReviewCommands } from './review-commands.js';
@@ -23,19 +11,30 @@ import { registerChannelCommands } from './channel-commands.js';
 import { registerCampaignCommands } from './campaign-commands.js';
 import { registerLearningCommands } from './learning-commands.js';
 
+/** Runs one of the long-running processes until it is stopped. */
+async function runProcessCommand(kind: 'api' | 'worker' | 'start'): Promise<void> {
+  const cfg = await config();
+  const { runProcess } = await import('../runtime/processes.js');
+  await runProcess(kind, cfg, await logger(cfg));
+}
+
 /** `migrate`, `preflight`, and the processes: `api`, `worker` (`--until-idle`), `start`. */
 function registerProcessCommands(program: Command): void {
   program
     .command('migrate')
     .description('create the database if missing and apply every pending migration')
     .action(async () => {
-      const cfg = config();
+      const cfg = await config();
+      const { ensureDatabase, migrateLatest } = await import('../db/migrate.js');
       await ensureDatabase(cfg.DATABASE_URL);
       await withDb(async (db) => {
         const applied = await migrateLatest(db);
         print(applied.length === 0 ? 'schema already current' : `applied ${applied.length} migration(s): ${applied.join(', ')}`, false);
       });
-      if (cfg.QUEUE_BACKEND === 'postgres') print(`queue schema "${QUEUE_SCHEMA}" at BullMQ version ${await migrateQueueSchema(cfg.DATABASE_URL)}`, false);
+      if (cfg.QUEUE_BACKEND === 'postgres') {
+        const [{ QUEUE_SCHEMA }, { migrateQueueSchema }] = await Promise.all([import('../jobs/queue-store.js'), import('../jobs/queue-schema.js')]);
+        print(`queue schema "${QUEUE_SCHEMA}" at BullMQ version ${await migrateQueueSchema(cfg.DATABASE_URL)}`, false);
+      }
     });
 
   program
@@ -43,22 +42,25 @@ function registerProcessCommands(program: Command): void {
     .description('check the queue store (Redis, or the queue schema with QUEUE_BACKEND=postgres), Postgres, the schema, LIVE channel settings and the SMTP login; exit 1 on any problem')
     .option('--json', 'print the checks as JSON')
     .action(async (options: { json?: boolean }) => {
-      const report = await runPreflight(config(), undefined, { smtpLogin: true, storedTemplates: true });
+      const cfg = await config();
+      const { runPreflight } = await import('../preflight/preflight.js');
+      const report = await runPreflight(cfg, undefined, { smtpLogin: true, storedTemplates: true });
       if (options.json === true) print(report, true);
       else for (const check of report.checks) print(`${check.ok ? (check.warning === true ? 'WARN' : 'ok  ') : 'FAIL'} ${check.name}: ${check.message}`, false);
       if (!report.ok) process.exitCode = 1;
     });
 
-  program.command('api').description('run the HTTP process (webhooks, admin API, Bull Board)').action(() => runProcess('api', config(), logger(config())));
+  program.command('api').description('run the HTTP process (webhooks, admin API, Bull Board)').action(() => runProcessCommand('api'));
   program
     .command('worker')
     .description('run the queue workers')
     .option('--until-idle', 'exit 0 once nothing is due now and no job is waiting, active or delayed-due; prints what it sent and what waits')
     .action(async (options: { untilIdle?: boolean }) => {
-      if (options.untilIdle !== true) return runProcess('worker', config(), logger(config()));
+      if (options.untilIdle !== true) return runProcessCommand('worker');
+      const { runWorkersUntilIdle } = await import('../runtime/run-workers-until-idle.js');
       await withContext(async (ctx) => print(await runWorkersUntilIdle(ctx), false));
     });
-  program.command('start').description('run the API and the workers in one process (local use)').action(() => runProcess('start', config(), logger(config())));
+  program.command('start').description('run the API and the workers in one process (local use)').action(() => runProcessCommand('start'));
 }
 
 /** `kill on|off|status` (the global kill switch) and `tick <campaignId>` (one tick now). */
@@ -67,10 +69,10 @@ function registerControlCommands(program: Command): void {
     .command('kill <state>')
     .description('the global kill switch: on, off or status')
     .action(async (state: string) => {
-      const parsed = z.enum(['on', 'off', 'status']).safeParse(state);
-      if (!parsed.success) throw new CliError(`kill takes on, off or status, not "${state}"`);
-      await withContext(async (ctx) => {
-        const result = parsed.data === 'status' ? await readKillSwitch(ctx.db) : await cliActions(ctx).killSwitch(parsed.data === 'on');
+      if (!oneOf(state, ['on', 'off', 'status'])) throw new CliError(`kill takes on, off or status, not "${state}"`);
+      const { readKillSwitch } = await import('../settings/kill-switch.js');
+      await withActions(async (actions, ctx) => {
+        const result = state === 'status' ? await readKillSwitch(ctx.db) : await actions.killSwitch(state === 'on');
         print(`kill switch is ${result.on ? 'ON: no adapter is called' : 'off'}`, false);
       });
     });
@@ -79,6 +81,7 @@ function registerControlCommands(program: Command): void {
     .command('tick <campaignId>')
     .description('run one tick of a campaign now (the workers send what it queues)')
     .action(async (campaignId: string) => {
+      const { campaignTickQueue } = await import('../../queues/campaign-tick.js');
       await withContext(async (ctx) => {
         const id = parseId(campaignId);
         await ctx.campaigns.require(id);
@@ -98,12 +101,16 @@ function registerReportCommands(program: Command): void {
     .description('print a campaign report')
     .option('--format <format>', 'json, md, csv or html (one self-contained page with SVG charts)', 'md')
     .action(async (campaignId: string, options: { format: string }) => {
-      const format = z.enum(['json', 'md', 'csv', 'html']).safeParse(options.format);
-      if (!format.success) throw new CliError(`--format takes json, md, csv or html, not "${options.format}"`);
+      const format = options.format;
+      if (!oneOf(format, ['json', 'md', 'csv', 'html'])) throw new CliError(`--format takes json, md, csv or html, not "${format}"`);
+      const [{ campaignReport, reportToCsv, reportToMarkdown }, { reportToHtml }] = await Promise.all([
+        import('../analytics/campaign-report.js'),
+        import('../analytics/report-html.js'),
+      ]);
       await withDb(async (db) => {
         const report = await campaignReport(db, parseId(campaignId));
-        if (format.data === 'json') print(report, true);
-        else process.stdout.write(format.data === 'md' ? reportToMarkdown(report) : format.data === 'csv' ? reportToCsv(report) : reportToHtml(report));
+        if (format === 'json') print(report, true);
+        else process.stdout.write(format === 'md' ? reportToMarkdown(report) : format === 'csv' ? reportToCsv(report) : reportToHtml(report));
       });
     });
 
@@ -112,9 +119,16 @@ function registerReportCommands(program: Command): void {
     .description('create a three-step PROOF campaign with generated leads, run it to completion and print its report')
     .option('--leads <n>', 'how many leads', parsePositive, 1000)
     .action(async (options: { leads: number }) => {
-      const cfg = config();
+      const cfg = await config();
+      const [{ ensureDatabase, migrateLatest }, { migrateQueueSchema }, { createAppContext }, { runDemo }, { reportToMarkdown }] = await Promise.all([
+        import('../db/migrate.js'),
+        import('../jobs/queue-schema.js'),
+        import('../runtime/context.js'),
+        import('./demo.js'),
+        import('../analytics/campaign-report.js'),
+      ]);
       await ensureDatabase(cfg.DATABASE_URL);
-      const ctx = createAppContext(cfg, logger({ ...cfg, LOG_LEVEL: 'warn' }));
+      const ctx = createAppContext(cfg, await logger({ ...cfg, LOG_LEVEL: 'warn' }));
       try {
         await migrateLatest(ctx.db);
         if (cfg.QUEUE_BACKEND === 'postgres') await migrateQueueSchema(cfg.DATABASE_URL);

@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
-import { unknownService } from '../messages/unknown-service.js';
-import { deadLetterService, describeRetry, type RetrySelection } from '../messages/dead-letter-service.js';
-import { cliActions, CliError, parseId, print, withContext } from './cli-support.js';
+import type { RetrySelection } from '../messages/dead-letter-service.js';
+import { CliError, parseId, print, withActions, withContext } from './cli-support.js';
 
 /** `drumbeat messages unknown|resolve|dead|retry`: how operators settle UNKNOWN and DEAD sends. */
 export function registerMessageCommands(program: Command): void {
@@ -12,6 +11,7 @@ export function registerMessageCommands(program: Command): void {
     .option('--campaign <id>', 'only this campaign', parseId)
     .option('--json', 'print as JSON')
     .action(async (options: { campaign?: number; json?: boolean }) => {
+      const { deadLetterService } = await import('../messages/dead-letter-service.js');
       await withContext(async (ctx) => {
         const dead = await deadLetterService(ctx).list(options.campaign);
         if (options.json === true) print(dead, true);
@@ -39,8 +39,9 @@ export function registerMessageCommands(program: Command): void {
         selection = { ids: ids.map(parseId) };
       } else if (options.campaign !== undefined && options.all === true) selection = { campaignId: options.campaign };
       else throw new CliError('give the ids of DEAD messages, or --campaign <id> --all');
-      await withContext(async (ctx) => {
-        const outcome = await cliActions(ctx).retryDead(selection);
+      const { describeRetry } = await import('../messages/dead-letter-service.js');
+      await withActions(async (actions) => {
+        const outcome = await actions.retryDead(selection);
         print(describeRetry(outcome), false);
         for (const refused of outcome.refused) print(`  message ${refused.id} left DEAD: ${refused.reason}`, false);
         if (outcome.queued.length === 0) process.exitCode = 1;
@@ -52,6 +53,7 @@ export function registerMessageCommands(program: Command): void {
     .option('--campaign <id>', 'only this campaign', parseId)
     .option('--json', 'print as JSON')
     .action(async (options: { campaign?: number; json?: boolean }) => {
+      const { unknownService } = await import('../messages/unknown-service.js');
       await withContext(async (ctx) => {
         const unknown = await unknownService(ctx).list(options.campaign);
         if (options.json === true) print(unknown, true);
@@ -70,9 +72,9 @@ export function registerMessageCommands(program: Command): void {
     .description('settle UNKNOWN messages after checking with the provider')
     .addOption(new Option('--as <resolution>', 'sent: it arrived; failed: it did not (lead stops); resend: queue it again').choices(['sent', 'failed', 'resend']).makeOptionMandatory())
     .action(async (ids: string[], options: { as: 'sent' | 'failed' | 'resend' }) => {
-      await withContext(async (ctx) => {
+      await withActions(async (actions) => {
         const wanted = ids.map(parseId);
-        const resolved = await cliActions(ctx).resolveUnknown(wanted, options.as);
+        const resolved = await actions.resolveUnknown(wanted, options.as);
         const skipped = wanted.filter((id) => !resolved.includes(id));
         print(`resolved ${resolved.length} message(s) as ${options.as}${skipped.length > 0 ? `; not UNKNOWN (left alone): ${skipped.join(', ')}` : ''}`, false);
         if (skipped.length > 0) process.exitCode = 1;

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { findCampaign } from '../campaigns/campaign-store.js';
-import { describePostMetrics } from '../analytics/post-metrics-service.js';
 import { CliError, parseId, print, withContext } from './cli-support.js';
 
 /** `drumbeat metrics fetch [--campaign <id>]`: read published posts' engagement from the platforms now. */
@@ -12,6 +10,7 @@ export function registerPostMetricsCommand(metrics: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(async (options: { campaign?: string; json?: boolean }) => {
       const campaignId = options.campaign === undefined ? undefined : parseId(options.campaign);
+      const [{ findCampaign }, { describePostMetrics }] = await Promise.all([import('../campaigns/campaign-store.js'), import('../analytics/post-metrics-service.js')]);
       await withContext(async (ctx) => {
         if (campaignId !== undefined && (await findCampaign(ctx.db, campaignId)) === undefined) throw new CliError(`campaign ${campaignId} does not exist`);
         const summary = await ctx.postMetrics.fetch({ campaignId, missingOnly: false, retry: 0 });

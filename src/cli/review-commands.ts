@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { cliActions, CliError, parseId, print, withContext } from './cli-support.js';
+import { CliError, parseId, print, withActions, withContext } from './cli-support.js';
 import type { ReviewOutcome } from '../review/review-service.js';
-import { readCampaignSpecFile } from '../campaigns/campaign-spec.js';
 
 function printOutcome(verb: string, outcome: ReviewOutcome, json: boolean | undefined): void {
   if (json === true) {
@@ -59,14 +58,14 @@ export function registerReviewCommands(program: Command): void {
     .option('--json', 'print the outcome as JSON')
     .action(async (ids: string[], options: { campaign?: string; all?: boolean; note?: string; json?: boolean }) => {
       const note = options.note ?? null;
-      await withContext(async (ctx) => {
+      await withActions(async (actions) => {
         if (options.all === true) {
           if (options.campaign === undefined || ids.length > 0) throw new CliError('--all needs --campaign <id> and no message ids');
-          printOutcome('approved', await cliActions(ctx).reviewApproveCampaign(parseId(options.campaign), note), options.json);
+          printOutcome('approved', await actions.reviewApproveCampaign(parseId(options.campaign), note), options.json);
           return;
         }
         if (ids.length === 0) throw new CliError('give message ids, or --campaign <id> --all');
-        printOutcome('approved', await cliActions(ctx).reviewApprove(ids.map(parseId), note), options.json);
+        printOutcome('approved', await actions.reviewApprove(ids.map(parseId), note), options.json);
       });
     });
 
@@ -76,8 +75,8 @@ export function registerReviewCommands(program: Command): void {
     .requiredOption('--reason <reason>', 'why')
     .option('--json', 'print the outcome as JSON')
     .action(async (ids: string[], options: { reason: string; json?: boolean }) => {
-      await withContext(async (ctx) => {
-        printOutcome('rejected', await cliActions(ctx).reviewReject(ids.map(parseId), options.reason), options.json);
+      await withActions(async (actions) => {
+        printOutcome('rejected', await actions.reviewReject(ids.map(parseId), options.reason), options.json);
       });
     });
 
@@ -88,8 +87,8 @@ export function registerReviewCommands(program: Command): void {
     .option('--subject <text>', 'a new subject')
     .action(async (id: string, options: { file: string; subject?: string }) => {
       const body = await readFile(options.file, 'utf8');
-      await withContext(async (ctx) => {
-        const edited = await cliActions(ctx).reviewEdit(parseId(id), { body, ...(options.subject === undefined ? {} : { subject: options.subject }) });
+      await withActions(async (actions) => {
+        const edited = await actions.reviewEdit(parseId(id), { body, ...(options.subject === undefined ? {} : { subject: options.subject }) });
         print(`message ${edited.id} edited; approve it to send`, false);
       });
     });
@@ -100,8 +99,8 @@ export function registerReviewCommands(program: Command): void {
     .description('reject the campaign strategy (it cannot start)')
     .requiredOption('--reason <reason>', 'why')
     .action(async (id: string, options: { reason: string }) => {
-      await withContext(async (ctx) => {
-        const rejected = await cliActions(ctx).campaign(parseId(id), 'reject', options.reason);
+      await withActions(async (actions) => {
+        const rejected = await actions.campaign(parseId(id), 'reject', options.reason);
         print(`campaign ${rejected.id} strategy REJECTED`, false);
       });
     });
@@ -110,9 +109,10 @@ export function registerReviewCommands(program: Command): void {
     .description('replace the sequence of a DRAFT or PAUSED campaign from a spec file; the strategy returns to DRAFT')
     .requiredOption('--file <file>', 'the campaign spec (JSON or YAML)')
     .action(async (id: string, options: { file: string }) => {
+      const { readCampaignSpecFile } = await import('../campaigns/campaign-spec.js');
       const spec = await readCampaignSpecFile(options.file);
-      await withContext(async (ctx) => {
-        const edited = await cliActions(ctx).editSequence(parseId(id), spec);
+      await withActions(async (actions) => {
+        const edited = await actions.editSequence(parseId(id), spec);
         print(`campaign ${edited.id} sequence replaced; strategy is ${edited.strategyStatus} (approve it again)`, false);
       });
     });

@@ -2,9 +2,8 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { cliDataActions, CliError, parseId, print, withDb } from './cli-support.js';
-import { SuppressionTargetError } from '../suppression/suppression-service.js';
-import { listSuppressions, type SuppressionKind } from '../suppression/suppression-store.js';
+import { CliError, parseId, print, withDataActions, withDb } from './cli-support.js';
+import type { SuppressionKind } from '../suppression/suppression-store.js';
 
 interface ScopeFlags {
   campaign?: string;
@@ -25,9 +24,10 @@ export function registerSuppressionCommands(program: Command): void {
     .option('--reason <reason>', 'why', 'manual')
     .option('--campaign <id>', 'only in this campaign')
     .action(async (target: string, flags: ScopeFlags) => {
-      await withDb(async (db) => {
+      const { SuppressionTargetError } = await import('../suppression/suppression-service.js');
+      await withDataActions(async (actions) => {
         try {
-          const stored = await cliDataActions(db).suppress(target, { reason: flags.reason, campaignId: scope(flags) });
+          const stored = await actions.suppress(target, { reason: flags.reason, campaignId: scope(flags) });
           print(`suppressed ${stored.kind} ${stored.value}${flags.campaign === undefined ? '' : ` in campaign ${flags.campaign}`}`, false);
         } catch (error) {
           if (error instanceof SuppressionTargetError) throw new CliError(error.message);
@@ -41,9 +41,10 @@ export function registerSuppressionCommands(program: Command): void {
     .description('lift a suppression (of the same scope)')
     .option('--campaign <id>', 'the campaign scope it was added with')
     .action(async (target: string, flags: { campaign?: string }) => {
-      await withDb(async (db) => {
+      const { SuppressionTargetError } = await import('../suppression/suppression-service.js');
+      await withDataActions(async (actions) => {
         try {
-          const removed = await cliDataActions(db).unsuppress(target, scope(flags));
+          const removed = await actions.unsuppress(target, scope(flags));
           if (removed === 0) throw new CliError(`no such suppression: ${target}`);
           print(`removed ${removed} suppression entr${removed === 1 ? 'y' : 'ies'}`, false);
         } catch (error) {
@@ -61,6 +62,7 @@ export function registerSuppressionCommands(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (flags: { kind?: string; campaign?: string; json?: boolean }) => {
       if (flags.kind !== undefined && !['email', 'domain', 'identity'].includes(flags.kind)) throw new CliError('--kind takes email, domain or identity');
+      const { listSuppressions } = await import('../suppression/suppression-store.js');
       await withDb(async (db) => {
         let afterId = 0;
         for (;;) {
@@ -86,9 +88,9 @@ export function registerSuppressionCommands(program: Command): void {
     .option('--reason <reason>', 'why', 'import')
     .option('--campaign <id>', 'only in this campaign')
     .action(async (file: string, flags: ScopeFlags) => {
-      await withDb(async (db) => {
+      await withDataActions(async (actions) => {
         const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-        const { added, refused } = await cliDataActions(db).importSuppressions(basename(file), lines, { reason: flags.reason, campaignId: scope(flags) });
+        const { added, refused } = await actions.importSuppressions(basename(file), lines, { reason: flags.reason, campaignId: scope(flags) });
         print(`suppressed ${added}; refused ${refused.length}`, false);
         for (const reason of refused.slice(0, 50)) print(`  ${reason}`, false);
         if (refused.length > 0) process.exitCode = 1;

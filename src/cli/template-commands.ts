@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { cliActor, parseId, parsePositive, print, withContext } from './cli-support.js';
 import type { AppContext } from '../runtime/context.js';
-import { previewTemplate, sendTemplateTest, type Preview } from '../messages/preview.js';
+import type { Preview } from '../messages/preview.js';
 import type { Template } from '../templates/template-store.js';
 
 function customFields(list: string | undefined): string[] | undefined {
@@ -165,6 +165,7 @@ function registerTemplateReads(template: Command): void {
     .option('--version <n>', 'a past version', parsePositive)
     .option('--json', 'print as JSON')
     .action(async (name: string, options: { lead: string; campaign?: string; version?: number; json?: boolean }) => {
+      const { previewTemplate } = await import('../messages/preview.js');
       await withContext(async (ctx) => {
         const found = await ctx.templates.resolve(name, options.campaign === undefined ? null : parseId(options.campaign));
         const preview = await previewTemplate(ctx.db, found.id, options.lead, {
@@ -183,6 +184,7 @@ function registerTemplateReads(template: Command): void {
     .option('--campaign <id>', 'the campaign for it.campaign.* and the sender')
     .option('--from <address>', 'the sender address (default: the campaign’s)')
     .action(async (name: string, options: { to: string; lead?: string; campaign?: string; from?: string }) => {
+      const { sendTemplateTest } = await import('../messages/preview.js');
       await withContext(async (ctx) => {
         const campaignId = options.campaign === undefined ? undefined : parseId(options.campaign);
         const found = await ctx.templates.resolve(name, campaignId ?? null);

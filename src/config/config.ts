@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { ConfigError } from './config-error.js';
+
+export { ConfigError };
 
 /**
  * Every environment variable drumbeat reads, parsed once. Nothing else in the code base reads
@@ -196,13 +199,6 @@ export const configSchema = z.object({
 /** The parsed configuration; every field has its final type and default. */
 export type Config = z.infer<typeof configSchema>;
 
-/** Raised with every problem in the environment at once, one per line. */
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
 
 /**
  * Parses the environment into a {@link Config}. Empty strings count as unset.

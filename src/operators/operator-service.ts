@@ -14,7 +14,7 @@ import {
   type Operator,
 } from './operator-store.js';
 import { deleteSessionsOf } from './session-store.js';
-import { DEFAULT_OPERATOR_ROLE, roleSchema } from './roles.js';
+import { DEFAULT_OPERATOR_ROLE, ROLES } from './roles.js';
 import { DomainError } from '../core/domain-error.js';
 
 export type { Operator };
@@ -26,6 +26,12 @@ export const MAX_PASSWORD_LENGTH = 1024;
 
 /** An operator email as stored: trimmed, lower-cased and shaped like an address. */
 export const operatorEmailSchema = z.string().trim().toLowerCase().pipe(z.email('a valid email address'));
+
+/**
+ * A role as given on the command line or in an API body. Here, not in roles.ts, so the role
+ * names stay free of zod (the CLI reads them to describe `--role` before any command runs).
+ */
+const roleSchema = z.enum(ROLES, { error: `a role: ${ROLES.join(', ')}` });
 
 const newOperatorSchema = z.object({
   email: operatorEmailSchema,

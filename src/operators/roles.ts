@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 /**
  * Who may do what, defined once. Every check in the HTTP API, Bull Board and the docs reads
  * these lists; the database pins the same four names in a check constraint.
@@ -14,9 +12,6 @@ export const ROLES = ['admin', 'operator', 'reviewer', 'viewer'] as const;
 
 /** One of {@link ROLES}. */
 export type Role = (typeof ROLES)[number];
-
-/** A role as given on the command line or in an API body. */
-export const roleSchema = z.enum(ROLES, { error: `a role: ${ROLES.join(', ')}` });
 
 /** A token that belongs to no operator (the installation's own) acts with this role. */
 export const OWNERLESS_TOKEN_ROLE: Role = 'operator';
