@@ -1,7 +1,6 @@
 import {
   Queue,
   Worker,
-  createPostgresBackend,
   type Job,
   type JobProgress,
   type JobsOptions,
@@ -15,6 +14,7 @@ import type { Logger } from '../log/logger.js';
 import { createRedisConnection, type ConnectionRole, type RedisClient } from '../redis/connection.js';
 import { describeTopologySettings, redisTopology } from '../redis/topology.js';
 import { sharedListenBackends } from './shared-listen.js';
+import { workerDiscoveringBackends } from './worker-discovery.js';
 import { keepCompleted, keepCompletedOnPostgres } from './queue-definition.js';
 
 /** The schema BullMQ's Postgres backend lives in (its default; a shared pool cannot name another). */
@@ -148,12 +148,13 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
     }
   });
   let probe: { at: number; result: Promise<boolean> } | undefined;
+  const queueBackends = workerDiscoveringBackends(pool);
   return {
     kind: 'postgres',
     pool,
     createQueue(name, defaultJobOptions) {
       const retention = defaultJobOptions.removeOnComplete === keepCompleted ? { removeOnComplete: keepCompletedOnPostgres } : {};
-      const queue: PostgresQueue = new Queue(name, { connection: pool, defaultJobOptions: { ...defaultJobOptions, ...retention } }, createPostgresBackend);
+      const queue: PostgresQueue = new Queue(name, { connection: pool, defaultJobOptions: { ...defaultJobOptions, ...retention } }, queueBackends);
       return queue;
     },
     openWorkers() {

@@ -35,7 +35,7 @@ class SharedListenConnection extends PostgresConnection {
     return this.shared.hasListenClientKeepAlive;
   }
 
-  // The shared connection keeps the process's name (`drumbeat-<pid>`), not one queue's.
+  // The shared connection has the process's name (`workersListenName`), not one queue's.
   override setListenClientName(): Promise<void> {
     return Promise.resolve();
   }
@@ -60,15 +60,30 @@ const maxWaitsPerClient = 64;
 const serializedClients = new WeakMap<ListenClient, ListenClient>();
 
 /**
+ * The `application_name` of a worker process's shared LISTEN connection. How the board finds the
+ * workers on Postgres (`worker-discovery.ts`), and how an operator tells it from the process's
+ * pooled connections (`drumbeat-<pid>`).
+ */
+export function workersListenName(pid: number = process.pid): string {
+  return `drumbeat-${pid}-workers`;
+}
+
+/** Matches {@link workersListenName} (a POSIX regular expression, for Postgres's `~`). */
+export const workersListenPattern = '^drumbeat-[0-9]+-workers$';
+
+/**
  * The shared client with its queries run one after the other: each worker issues its LISTEN on
  * it, and node-postgres deprecates a query sent while another is running on the same client.
+ * Its first query names it (a client rebuilt after a drop is a new one, named again); it is
+ * never returned to the pool, so the name never reaches a pooled connection.
  */
 function serializedQueries(client: ListenClient): ListenClient {
   const known = serializedClients.get(client);
   if (known !== undefined) return known;
   // Every worker waiting for its queue adds a notification listener to the one client.
   if (client instanceof EventEmitter) client.setMaxListeners(maxWaitsPerClient);
-  let tail: Promise<unknown> = Promise.resolve();
+  // Best effort: an unnamed LISTEN still serves; only the board's worker list would miss it.
+  let tail: Promise<unknown> = client.query(`SELECT set_config('application_name', $1, false)`, [workersListenName()]).catch(() => undefined);
   const query: ListenClient['query'] = <R>(text: string, params?: readonly unknown[]) => {
     const run = tail.then(() => client.query<R>(text, params));
     tail = run.catch(() => undefined);

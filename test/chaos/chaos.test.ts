@@ -6,6 +6,7 @@ import { resetDatabase, resetQueueStore, testRun } from '../setup/hooks.js';
 import { engineContext, eventually, makeLeads, seedCampaign, spawnDrumbeat, stopProcess } from '../support/engine.js';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 import { assertExactlyOnce, sentCount, untilCompleted } from '../support/exactly-once.js';
+import { workersListenName } from '../../src/jobs/shared-listen.js';
 
 /** Worker settings that make recovery quick enough to watch in a test. */
 const chaosEnv = { JOB_LOCK_DURATION: '3s', RECONCILE_EVERY: '1s', SENDING_STALE_AFTER: '3s', SEND_CONCURRENCY: '10', SEND_BACKOFF: '100ms' };
@@ -88,8 +89,8 @@ describe('chaos: crashes and outages in the middle of a campaign', function () {
     for (const threshold of [300, 1200]) {
       await eventually(async () => (await sentCount(ctx, campaignId)) >= threshold, `${threshold} sends`, 60_000);
       const { rows } = await ctx.db.raw<{ rows: Array<{ terminated: boolean }> }>(
-        `SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name = ?`,
-        [`drumbeat-${worker.pid}`],
+        `SELECT pg_terminate_backend(pid) AS terminated FROM pg_stat_activity WHERE application_name IN (?, ?)`,
+        [`drumbeat-${worker.pid}`, workersListenName(worker.pid ?? 0)],
       );
       expect(rows.length, 'the worker had backends to terminate').to.be.greaterThan(0);
     }

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { Express } from 'express';
 import { createApp, type HttpDeps } from '../../src/http/app.js';
 import { createLogger } from '../../src/log/logger.js';
 import { systemClock } from '../../src/core/clock.js';
@@ -15,7 +16,7 @@ export interface RunningApp {
  * Starts {@link createApp} with test defaults for every dependency not given, on `port` (a free
  * one by default: pass one when the config's PUBLIC_URL must name the app's own origin).
  */
-export async function startApp(deps: Partial<HttpDeps> = {}, port = 0): Promise<RunningApp> {
+export function startApp(deps: Partial<HttpDeps> = {}, port = 0): Promise<RunningApp> {
   const config = deps.config ?? testConfig();
   const app = createApp({
     config,
@@ -29,6 +30,11 @@ export async function startApp(deps: Partial<HttpDeps> = {}, port = 0): Promise<
     webhookRoutes: deps.webhookRoutes,
     publicRoutes: deps.publicRoutes,
   });
+  return serveApp(app, port);
+}
+
+/** Listens with an Express app already built (the api process's own, say) on `port` (a free one by default). */
+export async function serveApp(app: Express, port = 0): Promise<RunningApp> {
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(port, '127.0.0.1', (error?: Error) => (error === undefined ? resolve(listening) : reject(error)));
   });

@@ -41,17 +41,19 @@ function brokenRelay() {
 describe('dead letters an operator can act on', function () {
   this.timeout(60_000);
   const relay = { current: brokenRelay() };
+  let ownWorkers: RunningWorkers | undefined;
+  // Registered before the engine's hooks, so these workers close before its context does: on
+  // Postgres the context's queue pool waits, when it ends, for their LISTEN connection.
+  afterEach(async () => {
+    await ownWorkers?.close();
+    ownWorkers = undefined;
+  });
   const engine = freshEngine(() => {
     relay.current = brokenRelay();
     return { liveAdapters: { email: relay.current.adapter } };
   });
   let ctx: AppContext;
-  let ownWorkers: RunningWorkers | undefined;
   beforeEach(() => (ctx = engine.ctx));
-  afterEach(async () => {
-    await ownWorkers?.close();
-    ownWorkers = undefined;
-  });
 
   async function campaignStatus(campaignId: number): Promise<string> {
     return ((await ctx.db('campaigns').where({ id: campaignId }).first('status')) as { status: string }).status;

@@ -13,6 +13,8 @@ import { postgresBreakerStates } from '../../src/channels/resilience/breaker-sta
 import { clockMinute } from '../../src/redis/keys.js';
 import { resetDatabase, resetQueueStore, testConfig, testDb, testRun } from '../setup/hooks.js';
 import { clockNow } from '../support/clock.js';
+import { eventually } from '../support/engine.js';
+import { workersListenName } from '../../src/jobs/shared-listen.js';
 
 describe('QUEUE_BACKEND=postgres: the helpers Redis held, in Postgres', function () {
   this.timeout(20_000);
@@ -129,6 +131,33 @@ describe('QUEUE_BACKEND=postgres: the helpers Redis held, in Postgres', function
         await db.raw(`DROP FUNCTION bullmq.fail_first_renewal`);
         await db.raw(`DROP SEQUENCE bullmq.renewal_failures`);
       }
+    });
+
+    it('finds the workers of a process by the LISTEN connection they share, again once it was rebuilt, and none once they closed', async () => {
+      await resetQueueStore('postgres');
+      store = createQueueStore(config, { role: 'worker', queues: 2 }, createLogger(config));
+      const queue = new QueueRegistry(store, queueDirectory).get(sendEmailQueue);
+      const factory = store.openWorkers();
+      const worker = factory.create(sendEmailQueue.name, () => Promise.resolve(), { concurrency: 1 });
+      // The terminated connection is reported as the worker's error, as drumbeat's workers log it.
+      worker.on('error', () => undefined);
+      const listed = async () => (await queue.getWorkers()).map((client) => ({ id: client.id, rawname: client.rawname, addr: typeof client.addr }));
+      const shared = { rawname: `${sendEmailQueue.name}:w:${workersListenName()}`, addr: 'string' };
+      const [first] = await eventually(async () => (await listed()).length > 0 && listed(), 'the worker to LISTEN');
+      expect(first).to.deep.include(shared);
+
+      await testDb().raw('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?', [workersListenName()]);
+      const [rebuilt] = await eventually(async () => {
+        const now = await listed();
+        return now.length > 0 && now[0]?.id !== first?.id && now;
+      }, 'the rebuilt LISTEN connection');
+      expect(rebuilt).to.deep.include(shared);
+
+      await worker.close();
+      await factory.close();
+      // The connection is closed; its server process ends a moment later.
+      await eventually(async () => (await listed()).length === 0, 'the closed LISTEN connection to leave pg_stat_activity');
+      await queue.close();
     });
 
     it('says it is unavailable when Postgres does not answer (the 503 guard), and available when it does', async () => {

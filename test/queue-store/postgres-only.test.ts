@@ -5,6 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
 import { migrateQueueSchema } from '../../src/jobs/queue-schema.js';
+import { workersListenName } from '../../src/jobs/shared-listen.js';
 import { signDrumbeat } from '../../src/events/webhook-signatures.js';
 import { addOperator } from '../../src/operators/operator-service.js';
 import { resetDatabase, resetQueueStore, testDb, testRun } from '../setup/hooks.js';
@@ -99,8 +100,9 @@ describe('QUEUE_BACKEND=postgres: one service, no Redis', function () {
     await eventually(async () => (await ctx.campaigns.require(campaignId)).status === 'COMPLETED', 'the campaign to complete', 60_000);
     expect(await ledger(ctx, campaignId)).to.deep.equal({ rows: 80, distinct: 80 });
     // The worker's connections: its two pools (named after its pid) and the LISTEN its fifteen
-    // workers share, where BullMQ alone would hold one LISTEN per worker (named after its queue).
-    const queueConnectionNames = [`drumbeat-${worker.pid}`, ...allQueues.map((queue) => queue.name)];
+    // workers share (named after its pid too), where BullMQ alone would hold one LISTEN per worker
+    // (named after its queue).
+    const queueConnectionNames = [`drumbeat-${worker.pid}`, workersListenName(worker.pid ?? 0), ...allQueues.map((queue) => queue.name)];
     const [{ count: queueConnections }] = (await ctx.db('pg_stat_activity').whereIn('application_name', queueConnectionNames).count('* as count')) as [{ count: string }];
     expect(Number(queueConnections), 'DATABASE_POOL_MAX (3) + QUEUE_POOL_MAX (4) + one shared LISTEN').to.be.within(1, 8);
 
@@ -135,10 +137,15 @@ describe('QUEUE_BACKEND=postgres: one service, no Redis', function () {
     const session = await signIn({ url: (path) => `${base}${path}`, close: () => Promise.resolve() }, 'viewer@example.com', password);
     const board = await fetch(`${base}/admin/queues/api/queues`, { headers: { cookie: session.cookie } });
     expect(board.status).to.equal(200);
-    const { queues } = (await board.json()) as { queues: Array<{ name: string; counts: Record<string, number> }> };
+    const { queues } = (await board.json()) as { queues: Array<{ name: string; counts: Record<string, number>; hasWorkers: boolean | null }> };
     const sendEmail = queues.find((queue) => queue.name === 'send-email');
     expect(queues.map((queue) => queue.name)).to.include.members(['campaign-tick', 'send-email', 'send-linkedin', 'events', 'reconcile']);
     expect(sendEmail?.counts.completed, 'the board reads the jobs from Postgres').to.equal(40);
+    expect(queues.filter((queue) => queue.hasWorkers !== true).map((queue) => queue.name), 'queues the board says nothing consumes').to.deep.equal([]);
+    const workers = await fetch(`${base}/admin/queues/api/queues/send-email/workers`, { headers: { cookie: session.cookie } });
+    expect(((await workers.json()) as { workers: Array<{ name: string }> }).workers.map((entry) => entry.name), 'the worker process, by its shared LISTEN').to.deep.equal([
+      workersListenName(worker.pid ?? 0),
+    ]);
   });
 
   it('migrate and preflight name the Postgres queue store and need no Redis', async () => {
