@@ -44,10 +44,19 @@ export interface ReconcilerDeps {
  * not applied yet get their apply jobs back the same way.
  */
 export function reconcilerService({ db, queues, clock, log, config, campaigns, jobs, inbox }: ReconcilerDeps) {
-  /** Which of these messages have no job in their send queue, asked for the whole batch at once. */
+  /**
+   * Which of these messages have no job that will still run, asked for the whole batch at once. A
+   * finished job of a message still waiting is a leftover under the same id (Postgres was reset or
+   * restored, Redis kept): it is removed, or adding the job again would be a no-op and the message
+   * would wait for ever.
+   */
   async function withoutJobs(messages: WaitingMessage[]): Promise<WaitingMessage[]> {
-    const exists = await jobs.exists(messages.map((message) => ({ queue: queues.get(queues.directory.send[message.channel]), jobId: message.idempotency_key })));
-    return messages.filter((_, index) => exists[index] !== true);
+    const sendQueue = (message: WaitingMessage) => queues.get(queues.directory.send[message.channel]);
+    const standings = await jobs.find(messages.map((message) => ({ queue: sendQueue(message), jobId: message.idempotency_key })));
+    const leftovers = messages.filter((_, index) => standings[index] === 'finished');
+    await Promise.all(leftovers.map((message) => sendQueue(message).remove(message.idempotency_key)));
+    if (leftovers.length > 0) log.warn({ messageIds: leftovers.map((message) => message.id) }, 'finished send jobs of waiting messages removed (left from an earlier database)');
+    return messages.filter((_, index) => standings[index] !== 'live');
   }
 
   async function requeueLost(batchSize = 1000): Promise<number> {

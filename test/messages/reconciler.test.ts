@@ -27,6 +27,22 @@ describe('reconciler', function () {
     expect((await ctx.reconciler.reconcile()).completedCampaigns).to.equal(1);
   });
 
+  it('removes a finished job left under a waiting message’s id (the database reset, the queue store kept) and sends the message', async () => {
+    const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(3) });
+    await ctx.ticks.runTick(campaignId, clock.now());
+    // An earlier database's run finishes these job ids: the messages of this one still wait.
+    const leftovers = ctx.queueStore.openWorkers();
+    const finisher = leftovers.create(sendEmailQueue.name, () => Promise.resolve('sent by an earlier database'), { concurrency: 3 });
+    await eventually(async () => (await ctx.queues.get(sendEmailQueue).getJobCounts('completed')).completed === 3, 'the three jobs finished');
+    await finisher.close();
+    await leftovers.close();
+    expect((await statusCounts(ctx, campaignId)).QUEUED).to.equal(3);
+    expect((await ctx.reconciler.reconcile()).requeued).to.equal(3);
+    await engine.startWorkers();
+    await eventually(async () => (await statusCounts(ctx, campaignId)).SENT_PROOF === 3, 'all three sent');
+    expect(await ledger(ctx, campaignId)).to.deep.equal({ rows: 3, distinct: 3 });
+  });
+
   it('turns a stale SENDING message into UNKNOWN and never resends it', async () => {
     const { campaignId } = await seedCampaign(ctx, { leads: makeLeads(2) });
     await ctx.ticks.runTick(campaignId, clock.now());

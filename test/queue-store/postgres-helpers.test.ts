@@ -89,7 +89,7 @@ describe('QUEUE_BACKEND=postgres: the helpers Redis held, in Postgres', function
       ]);
       const queue = queues.get(sendEmailQueue);
       await queue.remove('c1-l2-s0');
-      expect(await jobPresence(store).exists([{ queue, jobId: 'c1-l1-s0' }, { queue, jobId: 'c1-l2-s0' }])).to.deep.equal([true, false]);
+      expect(await jobPresence(store).find([{ queue, jobId: 'c1-l1-s0' }, { queue, jobId: 'c1-l2-s0' }])).to.deep.equal(['live', 'missing']);
       await queues.close();
     });
 
