@@ -147,6 +147,10 @@ function postgresQueueStore(config: Config, options: QueueStoreOptions, log: Log
       log.warn({ err: error }, 'queue store (Postgres) connection error');
     }
   });
+  // A checked-out client has no error listener of the pool's (BullMQ holds one between the
+  // statements of a transaction): were Postgres to drop it just then, node-postgres would emit an
+  // unanswered 'error' and end the process. The dead client fails its next statement instead.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   let probe: { at: number; result: Promise<boolean> } | undefined;
   const queueBackends = workerDiscoveringBackends(pool);
   return {

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createLogger } from '../../src/log/logger.js';
 import { migrateQueueSchema } from '../../src/jobs/queue-schema.js';
 import { createQueueStore, type QueueStore } from '../../src/jobs/queue-store.js';
@@ -11,7 +13,7 @@ import { postgresLlmBudget } from '../../src/llm/llm-budget.js';
 import { postgresFormRateLimit } from '../../src/http/forms/form-rate-limit.js';
 import { postgresBreakerStates } from '../../src/channels/resilience/breaker-states.js';
 import { clockMinute } from '../../src/redis/keys.js';
-import { resetDatabase, resetQueueStore, testConfig, testDb, testRun } from '../setup/hooks.js';
+import { resetDatabase, resetQueueStore, testConfig, testDb, testEnv, testRun } from '../setup/hooks.js';
 import { clockNow } from '../support/clock.js';
 import { eventually } from '../support/engine.js';
 import { workersListenName } from '../../src/jobs/shared-listen.js';
@@ -158,6 +160,16 @@ describe('QUEUE_BACKEND=postgres: the helpers Redis held, in Postgres', function
       // The connection is closed; its server process ends a moment later.
       await eventually(async () => (await listed()).length === 0, 'the closed LISTEN connection to leave pg_stat_activity');
       await queue.close();
+    });
+
+    it('a connection Postgres drops while checked out of the pool does not end the process', async () => {
+      const probe = spawn(process.execPath, ['--import', 'tsx', 'test/support/dropped-connection.ts'], { env: testEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      probe.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      probe.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const [code] = (await once(probe, 'exit')) as [number | null];
+      expect(code, output).to.equal(0);
+      expect(output).to.equal('survived\n');
     });
 
     it('says it is unavailable when Postgres does not answer (the 503 guard), and available when it does', async () => {
