@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
-import { PermanentSendError, type ChannelAdapter, type OutboundMessage } from '../../src/channels/adapter.js';
+import { PermanentSendError } from '../../src/channels/adapter.js';
 import { sendEmailQueue } from '../../queues/send-email.js';
 import { startWorkers, type RunningWorkers } from '../../src/runtime/worker-runtime.js';
 import { unknownService } from '../../src/messages/unknown-service.js';
@@ -9,38 +9,14 @@ import { createApiToken } from '../../src/operators/api-token-service.js';
 import { resetQueueStore } from '../setup/hooks.js';
 import { startApp } from '../http/http-harness.js';
 import { eventually, freshEngine, runDrumbeat, seedCampaign, statusCounts } from '../support/engine.js';
+import { brokenRelay, realPeople as people } from '../support/broken-relay.js';
 
-/** People as they are: accents, apostrophes, CJK, Arabic, emoji (see /work/shared/fixtures). */
-const people = [
-  { email: 'sean.obrien@att-labs.example', firstName: 'Seán', lastName: "O'Brien", company: 'AT&T <Labs>' },
-  { email: 'wang.fang@example.cn', firstName: '芳', lastName: '王', company: '北京科技' },
-  { email: 'layla@example.ae', firstName: 'ليلى', lastName: 'حداد', company: 'شركة 🚀' },
-];
-
-/** An email adapter that refuses every message permanently until it is fixed, recording each call. */
-function brokenRelay() {
-  const calls: OutboundMessage[] = [];
-  let broken = true;
-  const adapter: ChannelAdapter = {
-    provider: 'test-smtp',
-    send(message) {
-      calls.push(message);
-      if (broken) return Promise.reject(new PermanentSendError('554 5.7.1 relay access denied'));
-      return Promise.resolve({ provider: 'test-smtp', externalId: `ext-${message.id}` });
-    },
-  };
-  return {
-    adapter,
-    calls,
-    fix() {
-      broken = false;
-    },
-  };
-}
+/** An email relay that refuses every message permanently until it is fixed. */
+const refusingRelay = () => brokenRelay(() => new PermanentSendError('554 5.7.1 relay access denied'));
 
 describe('dead letters an operator can act on', function () {
   this.timeout(60_000);
-  const relay = { current: brokenRelay() };
+  const relay = { current: refusingRelay() };
   let ownWorkers: RunningWorkers | undefined;
   // Registered before the engine's hooks, so these workers close before its context does: on
   // Postgres the context's queue pool waits, when it ends, for their LISTEN connection.
@@ -49,7 +25,7 @@ describe('dead letters an operator can act on', function () {
     ownWorkers = undefined;
   });
   const engine = freshEngine(() => {
-    relay.current = brokenRelay();
+    relay.current = refusingRelay();
     return { liveAdapters: { email: relay.current.adapter } };
   });
   let ctx: AppContext;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AppContext } from '../../src/runtime/context.js';
-import { TransientSendError, type ChannelAdapter, type OutboundMessage } from '../../src/channels/adapter.js';
+import { TransientSendError } from '../../src/channels/adapter.js';
 import { buildHttpApp } from '../../src/runtime/processes.js';
 import { startWorkers } from '../../src/runtime/worker-runtime.js';
 import { migrateQueueSchema } from '../../src/jobs/queue-schema.js';
@@ -10,6 +10,7 @@ import { redisKeys } from '../../src/redis/keys.js';
 import { resetDatabase, resetQueueStore, testRun } from '../setup/hooks.js';
 import { engineContext, eventually, seedCampaign, statusCounts } from '../support/engine.js';
 import { startRedisCluster, type PrivateRedisCluster } from '../support/redis-topology.js';
+import { brokenRelay, realPeople as people } from '../support/broken-relay.js';
 import { serveApp, signIn, type RunningApp, type SignedIn } from '../http/http-harness.js';
 
 /**
@@ -24,33 +25,8 @@ const relayRefusal = '451 4.3.0 relay temporarily unavailable';
 /** Two attempts, 50 ms apart; no breaker opens on the failures (5 would open the default one). */
 const sendSettings = { SEND_ATTEMPTS: '2', BREAKER_VOLUME: '100' };
 
-/** People as they are: accents, apostrophes, CJK (see /work/shared/fixtures). */
-const people = [
-  { email: 'sean.obrien@att-labs.example', firstName: 'Seán', lastName: "O'Brien", company: 'AT&T <Labs>' },
-  { email: 'wang.fang@example.cn', firstName: '芳', lastName: '王', company: '北京科技' },
-  { email: 'layla@example.ae', firstName: 'ليلى', lastName: 'حداد', company: 'شركة 🚀' },
-];
-
-/** An email adapter that fails every message (a transient fault) until it is fixed, recording each call. */
-function brokenRelay() {
-  const calls: OutboundMessage[] = [];
-  let broken = true;
-  const adapter: ChannelAdapter = {
-    provider: 'test-smtp',
-    send(message) {
-      calls.push(message);
-      if (broken) return Promise.reject(new TransientSendError(relayRefusal));
-      return Promise.resolve({ provider: 'test-smtp', externalId: `ext-${message.id}` });
-    },
-  };
-  return {
-    adapter,
-    calls,
-    fix() {
-      broken = false;
-    },
-  };
-}
+/** An email relay that fails every message (a transient fault) until it is fixed. */
+const failingRelay = () => brokenRelay(() => new TransientSendError(relayRefusal));
 
 /** Where the queues live for one suite: its environment, and how to empty and remove it. */
 interface QueueTopology {
@@ -109,7 +85,7 @@ for (const topology of [postgresStore, redisCluster()]) {
   describe(`Bull Board on ${topology.title}: an operator's dead-letter actions`, function () {
     this.timeout(30_000);
     let env: Record<string, string>;
-    let relay: ReturnType<typeof brokenRelay>;
+    let relay: ReturnType<typeof failingRelay>;
     /** The api process's context (HTTP connection role) and the worker process's. */
     let api: AppContext;
     let worker: AppContext;
@@ -129,7 +105,7 @@ for (const topology of [postgresStore, redisCluster()]) {
     beforeEach(async () => {
       await resetDatabase();
       await topology.reset();
-      relay = brokenRelay();
+      relay = failingRelay();
       worker = engineContext({ env: { ...env, ...sendSettings }, liveAdapters: { email: relay.adapter } });
       opened.push(() => worker.close());
       api = engineContext({ env, redisRole: 'http' });
